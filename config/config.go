@@ -1,0 +1,357 @@
+// Package config loads Homeward's one Config struct with Viper: built-in defaults
+// (defaults.yaml), then an optional YAML file (--config or HOMEWARD_CONFIG), then
+// HOMEWARD_* environment variables. Load validates the result, so a bad value stops
+// the program with one line that names the key.
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/homeward/homeward/money"
+	"github.com/spf13/viper"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// Config is everything Homeward reads at start.
+type Config struct {
+	Temporal  Temporal  `mapstructure:"temporal"`
+	Database  Database  `mapstructure:"database"`
+	HTTP      HTTP      `mapstructure:"http"`
+	Dev       Dev       `mapstructure:"dev"`
+	Services  Services  `mapstructure:"services"`
+	Simulator Simulator `mapstructure:"simulator"`
+	Auth      Auth      `mapstructure:"auth"`
+	Rules     Rules     `mapstructure:"rules"`
+}
+
+// Temporal says where the Temporal server is and which queue the case workers poll.
+type Temporal struct {
+	Address   string `mapstructure:"address"`
+	Namespace string `mapstructure:"namespace"`
+	TaskQueue string `mapstructure:"task_queue"`
+	UIURL     string `mapstructure:"ui_url"`
+}
+
+// Database names the GORM dialect and its DSN.
+type Database struct {
+	Driver string `mapstructure:"driver"` // sqlite or postgres
+	DSN    string `mapstructure:"dsn"`
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Address        string `mapstructure:"address"`
+	BodyLimitBytes int64  `mapstructure:"body_limit_bytes"`
+}
+
+// Dev configures `homeward dev`, everything on one machine.
+type Dev struct {
+	DataDir          string `mapstructure:"data_dir"`
+	TemporalCLI      string `mapstructure:"temporal_cli"`
+	TemporalPort     int    `mapstructure:"temporal_port"`
+	UIPort           int    `mapstructure:"ui_port"`
+	SimulatorAddress string `mapstructure:"simulator_address"`
+}
+
+// Services locates the partners' HTTP services. One base URL serves all of them
+// (the simulator does); each partner has its own path prefix under it.
+type Services struct {
+	BaseURL string        `mapstructure:"base_url"`
+	APIKey  string        `mapstructure:"api_key"`
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// Simulator configures the simulator of external services.
+type Simulator struct {
+	APIURL        string        `mapstructure:"api_url"`
+	APIToken      string        `mapstructure:"api_token"`
+	CallbackDelay time.Duration `mapstructure:"callback_delay"`
+	Latency       time.Duration `mapstructure:"latency"`
+	FailureRate   float64       `mapstructure:"failure_rate"`
+	Seed          int64         `mapstructure:"seed"`
+}
+
+// Auth maps bearer tokens to people.
+type Auth struct {
+	Tokens []Token `mapstructure:"tokens"`
+}
+
+// Token is one bearer token and who presents it. Office "*" means every office.
+type Token struct {
+	Token  string `mapstructure:"token"`
+	User   string `mapstructure:"user"`
+	Role   string `mapstructure:"role"`
+	Office string `mapstructure:"office"`
+}
+
+// Rules are the programme rules a case starts with and keeps to its end.
+type Rules struct {
+	SLA                      SLA             `mapstructure:"sla"`
+	MaxRebookings            int             `mapstructure:"max_rebookings"`
+	SystemStuckAfterAttempts int             `mapstructure:"system_stuck_after_attempts"`
+	MonitoringOffsets        []time.Duration `mapstructure:"monitoring_offsets"`
+	Programmes               []Programme     `mapstructure:"programmes"`
+}
+
+// SLA is how long each waiting stage may take before the case is overdue.
+type SLA struct {
+	Counselling           time.Duration `mapstructure:"counselling"`
+	Screening             time.Duration `mapstructure:"screening"`
+	Clearance             time.Duration `mapstructure:"clearance"`
+	MedicalClearance      time.Duration `mapstructure:"medical_clearance"`
+	Travel                time.Duration `mapstructure:"travel"`
+	Arrival               time.Duration `mapstructure:"arrival"`
+	ReintegrationPlanning time.Duration `mapstructure:"reintegration_planning"`
+	PlanApproval          time.Duration `mapstructure:"plan_approval"`
+	Procurement           time.Duration `mapstructure:"procurement"`
+	Delivery              time.Duration `mapstructure:"delivery"`
+	MonitoringVisit       time.Duration `mapstructure:"monitoring_visit"`
+}
+
+// Programme is one assistance programme's amounts (decimal strings) and thresholds.
+type Programme struct {
+	Name                string `mapstructure:"name"`
+	Currency            string `mapstructure:"currency"`
+	PerAdult            string `mapstructure:"per_adult"`
+	PerMinor            string `mapstructure:"per_minor"`
+	FamilyCap           string `mapstructure:"family_cap"`
+	SecondApprovalAbove string `mapstructure:"second_approval_above"`
+	QuotesThreshold     string `mapstructure:"quotes_threshold"`
+	QuotesAbove         int    `mapstructure:"quotes_above"`
+	QuotesBelow         int    `mapstructure:"quotes_below"`
+	ServiceCharge       string `mapstructure:"service_charge"`
+}
+
+// Programme returns the programme with that name.
+func (r Rules) Programme(name string) (Programme, bool) {
+	i := slices.IndexFunc(r.Programmes, func(p Programme) bool { return p.Name == name })
+	if i < 0 {
+		return Programme{}, false
+	}
+	return r.Programmes[i], true
+}
+
+// Load reads the configuration. file may be empty; getenv is os.Getenv in production
+// and a map lookup in tests.
+func Load(file string, getenv func(string) string) (Config, error) {
+	v := viper.New()
+	defaults := viper.New()
+	defaults.SetConfigType("yaml")
+	if err := defaults.ReadConfig(bytes.NewReader(defaultsYAML)); err != nil {
+		return Config{}, fmt.Errorf("config: built-in defaults: %w", err)
+	}
+	// Every key gets a default, so that an environment variable alone can set it.
+	for _, k := range defaults.AllKeys() {
+		v.SetDefault(k, defaults.Get(k))
+	}
+	if file == "" {
+		file = getenv("HOMEWARD_CONFIG")
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config: reading %s: %w", file, err)
+		}
+	}
+	for _, k := range v.AllKeys() {
+		env := "HOMEWARD_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		if val := getenv(env); val != "" {
+			v.Set(k, val)
+		}
+	}
+	var c Config
+	err := v.Unmarshal(&c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		durationHook, tokensHook, durationsHook, mapstructure.StringToSliceHookFunc(","),
+	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = true })
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// ParseDuration accepts Go durations and whole days ("30d").
+func ParseDuration(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != durationType || from.Kind() != reflect.String {
+		return data, nil
+	}
+	return ParseDuration(data.(string))
+}
+
+// durationsHook reads a list of durations from "90d,180d" (an environment variable).
+func durationsHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf([]time.Duration(nil)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	var out []time.Duration
+	for _, p := range strings.Split(data.(string), ",") {
+		d, err := ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// tokensHook reads tokens from "token=user:role:office;..." so that they can come
+// from one environment variable (HOMEWARD_AUTH_TOKENS).
+func tokensHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf([]Token(nil)) || from.Kind() != reflect.String {
+		return data, nil
+	}
+	var out []Token
+	for _, entry := range strings.Split(data.(string), ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		tok, who, ok := strings.Cut(entry, "=")
+		parts := strings.Split(who, ":")
+		if !ok || len(parts) != 3 {
+			return nil, errors.New(`auth.tokens: want "token=user:role:office;..."`)
+		}
+		out = append(out, Token{Token: tok, User: parts[0], Role: parts[1], Office: parts[2]})
+	}
+	return out, nil
+}
+
+// Roles are the roles a token may carry.
+var Roles = []string{"caseworker", "approver", "procurement", "manager", "service"}
+
+// Validate checks every value Homeward relies on and names the first bad key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	hostPort := func(key, v string) {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			bad(key, "want host:port, got %q", v)
+		}
+	}
+	httpURL := func(key, v string) {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, "want an http(s) URL, got %q", v)
+		}
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "must be a positive duration, got %s", d)
+		}
+	}
+	hostPort("temporal.address", c.Temporal.Address)
+	if c.Temporal.Namespace == "" {
+		bad("temporal.namespace", "must not be empty")
+	}
+	if c.Temporal.TaskQueue == "" {
+		bad("temporal.task_queue", "must not be empty")
+	}
+	httpURL("temporal.ui_url", c.Temporal.UIURL)
+	if c.Database.Driver != "sqlite" && c.Database.Driver != "postgres" {
+		bad("database.driver", `must be "sqlite" or "postgres", got %q`, c.Database.Driver)
+	}
+	if c.Database.DSN == "" {
+		bad("database.dsn", "must not be empty")
+	}
+	hostPort("http.address", c.HTTP.Address)
+	if c.HTTP.BodyLimitBytes <= 0 {
+		bad("http.body_limit_bytes", "must be positive")
+	}
+	hostPort("dev.simulator_address", c.Dev.SimulatorAddress)
+	httpURL("services.base_url", c.Services.BaseURL)
+	positive("services.timeout", c.Services.Timeout)
+	httpURL("simulator.api_url", c.Simulator.APIURL)
+	if c.Simulator.FailureRate < 0 || c.Simulator.FailureRate > 1 {
+		bad("simulator.failure_rate", "must be between 0 and 1, got %v", c.Simulator.FailureRate)
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Auth.Tokens {
+		key := fmt.Sprintf("auth.tokens[%d]", i)
+		switch {
+		case t.Token == "" || t.User == "" || t.Office == "":
+			bad(key, "token, user and office are required")
+		case !slices.Contains(Roles, t.Role):
+			bad(key, "role must be one of %v, got %q", Roles, t.Role)
+		case seen[t.Token]:
+			bad(key, "duplicate token")
+		}
+		seen[t.Token] = true
+	}
+	s := reflect.ValueOf(c.Rules.SLA)
+	for i := range s.NumField() {
+		positive("rules.sla."+s.Type().Field(i).Tag.Get("mapstructure"), s.Field(i).Interface().(time.Duration))
+	}
+	if c.Rules.MaxRebookings < 0 {
+		bad("rules.max_rebookings", "must not be negative")
+	}
+	if c.Rules.SystemStuckAfterAttempts < 1 {
+		bad("rules.system_stuck_after_attempts", "must be at least 1")
+	}
+	if len(c.Rules.MonitoringOffsets) == 0 {
+		bad("rules.monitoring_offsets", "needs at least one visit")
+	}
+	for i, d := range c.Rules.MonitoringOffsets {
+		positive(fmt.Sprintf("rules.monitoring_offsets[%d]", i), d)
+		if i > 0 && d <= c.Rules.MonitoringOffsets[i-1] {
+			bad(fmt.Sprintf("rules.monitoring_offsets[%d]", i), "offsets must increase")
+		}
+	}
+	if len(c.Rules.Programmes) == 0 {
+		bad("rules.programmes", "needs at least one programme")
+	}
+	for i, p := range c.Rules.Programmes {
+		key := fmt.Sprintf("rules.programmes[%d]", i)
+		if p.Name == "" {
+			bad(key+".name", "must not be empty")
+		}
+		if len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency {
+			bad(key+".currency", "want an ISO 4217 code, got %q", p.Currency)
+		}
+		for _, a := range []struct{ field, amount string }{
+			{"per_adult", p.PerAdult}, {"per_minor", p.PerMinor}, {"family_cap", p.FamilyCap},
+			{"second_approval_above", p.SecondApprovalAbove}, {"quotes_threshold", p.QuotesThreshold},
+			{"service_charge", p.ServiceCharge},
+		} {
+			if _, err := money.Parse(a.amount); err != nil {
+				bad(key+"."+a.field, "%v, got %q", err, a.amount)
+			}
+		}
+		if p.QuotesAbove < 1 || p.QuotesBelow < 1 {
+			bad(key+".quotes_above", "quotes_above and quotes_below must be at least 1")
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/config"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := config.Load("", env(nil))
+	require.NoError(t, err)
+	require.Equal(t, "homeward-cases", c.Temporal.TaskQueue)
+	require.Equal(t, "sqlite", c.Database.Driver)
+	require.Equal(t, 14*24*time.Hour, c.Rules.SLA.Counselling)
+	require.Len(t, c.Auth.Tokens, 7)
+	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, c.Auth.Tokens[3])
+	p, ok := c.Rules.Programme("REAG-GARP")
+	require.True(t, ok)
+	require.Equal(t, "EUR", p.Currency)
+}
+
+func TestEnvironmentOverridesEveryKind(t *testing.T) {
+	c, err := config.Load("", env(map[string]string{
+		"HOMEWARD_DATABASE_DRIVER":              "postgres",
+		"HOMEWARD_DATABASE_DSN":                 "postgres://postgres@127.0.0.1:5432/test",
+		"HOMEWARD_RULES_SLA_PLAN_APPROVAL":      "3d",
+		"HOMEWARD_RULES_MONITORING_OFFSETS":     "90d,180d",
+		"HOMEWARD_AUTH_TOKENS":                  "t1=ana:approver:GN-CKY",
+		"HOMEWARD_SIMULATOR_FAILURE_RATE":       "0.3",
+		"HOMEWARD_RULES_MAX_REBOOKINGS":         "4",
+		"HOMEWARD_TEMPORAL_ADDRESS":             "temporal:7233",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "postgres", c.Database.Driver)
+	require.Equal(t, 72*time.Hour, c.Rules.SLA.PlanApproval)
+	require.Equal(t, []time.Duration{90 * 24 * time.Hour, 180 * 24 * time.Hour}, c.Rules.MonitoringOffsets)
+	require.Equal(t, []config.Token{{Token: "t1", User: "ana", Role: "approver", Office: "GN-CKY"}}, c.Auth.Tokens)
+	require.InDelta(t, 0.3, c.Simulator.FailureRate, 1e-9)
+	require.Equal(t, 4, c.Rules.MaxRebookings)
+	require.Equal(t, "temporal:7233", c.Temporal.Address)
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "h.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("http:\n  address: 0.0.0.0:9000\ndatabase:\n  dsn: /tmp/x.db\n"), 0o600))
+	c, err := config.Load("", env(map[string]string{"HOMEWARD_CONFIG": f, "HOMEWARD_DATABASE_DSN": "/tmp/y.db"}))
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0:9000", c.HTTP.Address)
+	require.Equal(t, "/tmp/y.db", c.Database.DSN, "the environment wins over the file")
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	_, err := config.Load("homeward.example.yaml", env(nil))
+	require.NoError(t, err)
+}
+
+func TestBadValuesNameTheKey(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		file string
+		want string
+	}{
+		"driver":        {env: map[string]string{"HOMEWARD_DATABASE_DRIVER": "mysql"}, want: "config: database.driver:"},
+		"duration":      {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "soon"}, want: "soon"},
+		"negative sla":  {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "-1h"}, want: "config: rules.sla.screening:"},
+		"address":       {env: map[string]string{"HOMEWARD_HTTP_ADDRESS": "8080"}, want: "config: http.address:"},
+		"role":          {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=u:boss:DE-BER"}, want: "config: auth.tokens[0]: role"},
+		"token syntax":  {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t-u-boss"}, want: "auth.tokens"},
+		"failure rate":  {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
+		"offsets order": {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
+		"unknown key":   {file: "temporal:\n  adress: x:1\n", want: "adress"},
+		"amount":        {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := ""
+			if tc.file != "" {
+				file = filepath.Join(t.TempDir(), "c.yaml")
+				require.NoError(t, os.WriteFile(file, []byte(tc.file), 0o600))
+			}
+			_, err := config.Load(file, env(tc.env))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}

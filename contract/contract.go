@@ -1,0 +1,193 @@
+// Package contract is what the API, the case workflow and the activities agree on:
+// the names of the workflow, its updates, signals and query; the stages and the
+// values they take; the requests people and partners send; and the state a case
+// shows. A name is written here once and imported everywhere else.
+package contract
+
+import (
+	"time"
+
+	"github.com/homeward/homeward/money"
+)
+
+// WorkflowType is the registered name of the case workflow.
+const WorkflowType = "ReturnCase"
+
+// Names of the workflow's query, updates and signals.
+const (
+	QueryState = "state"
+
+	UpdateCounselling  = "counselling"
+	UpdateScreening    = "screening"
+	UpdateClearance    = "screening-clearance"
+	UpdateDeparture    = "departure"
+	UpdatePlan         = "plan"
+	UpdatePlanDecision = "plan-decision"
+	UpdateDelivery     = "delivery"
+	UpdateVisit        = "monitoring-visit"
+	UpdateWithdrawal   = "withdrawal"
+
+	// Facts from partners are signals: they must never be lost, may come early or twice.
+	SignalMedicalResult = "medical-result"
+	SignalArrival       = "arrival"
+)
+
+// WorkflowID is the ID of a case's workflow: the case's UUID and nothing personal.
+func WorkflowID(caseID string) string { return "case-" + caseID }
+
+// Stage is where a case is in the process (also the CaseStage search attribute).
+type Stage string
+
+// The stages, in the order a case goes through them.
+const (
+	StageIntake                Stage = "Intake"
+	StageCounselling           Stage = "Counselling"
+	StageScreening             Stage = "Screening"
+	StageMedicalClearance      Stage = "MedicalClearance"
+	StageTravel                Stage = "Travel"
+	StageArrival               Stage = "Arrival"
+	StageReintegrationPlanning Stage = "ReintegrationPlanning"
+	StagePlanApproval          Stage = "PlanApproval"
+	StageProcurement           Stage = "Procurement"
+	StageMonitoring            Stage = "Monitoring"
+	StageClosed                Stage = "Closed"
+)
+
+// Stages lists every stage in process order.
+var Stages = []Stage{StageIntake, StageCounselling, StageScreening, StageMedicalClearance, StageTravel,
+	StageArrival, StageReintegrationPlanning, StagePlanApproval, StageProcurement, StageMonitoring, StageClosed}
+
+// WaitingOn says who must act next for the case to move.
+type WaitingOn string
+
+// Who a case can wait on. The empty value means nobody (a closed case).
+const (
+	WaitingNobody          WaitingOn = ""
+	WaitingCaseworker      WaitingOn = "caseworker"
+	WaitingApprover        WaitingOn = "approver"
+	WaitingProcurement     WaitingOn = "procurement"
+	WaitingMedicalProvider WaitingOn = "medical_provider"
+	WaitingReceivingOffice WaitingOn = "receiving_office"
+	WaitingSystem          WaitingOn = "system"
+)
+
+// Status is active until the case closes.
+type Status string
+
+const (
+	StatusActive Status = "active"
+	StatusClosed Status = "closed"
+)
+
+// ClosureReason is the one reason a case closed for.
+type ClosureReason string
+
+const (
+	ClosedCompleted   ClosureReason = "completed"
+	ClosedWithdrawn   ClosureReason = "withdrawn"
+	ClosedNotFit      ClosureReason = "not_fit"
+	ClosedNoShow      ClosureReason = "no_show"
+	ClosedAbsconded   ClosureReason = "absconded"
+	ClosedDeceased    ClosureReason = "deceased"
+	ClosedIneligible  ClosureReason = "ineligible"
+	ClosedTransferred ClosureReason = "transferred"
+)
+
+// Role of the person (or partner system) acting.
+type Role string
+
+const (
+	RoleCaseworker  Role = "caseworker"
+	RoleApprover    Role = "approver"
+	RoleProcurement Role = "procurement"
+	RoleManager     Role = "manager"
+	RoleService     Role = "service"
+)
+
+// Actor is who did something, as the API's authentication established it.
+type Actor struct {
+	User   string `json:"user"`
+	Role   Role   `json:"role"`
+	Office string `json:"office"`
+}
+
+// Rules is the rule set a case starts with and keeps to its end, even when the
+// configuration changes later.
+type Rules struct {
+	SLA                      SLA             `json:"sla"`
+	MaxRebookings            int             `json:"max_rebookings"`
+	SystemStuckAfterAttempts int             `json:"system_stuck_after_attempts"`
+	MonitoringOffsets        []time.Duration `json:"monitoring_offsets"`
+	Programme                Programme       `json:"programme"`
+}
+
+// SLA is how long each waiting step may take.
+type SLA struct {
+	Counselling           time.Duration `json:"counselling"`
+	Screening             time.Duration `json:"screening"`
+	Clearance             time.Duration `json:"clearance"`
+	MedicalClearance      time.Duration `json:"medical_clearance"`
+	Travel                time.Duration `json:"travel"`
+	Arrival               time.Duration `json:"arrival"`
+	ReintegrationPlanning time.Duration `json:"reintegration_planning"`
+	PlanApproval          time.Duration `json:"plan_approval"`
+	Procurement           time.Duration `json:"procurement"`
+	Delivery              time.Duration `json:"delivery"`
+	MonitoringVisit       time.Duration `json:"monitoring_visit"`
+}
+
+// Programme holds the amounts of an assistance programme, in minor units.
+type Programme struct {
+	Name                string      `json:"name"`
+	Currency            string      `json:"currency"`
+	PerAdult            money.Cents `json:"per_adult"`
+	PerMinor            money.Cents `json:"per_minor"`
+	FamilyCap           money.Cents `json:"family_cap"`
+	SecondApprovalAbove money.Cents `json:"second_approval_above"`
+	QuotesThreshold     money.Cents `json:"quotes_threshold"`
+	QuotesAbove         int         `json:"quotes_above"`
+	QuotesBelow         int         `json:"quotes_below"`
+	ServiceCharge       money.Cents `json:"service_charge"`
+}
+
+// Cap is the most a household of that size may receive under the programme.
+func (p Programme) Cap(adults, minors int) money.Cents {
+	c := money.Cents(adults)*p.PerAdult + money.Cents(minors)*p.PerMinor
+	return min(c, p.FamilyCap)
+}
+
+// QuotesRequired is how many quotes an in-kind purchase of that cost needs.
+func (p Programme) QuotesRequired(cost money.Cents) int {
+	if cost >= p.QuotesThreshold {
+		return p.QuotesAbove
+	}
+	return p.QuotesBelow
+}
+
+// CaseInput starts a case's workflow. It carries no personal data: the case file
+// with names, dates and documents stays in the database.
+type CaseInput struct {
+	CaseID          string    `json:"case_id"`
+	Reference       string    `json:"reference"`
+	HostCountry     string    `json:"host_country"`
+	CountryOfReturn string    `json:"country_of_return"`
+	SendingOffice   string    `json:"sending_office"`
+	ReceivingOffice string    `json:"receiving_office"`
+	Vulnerable      bool      `json:"vulnerable"`
+	HealthNeeds     bool      `json:"health_needs"`
+	Adults          int       `json:"adults"`
+	Minors          int       `json:"minors"`
+	RegisteredBy    Actor     `json:"registered_by"`
+	RegisteredAt    time.Time `json:"registered_at"`
+	Rules           Rules     `json:"rules"`
+	// Carried across continue-as-new: the state so far and the partner facts not yet used.
+	Resumed *Resume `json:"resumed,omitempty"`
+}
+
+// Resume is what a case carries into its next run when it continues as new.
+type Resume struct {
+	State          CaseState       `json:"state"`
+	PendingMedical []MedicalResult `json:"pending_medical,omitempty"`
+	PendingArrival []Arrival       `json:"pending_arrival,omitempty"`
+	SeenRequests   []string        `json:"seen_requests,omitempty"`
+}

@@ -1,0 +1,164 @@
+package contract
+
+import (
+	"time"
+
+	"github.com/homeward/homeward/money"
+)
+
+// Kinds of refusal an update validator gives; the API maps each to a status.
+const (
+	RefusedWrongStage = "WrongStage" // 409: the case is not where this action belongs
+	RefusedForbidden  = "Forbidden"  // 403: this person may not do this (e.g. self-approval)
+	RefusedDuplicate  = "Duplicate"  // 409: already done
+	RefusedInvalid    = "Invalid"    // 422: the action contradicts the case (e.g. over the cap)
+)
+
+// CaseState is the live state of a case, as the workflow's query returns it and
+// as the case file in the database mirrors it.
+type CaseState struct {
+	// Seq grows with every change, so that the database keeps only the newest state.
+	Seq            int64         `json:"seq"`
+	Stage          Stage         `json:"stage"`
+	Status         Status        `json:"status"`
+	ClosureReason  ClosureReason `json:"closure_reason,omitempty"`
+	WaitingOn      WaitingOn     `json:"waiting_on"`
+	StageEnteredAt time.Time     `json:"stage_entered_at"`
+	StageDueAt     *time.Time    `json:"stage_due_at,omitempty"`
+	Overdue        bool          `json:"overdue"`
+	// Blocked says why the case cannot go on without help (a partner refused a call).
+	Blocked string `json:"blocked,omitempty"`
+
+	Counselling *CounsellingState `json:"counselling,omitempty"`
+	Screening   *ScreeningState   `json:"screening,omitempty"`
+	Medical     *MedicalState     `json:"medical,omitempty"`
+	Travel      *TravelState      `json:"travel,omitempty"`
+	Arrival     *ArrivalState     `json:"arrival,omitempty"`
+	Plan        *PlanState        `json:"plan,omitempty"`
+	Procurement []ProcurementItem `json:"procurement,omitempty"`
+	Monitoring  []VisitState      `json:"monitoring,omitempty"`
+}
+
+// CounsellingState records the counselling outcome.
+type CounsellingState struct {
+	Outcome string    `json:"outcome"`
+	HeldAt  time.Time `json:"held_at"`
+	By      string    `json:"by"`
+}
+
+// ScreeningState records the vulnerability screening and its clearance.
+type ScreeningState struct {
+	Risk            string   `json:"risk"`
+	Flags           []string `json:"flags,omitempty"`
+	Mitigations     []string `json:"mitigations,omitempty"`
+	ScreenedBy      string   `json:"screened_by"`
+	Clearance       string   `json:"clearance,omitempty"` // cleared, not_cleared
+	ClearedBy       string   `json:"cleared_by,omitempty"`
+	Eligible        *bool    `json:"eligible,omitempty"`
+	AssistanceLevel string   `json:"assistance_level,omitempty"`
+}
+
+// MedicalState records the fit-to-travel assessments.
+type MedicalState struct {
+	Requests   int        `json:"requests"`
+	Result     string     `json:"result,omitempty"`
+	AssessedAt *time.Time `json:"assessed_at,omitempty"`
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	Escort     bool       `json:"escort"`
+	PAMAOpened bool       `json:"pama_opened"`
+}
+
+// TravelState records bookings and the departure.
+type TravelState struct {
+	Attempt        int        `json:"attempt"` // 1 for the first booking, +1 per rebooking
+	BookingRef     string     `json:"booking_ref,omitempty"`
+	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, cancelled
+	DepartureAt    *time.Time `json:"departure_at,omitempty"`   // scheduled
+	EscortRef      string     `json:"escort_ref,omitempty"`
+	EscortStatus   string     `json:"escort_status,omitempty"` // booked, cancelled
+	NoShows        int        `json:"no_shows"`
+	DepartedAt     *time.Time `json:"departed_at,omitempty"`
+	Flight         string     `json:"flight,omitempty"`
+	PreArrivalSent bool       `json:"pre_arrival_sent"`
+}
+
+// ArrivalState records the reception.
+type ArrivalState struct {
+	ArrivedAt  time.Time `json:"arrived_at"`
+	ReceivedBy string    `json:"received_by"`
+}
+
+// PlanState is the current reintegration plan and the decisions on it.
+type PlanState struct {
+	Version     int           `json:"version"`
+	Status      string        `json:"status"` // submitted, approved, rejected, changes_requested
+	Items       []PlanItem    `json:"items"`
+	Total       money.Money   `json:"total"`
+	SubmittedBy string        `json:"submitted_by"`
+	SubmittedAt time.Time     `json:"submitted_at"`
+	Decisions   []DecisionLog `json:"decisions"`
+}
+
+// PlanItem is one item of the plan, with the ID that procurement and delivery use.
+type PlanItem struct {
+	ID          string      `json:"id"`
+	Dimension   string      `json:"dimension"`
+	Kind        string      `json:"kind"`
+	Description string      `json:"description"`
+	Cost        money.Money `json:"cost"`
+}
+
+// DecisionLog is one approver's decision on one version of the plan.
+type DecisionLog struct {
+	PlanVersion int       `json:"plan_version"`
+	Decision    string    `json:"decision"`
+	Comment     string    `json:"comment,omitempty"`
+	By          string    `json:"by"`
+	Office      string    `json:"office"`
+	At          time.Time `json:"at"`
+}
+
+// ProcurementItem follows one plan item from quotes to payment.
+type ProcurementItem struct {
+	ItemID         string       `json:"id"`
+	Kind           string       `json:"kind"`
+	Status         string       `json:"status"` // quoting, ordered, delivered, paid, cancelled
+	Quotes         []Quote      `json:"quotes,omitempty"`
+	ChosenSupplier string       `json:"chosen_supplier,omitempty"`
+	PurchaseOrder  string       `json:"purchase_order,omitempty"`
+	Delivery       *Delivered   `json:"delivery,omitempty"`
+	Payment        *PaymentInfo `json:"payment,omitempty"`
+}
+
+// Quote is one supplier's price for an in-kind item.
+type Quote struct {
+	Supplier  string      `json:"supplier"`
+	Price     money.Money `json:"price"`
+	Compliant bool        `json:"compliant"`
+}
+
+// Delivered records a handover.
+type Delivered struct {
+	DeliveredAt         time.Time `json:"delivered_at"`
+	HandoverCertificate string    `json:"handover_certificate"`
+	RecordedBy          string    `json:"recorded_by"`
+}
+
+// PaymentInfo records the one payment of an item.
+type PaymentInfo struct {
+	PaymentID string      `json:"payment_id"`
+	Amount    money.Money `json:"amount"`
+	Payee     string      `json:"payee"` // supplier or beneficiary
+	PaidAt    time.Time   `json:"paid_at"`
+}
+
+// VisitState is one follow-up visit.
+type VisitState struct {
+	Visit     int        `json:"visit"`
+	DueAt     time.Time  `json:"due_at"`
+	Status    string     `json:"status"` // scheduled, due, done, missed
+	VisitedAt *time.Time `json:"visited_at,omitempty"`
+	Scores    *Scores    `json:"scores,omitempty"`
+	Composite *float64   `json:"composite,omitempty"`
+	Referrals []string   `json:"referrals,omitempty"`
+}

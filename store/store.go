@@ -1,0 +1,141 @@
+// Package store keeps the case file in a relational database through GORM:
+// SQLite (pure Go) on one machine, Postgres in production. The schema comes from
+// versioned migrations (goose, embedded SQL per dialect), never from AutoMigrate.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Errors the rest of Homeward tells apart.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is the case file.
+type Store struct {
+	db     *gorm.DB
+	driver string
+}
+
+// Open connects to the database. For SQLite the DSN is a file path (its folder is
+// created); WAL and a busy timeout are set so the API and the worker can share it.
+func Open(driver, dsn string) (*Store, error) {
+	var dial gorm.Dialector
+	switch driver {
+	case "sqlite":
+		if dir := filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: creating %s: %w", dir, err)
+			}
+		}
+		if !strings.Contains(dsn, "_pragma") {
+			sep := "?"
+			if strings.Contains(dsn, "?") {
+				sep = "&"
+			}
+			dsn += sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		}
+		dial = sqlite.Dialector{DriverName: "sqlite", DSN: dsn}
+	case "postgres":
+		dial = postgres.Open(dsn)
+	default:
+		return nil, fmt.Errorf("store: unknown driver %q", driver)
+	}
+	db, err := gorm.Open(dial, &gorm.Config{
+		Logger:                 logger.Discard, // queries carry personal data: never logged
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		TranslateError:         true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", driver, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if driver == "sqlite" {
+		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{db: db, driver: driver}, nil
+}
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Driver names the dialect (sqlite or postgres).
+func (s *Store) Driver() string { return s.driver }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Migrate applies every migration not yet applied and reports how many ran.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	dialect, dir := goose.DialectPostgres, "migrations/postgres"
+	if s.driver == "sqlite" {
+		dialect, dir = goose.DialectSQLite3, "migrations/sqlite"
+	}
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return 0, err
+	}
+	p, err := goose.NewProvider(dialect, sqlDB, fsys)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrations: %w", err)
+	}
+	res, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store: migrating: %w", err)
+	}
+	return len(res), nil
+}
+
+// SQL exposes the connection pool for tests and benchmarks that seed data.
+func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

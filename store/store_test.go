@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
+	"github.com/stretchr/testify/require"
+)
+
+func newCase(country string) *store.Case {
+	id := uuid.NewString()
+	now := time.Now().UTC()
+	return &store.Case{ID: id, Status: "active", Stage: "Intake", StageEnteredAt: now, HostCountry: "DE",
+		CountryOfReturn: country, SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP",
+		Beneficiary: "{}", Household: "[]", Vulnerabilities: "[]", Consent: "{}", State: "{}", Currency: "EUR",
+		CreatedBy: "caseworker-de", WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
+}
+
+func started(context.Context, *store.Case) (string, error) { return "run-1", nil }
+
+func eachDriver(t *testing.T, f func(t *testing.T, s *store.Store)) {
+	for _, d := range storetest.Drivers {
+		t.Run(d, func(t *testing.T) { f(t, storetest.Open(t, d)) })
+	}
+}
+
+func TestCreateCaseIsAllOrNothing(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ok := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, ok, started))
+		require.Regexp(t, `^HW-\d{4}-\d{6}$`, ok.Reference)
+
+		failed := newCase("GN")
+		err := s.CreateCase(ctx, failed, func(context.Context, *store.Case) (string, error) {
+			return "", errors.New("temporal unavailable")
+		})
+		require.Error(t, err)
+		_, err = s.CaseByID(ctx, failed.ID)
+		require.ErrorIs(t, err, store.ErrNotFound, "a case whose workflow did not start leaves no row")
+
+		got, err := s.CaseByID(ctx, ok.ID)
+		require.NoError(t, err)
+		require.Equal(t, "run-1", got.RunID)
+	})
+}
+
+func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, c, started))
+		paid := time.Now().UTC()
+		rec := func(seq int64, key string, stage contract.Stage) store.Record {
+			return store.Record{CaseID: c.ID, EventKey: key, Type: "stage", Summary: "moved", At: time.Now().UTC(),
+				Actor: contract.Actor{User: "u", Role: contract.RoleCaseworker},
+				State: contract.CaseState{Seq: seq, Stage: stage, Status: contract.StatusActive,
+					Procurement: []contract.ProcurementItem{{ItemID: "i1", Payment: &contract.PaymentInfo{
+						PaymentID: "pay-1", Amount: money.Of(12000, "EUR"), Payee: "supplier", PaidAt: paid}}}}}
+		}
+		require.NoError(t, s.RecordCase(ctx, rec(2, "e2", contract.StageScreening)))
+		require.NoError(t, s.RecordCase(ctx, rec(2, "e2", contract.StageScreening)), "a retry writes nothing twice")
+		require.NoError(t, s.RecordCase(ctx, rec(1, "e1", contract.StageCounselling)), "an older state arriving late")
+
+		got, err := s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Screening", got.Stage, "the newest state wins")
+		tl, err := s.Timeline(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, tl, 2)
+		ps, err := s.Payments(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, ps, 1)
+		require.EqualValues(t, 12000, ps[0].AmountCents)
+
+		err = s.RecordCase(ctx, store.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
+func TestListPagesNewestFirstWithFilters(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var ids []string
+		for i := range 7 {
+			c := newCase([]string{"GN", "SN"}[i%2])
+			require.NoError(t, s.CreateCase(ctx, c, started))
+			ids = append(ids, c.ID)
+		}
+		var seen []string
+		cursor := ""
+		for {
+			p, err := s.ListCases(ctx, store.Filter{Limit: 3, Cursor: cursor})
+			require.NoError(t, err)
+			for _, c := range p.Cases {
+				seen = append(seen, c.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+		for i := range ids {
+			require.Equal(t, ids[len(ids)-1-i], seen[i], fmt.Sprint("position ", i))
+		}
+		p, err := s.ListCases(ctx, store.Filter{Limit: 50, CountryOfReturn: "SN"})
+		require.NoError(t, err)
+		require.Len(t, p.Cases, 3)
+		p, err = s.ListCases(ctx, store.Filter{Limit: 50, Offices: []string{"XX-NOP"}})
+		require.NoError(t, err)
+		require.Empty(t, p.Cases)
+		_, err = s.ListCases(ctx, store.Filter{Limit: 5, Cursor: "!!"})
+		require.ErrorIs(t, err, store.ErrBadCursor)
+	})
+}

@@ -1,0 +1,85 @@
+// Package storetest opens real databases for tests: a SQLite file in the test's
+// temporary folder, and a fresh Postgres database on the server named by
+// HOMEWARD_TEST_POSTGRES_DSN, dropped when the test ends. When CI=true a missing
+// Postgres fails the test instead of skipping it.
+package storetest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for creating test databases
+	"github.com/homeward/homeward/store"
+)
+
+// Drivers are the dialects every store-backed test runs against.
+var Drivers = []string{"sqlite", "postgres"}
+
+// DSN returns a DSN for a new, empty, migrated-ready database of that driver.
+func DSN(tb testing.TB, driver string) string {
+	tb.Helper()
+	switch driver {
+	case "sqlite":
+		return filepath.Join(tb.TempDir(), "homeward.db")
+	case "postgres":
+		return freshPostgres(tb)
+	}
+	tb.Fatalf("storetest: unknown driver %q", driver)
+	return ""
+}
+
+// Open returns a migrated store on a new database of that driver.
+func Open(tb testing.TB, driver string) *store.Store {
+	tb.Helper()
+	s, err := store.Open(driver, DSN(tb, driver))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func freshPostgres(tb testing.TB) string {
+	base := os.Getenv("HOMEWARD_TEST_POSTGRES_DSN")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("HOMEWARD_TEST_POSTGRES_DSN is not set, and CI=true needs the Postgres tests to run")
+		}
+		tb.Skip("HOMEWARD_TEST_POSTGRES_DSN is not set: skipping the Postgres run")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	if err := admin.Ping(); err != nil {
+		tb.Fatalf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer: %v", err)
+	}
+	name := fmt.Sprintf("homeward_test_%d", rand.Int64())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
