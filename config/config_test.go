@@ -27,14 +27,14 @@ func TestDefaultsAreValid(t *testing.T) {
 
 func TestEnvironmentOverridesEveryKind(t *testing.T) {
 	c, err := config.Load("", env(map[string]string{
-		"HOMEWARD_DATABASE_DRIVER":              "postgres",
-		"HOMEWARD_DATABASE_DSN":                 "postgres://postgres@127.0.0.1:5432/test",
-		"HOMEWARD_RULES_SLA_PLAN_APPROVAL":      "3d",
-		"HOMEWARD_RULES_MONITORING_OFFSETS":     "90d,180d",
-		"HOMEWARD_AUTH_TOKENS":                  "t1=ana:approver:GN-CKY",
-		"HOMEWARD_SIMULATOR_FAILURE_RATE":       "0.3",
-		"HOMEWARD_RULES_MAX_REBOOKINGS":         "4",
-		"HOMEWARD_TEMPORAL_ADDRESS":             "temporal:7233",
+		"HOMEWARD_DATABASE_DRIVER":          "postgres",
+		"HOMEWARD_DATABASE_DSN":             "postgres://postgres@127.0.0.1:5432/test",
+		"HOMEWARD_RULES_SLA_PLAN_APPROVAL":  "3d",
+		"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,180d",
+		"HOMEWARD_AUTH_TOKENS":              "t1=ana:approver:GN-CKY",
+		"HOMEWARD_SIMULATOR_FAILURE_RATE":   "0.3",
+		"HOMEWARD_RULES_MAX_REBOOKINGS":     "4",
+		"HOMEWARD_TEMPORAL_ADDRESS":         "temporal:7233",
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "postgres", c.Database.Driver)

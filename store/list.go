@@ -104,4 +104,3 @@ func (s *Store) Stuck(ctx context.Context, f Filter) ([]Case, error) {
 	err := q.Order("stage_entered_at, seq").Limit(f.Limit).Find(&cases).Error
 	return cases, err
 }
-

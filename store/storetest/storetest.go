@@ -14,8 +14,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for creating test databases
 	"github.com/homeward/homeward/store"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for creating test databases
 )
 
 // Drivers are the dialects every store-backed test runs against.
