@@ -242,7 +242,7 @@ func (d PlanDecision) Validate(time.Time) []FieldError {
 
 // Delivery reports that an in-kind item was handed over to the returnee.
 type Delivery struct {
-	ItemID              string    `json:"-"` // from the path
+	ItemID              string    `json:"item_id,omitempty"` // the API takes it from the path
 	DeliveredAt         time.Time `json:"delivered_at"`
 	HandoverCertificate string    `json:"handover_certificate"`
 }

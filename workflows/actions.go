@@ -1,0 +1,337 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// registerActions declares what people can do to a case. Each action is an update
+// with a validator: the validator refuses an action in the wrong stage, by the
+// wrong person, or twice, so the caller learns at once and the history keeps
+// nothing of it; the handler applies it and returns the case's state.
+func (w *caseRun) registerActions(ctx workflow.Context) error {
+	return firstErr(
+		action(ctx, w, contract.UpdateCounselling, w.canCounsel, w.counselled),
+		action(ctx, w, contract.UpdateScreening, w.canScreen, w.screened),
+		action(ctx, w, contract.UpdateClearance, w.canClear, w.cleared),
+		action(ctx, w, contract.UpdateDeparture, w.canDepart, w.departed),
+		action(ctx, w, contract.UpdatePlan, w.canSubmitPlan, w.planSubmitted),
+		action(ctx, w, contract.UpdatePlanDecision, w.canDecide, w.decided),
+		action(ctx, w, contract.UpdateDelivery, w.canDeliver, w.delivered),
+		action(ctx, w, contract.UpdateVisit, w.canReportVisit, w.visited),
+		action(ctx, w, contract.UpdateWithdrawal, w.canWithdraw, w.withdrawn),
+	)
+}
+
+func action[T any](ctx workflow.Context, w *caseRun, name string,
+	validate func(contract.Action[T]) error, apply func(workflow.Context, contract.Action[T])) error {
+	return workflow.SetUpdateHandlerWithOptions(ctx, name,
+		func(ctx workflow.Context, a contract.Action[T]) (contract.CaseState, error) {
+			apply(ctx, a)
+			return w.st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(a contract.Action[T]) error {
+			if w.st.Status == contract.StatusClosed {
+				return refuse(contract.RefusedWrongStage, "the case is closed")
+			}
+			return validate(a)
+		}})
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refuse(kind, format string, args ...any) error {
+	return temporal.NewApplicationError(fmt.Sprintf(format, args...), kind)
+}
+
+func (w *caseRun) must(a contract.Actor, roles ...contract.Role) error {
+	if !slices.Contains(roles, a.Role) {
+		return refuse(contract.RefusedForbidden, "a %s may not do this", a.Role)
+	}
+	return nil
+}
+
+func (w *caseRun) inStage(stage contract.Stage, what string) error {
+	if w.st.Stage != stage {
+		return refuse(contract.RefusedWrongStage, "%s is not possible in stage %s", what, w.st.Stage)
+	}
+	return nil
+}
+
+// ofThisCase says whether an approver's office is one of the case's two offices.
+func (w *caseRun) ofThisCase(a contract.Actor) error {
+	if a.Office == "*" || a.Office == w.in.SendingOffice || a.Office == w.in.ReceivingOffice {
+		return nil
+	}
+	return refuse(contract.RefusedForbidden, "only the sending or receiving office decides on this case")
+}
+
+// Counselling.
+
+func (w *caseRun) canCounsel(a contract.Action[contract.Counselling]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if w.st.Counselling != nil {
+		return refuse(contract.RefusedDuplicate, "the counselling outcome is already recorded")
+	}
+	return w.inStage(contract.StageCounselling, "recording counselling")
+}
+
+func (w *caseRun) counselled(ctx workflow.Context, a contract.Action[contract.Counselling]) {
+	w.st.Counselling = &contract.CounsellingState{Outcome: a.Body.Outcome, HeldAt: a.Body.HeldAt, By: a.Actor.User}
+	w.record(ctx, "counselling", a.Actor, "Counselling held: "+a.Body.Outcome)
+}
+
+// Screening and its clearance.
+
+func (w *caseRun) canScreen(a contract.Action[contract.Screening]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if w.st.Screening != nil {
+		return refuse(contract.RefusedDuplicate, "the screening is already recorded")
+	}
+	return w.inStage(contract.StageScreening, "recording a screening")
+}
+
+func (w *caseRun) screened(ctx workflow.Context, a contract.Action[contract.Screening]) {
+	w.st.Screening = &contract.ScreeningState{Risk: a.Body.Risk, Flags: a.Body.Flags, Mitigations: a.Body.Mitigations,
+		ScreenedBy: a.Actor.User}
+	w.record(ctx, "screening", a.Actor, "Vulnerability screening: risk "+a.Body.Risk)
+}
+
+func (w *caseRun) canClear(a contract.Action[contract.Clearance]) error {
+	if err := w.must(a.Actor, contract.RoleApprover); err != nil {
+		return err
+	}
+	sc := w.st.Screening
+	switch {
+	case sc == nil || sc.Risk != "high" || w.st.Stage != contract.StageScreening:
+		return refuse(contract.RefusedWrongStage, "only a high-risk screening waits for clearance")
+	case sc.Clearance != "":
+		return refuse(contract.RefusedDuplicate, "the screening is already %s", sc.Clearance)
+	case sc.ScreenedBy == a.Actor.User:
+		return refuse(contract.RefusedForbidden, "nobody clears a screening they carried out")
+	}
+	return w.ofThisCase(a.Actor)
+}
+
+func (w *caseRun) cleared(ctx workflow.Context, a contract.Action[contract.Clearance]) {
+	w.st.Screening.Clearance, w.st.Screening.ClearedBy = a.Body.Decision, a.Actor.User
+	w.record(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision)
+}
+
+// Departure.
+
+func (w *caseRun) canDepart(a contract.Action[contract.Departure]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.inStage(contract.StageTravel, "reporting a departure"); err != nil {
+		return err
+	}
+	if w.st.Travel == nil || w.st.Travel.BookingStatus != "ticketed" || w.departure != nil {
+		return refuse(contract.RefusedWrongStage, "the flight is not ticketed yet")
+	}
+	return nil
+}
+
+func (w *caseRun) departed(ctx workflow.Context, a contract.Action[contract.Departure]) {
+	w.departure = &a.Body
+	t := w.st.Travel
+	if a.Body.NoShow {
+		w.record(ctx, "no_show", a.Actor, "No-show for flight "+t.Flight)
+		return
+	}
+	t.DepartedAt, t.Flight = a.Body.DepartedAt, a.Body.Flight
+	w.record(ctx, "departed", a.Actor, "Departed on flight "+a.Body.Flight)
+}
+
+// The reintegration plan and the decisions on it.
+
+func (w *caseRun) canSubmitPlan(a contract.Action[contract.Plan]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.inStage(contract.StageReintegrationPlanning, "submitting a plan"); err != nil {
+		return err
+	}
+	prog := w.rules.Programme
+	var total money.Cents
+	for i, it := range a.Body.Items {
+		if it.Cost.Currency != prog.Currency {
+			return refuse(contract.RefusedInvalid, "items[%d].cost.currency: the programme pays in %s", i, prog.Currency)
+		}
+		c, err := money.Parse(it.Cost.Amount)
+		if err != nil {
+			return refuse(contract.RefusedInvalid, "items[%d].cost.amount: %v", i, err)
+		}
+		total += c
+	}
+	if limit := prog.Cap(w.in.Adults, w.in.Minors); total > limit {
+		return refuse(contract.RefusedInvalid, "the plan's total %s %s exceeds the household's cap of %s %s",
+			total, prog.Currency, limit, prog.Currency)
+	}
+	return nil
+}
+
+func (w *caseRun) planSubmitted(ctx workflow.Context, a contract.Action[contract.Plan]) {
+	version := 1
+	if w.st.Plan != nil {
+		version = w.st.Plan.Version + 1
+	}
+	p := &contract.PlanState{Version: version, Status: "submitted", SubmittedBy: a.Actor.User,
+		SubmittedAt: workflow.Now(ctx).UTC(), Decisions: []contract.DecisionLog{}}
+	var total money.Cents
+	for i, it := range a.Body.Items {
+		c, _ := money.Parse(it.Cost.Amount) // checked by the validator
+		total += c
+		p.Items = append(p.Items, contract.PlanItem{ID: fmt.Sprintf("p%d-%d", version, i+1), Dimension: it.Dimension,
+			Kind: it.Kind, Description: it.Description, Cost: it.Cost})
+	}
+	p.Total = money.Of(total, w.rules.Programme.Currency)
+	w.st.Plan = p
+	w.record(ctx, "plan_submitted", a.Actor, fmt.Sprintf("Plan v%d submitted: %d items, total %s %s",
+		version, len(p.Items), p.Total.Amount, p.Total.Currency))
+}
+
+func (w *caseRun) needsSecondApproval(p *contract.PlanState) bool {
+	total, _ := p.Total.Cents()
+	return total > w.rules.Programme.SecondApprovalAbove
+}
+
+func (w *caseRun) canDecide(a contract.Action[contract.PlanDecision]) error {
+	if err := w.must(a.Actor, contract.RoleApprover); err != nil {
+		return err
+	}
+	p := w.st.Plan
+	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != "submitted" {
+		return refuse(contract.RefusedWrongStage, "no plan is waiting for a decision")
+	}
+	if p.SubmittedBy == a.Actor.User {
+		return refuse(contract.RefusedForbidden, "nobody approves a plan they submitted")
+	}
+	if err := w.ofThisCase(a.Actor); err != nil {
+		return err
+	}
+	for _, d := range p.Decisions {
+		if d.By == a.Actor.User {
+			return refuse(contract.RefusedDuplicate, "you already decided on plan v%d", p.Version)
+		}
+	}
+	if a.Body.Decision == "approve" && w.needsSecondApproval(p) && len(p.Decisions) == 1 &&
+		p.Decisions[0].Office != w.in.SendingOffice && a.Actor.Office != w.in.SendingOffice && a.Actor.Office != "*" {
+		return refuse(contract.RefusedForbidden, "the second approval of a plan above %s must come from the sending office",
+			w.rules.Programme.SecondApprovalAbove)
+	}
+	return nil
+}
+
+func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanDecision]) {
+	p := w.st.Plan
+	p.Decisions = append(p.Decisions, contract.DecisionLog{PlanVersion: p.Version, Decision: a.Body.Decision,
+		Comment: a.Body.Comment, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()})
+	switch a.Body.Decision {
+	case "reject":
+		p.Status = "rejected"
+	case "request_changes":
+		p.Status = "changes_requested"
+	case "approve":
+		if !w.needsSecondApproval(p) || len(p.Decisions) >= 2 {
+			p.Status = "approved"
+		}
+	}
+	w.record(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision))
+}
+
+// Deliveries.
+
+func (w *caseRun) canDeliver(a contract.Action[contract.Delivery]) error {
+	if err := w.must(a.Actor, contract.RoleProcurement, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.inStage(contract.StageProcurement, "recording a delivery"); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
+	switch {
+	case i < 0:
+		return refuse(contract.RefusedWrongStage, "plan item %q is not being procured", a.Body.ItemID)
+	case w.st.Procurement[i].Delivery != nil:
+		return refuse(contract.RefusedDuplicate, "item %s is already delivered", a.Body.ItemID)
+	case w.st.Procurement[i].Status != "ordered":
+		return refuse(contract.RefusedWrongStage, "item %s is %s, not awaiting delivery", a.Body.ItemID, w.st.Procurement[i].Status)
+	}
+	return nil
+}
+
+func (w *caseRun) delivered(ctx workflow.Context, a contract.Action[contract.Delivery]) {
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
+	p := &w.st.Procurement[i]
+	p.Delivery = &contract.Delivered{DeliveredAt: a.Body.DeliveredAt, HandoverCertificate: a.Body.HandoverCertificate,
+		RecordedBy: a.Actor.User}
+	p.Status = "delivered"
+	w.record(ctx, "delivered", a.Actor, "Item "+p.ItemID+" delivered, handover certificate "+a.Body.HandoverCertificate)
+}
+
+// Monitoring visits.
+
+func (w *caseRun) canReportVisit(a contract.Action[contract.Visit]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.inStage(contract.StageMonitoring, "reporting a monitoring visit"); err != nil {
+		return err
+	}
+	n := a.Body.Visit
+	if n < 1 || n > len(w.st.Monitoring) {
+		return refuse(contract.RefusedInvalid, "visit: this case has visits 1 to %d", len(w.st.Monitoring))
+	}
+	switch v := w.st.Monitoring[n-1]; v.Status {
+	case "due":
+		return nil
+	case "done":
+		return refuse(contract.RefusedDuplicate, "visit %d is already reported", n)
+	default:
+		return refuse(contract.RefusedWrongStage, "visit %d is %s, not due", n, v.Status)
+	}
+}
+
+func (w *caseRun) visited(ctx workflow.Context, a contract.Action[contract.Visit]) {
+	v := &w.st.Monitoring[a.Body.Visit-1]
+	composite := a.Body.Scores.Composite()
+	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = "done", &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
+	w.record(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite))
+}
+
+// Withdrawal (or death, or lost contact): always allowed before closure.
+
+func (w *caseRun) canWithdraw(a contract.Action[contract.Withdrawal]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if w.withdrawal != nil {
+		return refuse(contract.RefusedDuplicate, "the case is already being closed")
+	}
+	return nil
+}
+
+func (w *caseRun) withdrawn(ctx workflow.Context, a contract.Action[contract.Withdrawal]) {
+	w.withdrawal = &a
+	w.cancelProcess()
+	// Answer with the closed case: the compensation runs first.
+	_ = workflow.Await(ctx, func() bool { return w.st.Status == contract.StatusClosed })
+}

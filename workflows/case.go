@@ -1,0 +1,172 @@
+// Package workflows holds the return case workflow: one long-running workflow per
+// case that follows the process in DOMAIN.md stage by stage. process.go reads top to
+// bottom like the process; actions.go says which person may do what when; the
+// Temporal mechanics (SLA timers, search attributes, partner calls) are in steps.go.
+package workflows
+
+import (
+	"errors"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/contract"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// acts is only used for its method values: the workflow names activities by method.
+var acts *activities.Activities
+
+// caseRun is one run of a case's workflow: its input, its rules and its live state.
+type caseRun struct {
+	in     contract.CaseInput
+	rules  contract.Rules
+	st     contract.CaseState
+	logger log.Logger
+
+	// Partner facts that arrived and are not yet used, and what has been seen, so
+	// that a fact sent twice counts once.
+	pendingMedical []contract.MedicalResult
+	pendingArrival []contract.Arrival
+	seen           []string
+
+	// Set by update handlers, read by the process.
+	departure  *contract.Departure
+	withdrawal *contract.Action[contract.Withdrawal]
+
+	// cancelProcess stops the process when the case is withdrawn.
+	cancelProcess workflow.CancelFunc
+	// next says, for the UI, what a person should do next.
+	next string
+	// notifying counts notifications under way.
+	notifying int
+}
+
+// ReturnCase is the workflow of one return case, from registration to closure.
+func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState, error) {
+	w := &caseRun{in: in, rules: in.Rules}
+	w.logger = log.With(workflow.GetLogger(ctx), "case_id", in.CaseID)
+	if in.Resumed != nil {
+		w.st = in.Resumed.State
+		w.pendingMedical = in.Resumed.PendingMedical
+		w.pendingArrival = in.Resumed.PendingArrival
+		w.seen = in.Resumed.SeenRequests
+	} else {
+		w.st = contract.CaseState{Stage: contract.StageIntake, Status: contract.StatusActive,
+			WaitingOn: contract.WaitingCaseworker, StageEnteredAt: workflow.Now(ctx)}
+	}
+	if err := w.setup(ctx); err != nil {
+		return w.st, err
+	}
+
+	processCtx, cancel := workflow.WithCancel(ctx)
+	w.cancelProcess = cancel
+	err := w.process(processCtx)
+
+	var closing closure
+	switch {
+	case workflow.IsContinueAsNewError(err):
+		return w.st, err
+	case errors.As(err, &closing):
+		err = w.close(ctx, closing.reason, closing.by, closing.why)
+	case w.withdrawal != nil:
+		// The process was cancelled by a withdrawal: undo what was booked, then close.
+		w.undoBookings(ctx)
+		wd := w.withdrawal
+		err = w.close(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, "Case closed: "+wd.Body.Reason)
+	case temporal.IsCanceledError(err):
+		// The workflow itself was cancelled (by an operator): compensate even so.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		w.undoBookings(dctx)
+		_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
+		return w.st, err
+	}
+	return w.st, err
+}
+
+func (w *caseRun) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.CaseState, error) {
+		return w.st, nil
+	}); err != nil {
+		return err
+	}
+	w.receiveFacts(ctx)
+	return w.registerActions(ctx)
+}
+
+// closure ends the process early with a closure reason.
+type closure struct {
+	reason contract.ClosureReason
+	by     contract.Actor
+	why    string
+}
+
+func (c closure) Error() string { return "case closes: " + string(c.reason) }
+
+var systemActor = contract.Actor{User: "homeward", Role: "system"}
+
+// receiveFacts buffers the partners' signals: a fact may arrive before the case
+// waits for it, or twice; it is kept until used and counted once.
+func (w *caseRun) receiveFacts(ctx workflow.Context) {
+	medical := workflow.GetSignalChannel(ctx, contract.SignalMedicalResult)
+	arrival := workflow.GetSignalChannel(ctx, contract.SignalArrival)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(medical, func(c workflow.ReceiveChannel, _ bool) {
+				var a contract.Action[contract.MedicalResult]
+				c.Receive(ctx, &a)
+				w.takeMedical(a)
+			})
+			sel.AddReceive(arrival, func(c workflow.ReceiveChannel, _ bool) {
+				var a contract.Action[contract.Arrival]
+				c.Receive(ctx, &a)
+				w.takeArrival(a)
+			})
+			sel.Select(ctx)
+		}
+	})
+}
+
+// drainFacts takes the signals still buffered in the channels, before continue-as-new.
+func (w *caseRun) drainFacts(ctx workflow.Context) {
+	for {
+		var m contract.Action[contract.MedicalResult]
+		if !workflow.GetSignalChannel(ctx, contract.SignalMedicalResult).ReceiveAsync(&m) {
+			break
+		}
+		w.takeMedical(m)
+	}
+	for {
+		var a contract.Action[contract.Arrival]
+		if !workflow.GetSignalChannel(ctx, contract.SignalArrival).ReceiveAsync(&a) {
+			break
+		}
+		w.takeArrival(a)
+	}
+}
+
+func (w *caseRun) takeMedical(a contract.Action[contract.MedicalResult]) {
+	key := "medical/" + a.Body.Result + "/" + a.Body.AssessedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+	if w.sawBefore(key) {
+		return
+	}
+	w.pendingMedical = append(w.pendingMedical, a.Body)
+}
+
+func (w *caseRun) takeArrival(a contract.Action[contract.Arrival]) {
+	if w.sawBefore("arrival") {
+		return
+	}
+	w.pendingArrival = append(w.pendingArrival, a.Body)
+}
+
+func (w *caseRun) sawBefore(key string) bool {
+	for _, k := range w.seen {
+		if k == key {
+			return true
+		}
+	}
+	w.seen = append(w.seen, key)
+	return false
+}

@@ -1,0 +1,377 @@
+package workflows_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+)
+
+func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"), item("in_kind", "600.00"), item("in_kind", "600.00"), item("referral", "0"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(8*time.Hour, deliver("delivery", "p1-2")).
+		at(8*time.Hour+time.Minute, deliver("delivery-again", "p1-2")).
+		at(9*time.Hour, deliver("delivery-3", "p1-3")).
+		at(5*time.Hour+90*day+time.Hour, visit(1, "psychosocial counselling")).
+		at(5*time.Hour+180*day+time.Hour, visit(2)).
+		at(5*time.Hour+365*day+time.Hour, visit(3))
+	st := c.run()
+
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
+	require.Equal(t, 2, c.runs, "the follow-up year runs in a fresh history (continue-as-new)")
+	for _, label := range []string{"counselling", "screening", "plan", "approve", "delivery", "delivery-3", "visit-1", "visit-2", "visit-3"} {
+		require.Empty(t, c.refusal(label), label)
+	}
+	require.Equal(t, contract.RefusedDuplicate, c.refusal("delivery-again"))
+
+	require.Equal(t, []string{"pay/p1-1=1", "pay/p1-2=1", "pay/p1-3=1"}, c.p.keysWithPrefix("/pay/"), "every payment exactly once")
+	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, "1700.00", st.Plan.Total.Amount)
+	require.Equal(t, "paid", st.Procurement[1].Status)
+	require.Equal(t, "supplier-1", st.Procurement[1].ChosenSupplier, "the lowest compliant quote")
+	require.Len(t, st.Procurement[1].Quotes, 1, "below the threshold one quote is enough")
+	require.Equal(t, "referred", st.Procurement[3].Status)
+	require.Equal(t, "ticketed", st.Travel.BookingStatus)
+	require.True(t, st.Travel.PreArrivalSent)
+	require.False(t, st.Medical.PAMAOpened, "no health needs: no post-arrival medical assistance")
+	require.Len(t, st.Monitoring, 3)
+	for _, v := range st.Monitoring {
+		require.Equal(t, "done", v.Status)
+		require.InDelta(t, 0.8, *v.Composite, 1e-9)
+	}
+	require.Equal(t, []string{"visit/1/referral/0=1"}, c.p.keysWithPrefix("/visit/"))
+	// Visits fall due at their exact offsets after arrival.
+	arrival := st.Arrival.ArrivedAt
+	require.Equal(t, start.Add(5*time.Hour), arrival)
+	for i, off := range testRules().MonitoringOffsets {
+		require.Equal(t, arrival.Add(off), st.Monitoring[i].DueAt)
+	}
+	// The registry heard of every stage.
+	require.GreaterOrEqual(t, c.p.count("UpsertRegistry"), len(contract.Stages)-1)
+	require.Equal(t, 0, c.p.count("CancelFlight"))
+	types := c.p.eventTypes()
+	require.Equal(t, "registered", types[0])
+	require.Equal(t, "closed", types[len(types)-1])
+}
+
+func TestPathsThatCloseTheCaseEarly(t *testing.T) {
+	for name, tc := range map[string]struct {
+		script func(c *caseTest)
+		reason contract.ClosureReason
+		check  func(t *testing.T, c *caseTest, st contract.CaseState)
+	}{
+		"withdrawn at counselling": {
+			script: func(c *caseTest) { c.at(time.Hour, counselling("withdrawn")) },
+			reason: contract.ClosedWithdrawn,
+		},
+		"high risk not cleared": {
+			script: func(c *caseTest) {
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("high", "victim_of_trafficking")).
+					at(3*time.Hour, func(c *caseTest) {
+						c.act("clearance-by-caseworker", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: cwDE,
+							Body: contract.Clearance{Decision: "cleared"}})
+					}).
+					at(4*time.Hour, func(c *caseTest) {
+						c.act("clearance", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
+							Body: contract.Clearance{Decision: "not_cleared", Comment: "protection concerns"}})
+					})
+			},
+			reason: contract.ClosedIneligible,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Equal(t, contract.RefusedForbidden, c.refusal("clearance-by-caseworker"))
+				require.Empty(t, c.refusal("clearance"))
+				require.Equal(t, []string{"supervisor"}, c.p.notified("severe_screening"))
+				require.Equal(t, 0, c.p.count("ConfirmEligibility"), "not cleared: the receiving office is not asked")
+			},
+		},
+		"unfit": {
+			script: func(c *caseTest) {
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).at(3*time.Hour, medical("unfit", 0, 0))
+			},
+			reason: contract.ClosedNotFit,
+		},
+		"no-show beyond the rebookings": {
+			script: func(c *caseTest) {
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+					at(4*time.Hour, noShow).at(5*time.Hour, noShow).at(6*time.Hour, noShow)
+			},
+			reason: contract.ClosedNoShow,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Equal(t, 3, st.Travel.NoShows)
+				require.Equal(t, 3, c.p.count("HoldFlight"), "the first booking and two rebookings")
+				require.Equal(t, 3, c.p.count("BookEscort"), "an escort with each flight")
+				require.Equal(t, 3, c.p.count("CancelEscort"), "each escort released after its no-show")
+				require.Equal(t, 0, c.p.count("CancelFlight"), "a ticketed booking is never also cancelled")
+			},
+		},
+		"withdrawal before departure undoes the bookings": {
+			script: func(c *caseTest) {
+				c.p.departIn = 3 * day
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+					at(3*time.Hour, medical("fit_with_escort", 1*day, 0)). // expires before the flight: reassessment pending
+					at(4*time.Hour, withdraw("withdrawn"))
+			},
+			reason: contract.ClosedWithdrawn,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Empty(t, c.refusal("withdrawal"))
+				require.Equal(t, "cancelled", st.Travel.BookingStatus)
+				require.Equal(t, 1, c.p.count("CancelFlight"))
+				require.Equal(t, 0, c.p.count("TicketFlight"))
+			},
+		},
+		"deceased after arrival": {
+			script: func(c *caseTest) { c.toArrival().at(6*time.Hour, withdraw("deceased")) },
+			reason: contract.ClosedDeceased,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Equal(t, 0, c.p.count("CancelFlight"), "nothing to undo after departure")
+			},
+		},
+		"absconded during procurement: nothing more is paid": {
+			script: func(c *caseTest) {
+				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
+					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(8*time.Hour, withdraw("absconded"))
+			},
+			reason: contract.ClosedAbsconded,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Equal(t, 0, c.p.count("Pay"))
+				require.Equal(t, "cancelled", st.Procurement[0].Status)
+			},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCase(t)
+			tc.script(c)
+			st := c.run()
+			require.Equal(t, contract.StatusClosed, st.Status)
+			require.Equal(t, tc.reason, st.ClosureReason)
+			require.Equal(t, contract.StageClosed, st.Stage)
+			if tc.check != nil {
+				tc.check(t, c, st)
+			}
+		})
+	}
+}
+
+func TestMedicalReassessmentWaitsTheGivenDays(t *testing.T) {
+	c := newCase(t).
+		at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("unfit_temporary", 0, 10)).
+		at(3*time.Hour+10*day-time.Minute, func(c *caseTest) {
+			require.Equal(c.t, 1, c.p.count("RequestMedicalAssessment"), "not asked again before the 10 days")
+		}).
+		at(3*time.Hour+10*day+time.Minute, func(c *caseTest) {
+			require.Equal(c.t, 2, c.p.count("RequestMedicalAssessment"), "asked again exactly after 10 days")
+		}).
+		at(3*time.Hour+10*day+time.Hour, medical("fit", 30*day, 0)).
+		at(3*time.Hour+10*day+2*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
+	require.Equal(t, 2, st.Medical.Requests)
+	require.Equal(t, "ticketed", st.Travel.BookingStatus, "booked and ticketed once cleared")
+}
+
+func TestAnExpiringClearanceIsRenewedBeforeTicketing(t *testing.T) {
+	c := newCase(t).
+		at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit", 2*day, 0)). // the flight leaves in 3 days
+		at(4*time.Hour, func(c *caseTest) {
+			require.Equal(c.t, 0, c.p.count("TicketFlight"), "not ticketed on an expiring clearance")
+			require.Equal(c.t, 2, c.p.count("RequestMedicalAssessment"))
+		}).
+		at(5*time.Hour, medical("fit", 30*day, 0)).
+		at(6*time.Hour, departed).
+		at(7*time.Hour, withdraw("absconded"))
+	st := c.run()
+	require.Equal(t, 1, c.p.count("TicketFlight"))
+	require.Equal(t, 1, c.p.count("HoldFlight"), "the held booking is kept")
+	require.Equal(t, contract.ClosedAbsconded, st.ClosureReason)
+}
+
+func TestHealthCasesGetAnEscortAndPostArrivalMedicalAssistance(t *testing.T) {
+	c := newCase(t, func(in *contract.CaseInput) { in.HealthNeeds = true }).
+		at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("medium", "health_needs")).
+		at(3*time.Hour, medical("fit_with_escort", 30*day, 0)).
+		at(4*time.Hour, departed).at(5*time.Hour, arrived).
+		at(5*time.Hour+time.Minute, arrived). // the receiving office confirms twice
+		at(6*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, 1, c.p.count("BookEscort"))
+	require.Equal(t, "booked", st.Travel.EscortStatus, "an escort who travelled is not cancelled")
+	require.True(t, st.Medical.PAMAOpened)
+	require.Equal(t, 1, c.p.count("OpenPostArrivalMedical"))
+}
+
+func TestPlanApprovalRules(t *testing.T) {
+	c := newCase(t, func(in *contract.CaseInput) { in.Adults, in.Minors = 2, 2 }).toArrival().
+		at(6*time.Hour, plan("over-cap", cwGN, item("cash", "3000.00"), item("in_kind", "1500.00"))).
+		at(6*time.Hour+time.Minute, plan("plan-v1", cwGN, item("cash", "1500.00"), item("in_kind", "1000.00"))).
+		at(7*time.Hour, decide("self-approval", contract.Actor{User: "caseworker-gn", Role: contract.RoleApprover, Office: "GN-CKY"}, "approve")).
+		at(7*time.Hour+time.Minute, decide("caseworker-decides", cwDE, "approve")).
+		at(7*time.Hour+2*time.Minute, decide("changes", apGN, "request_changes")).
+		at(8*time.Hour, plan("plan-v2", cwGN, item("cash", "300.00"), item("in_kind", "2600.00"))).
+		at(9*time.Hour, decide("first-approval", apGN, "approve")).
+		at(9*time.Hour+time.Minute, decide("same-approver-again", apGN, "approve")).
+		at(9*time.Hour+2*time.Minute, decide("second-from-receiving-office", apGN2, "approve")).
+		at(9*time.Hour+3*time.Minute, decide("second-from-sending-office", apDE, "approve")).
+		at(9*time.Hour+4*time.Minute, decide("too-late", apGN2, "reject")).
+		at(10*time.Hour, func(c *caseTest) {
+			st := c.state()
+			require.Equal(c.t, contract.StageProcurement, st.Stage)
+			require.Len(c.t, st.Procurement[1].Quotes, 3, "at or above the threshold three quotes")
+		}).
+		at(11*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, contract.RefusedInvalid, c.refusal("over-cap"), "4500 is over the family cap of 3000")
+	require.Empty(t, c.refusal("plan-v1"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("self-approval"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("caseworker-decides"))
+	require.Empty(t, c.refusal("changes"))
+	require.Empty(t, c.refusal("plan-v2"))
+	require.Empty(t, c.refusal("first-approval"))
+	require.Equal(t, contract.RefusedDuplicate, c.refusal("same-approver-again"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("second-from-receiving-office"))
+	require.Empty(t, c.refusal("second-from-sending-office"))
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("too-late"))
+	require.Equal(t, 2, st.Plan.Version)
+	require.Len(t, st.Plan.Decisions, 2)
+	require.Equal(t, "p2-2", st.Plan.Items[1].ID)
+	require.Equal(t, []string{"pay/p2-1=1"}, c.p.keysWithPrefix("/pay/"), "the cash grant was paid; the undelivered item not")
+}
+
+func TestARejectedPlanGoesBackToPlanning(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("v1", cwGN, item("cash", "500.00"))).
+		at(7*time.Hour, decide("reject", apGN, "reject")).
+		at(7*time.Hour+time.Minute, func(c *caseTest) {
+			st := c.state()
+			require.Equal(c.t, contract.StageReintegrationPlanning, st.Stage)
+			require.Equal(c.t, "rejected", st.Plan.Status)
+		}).
+		at(8*time.Hour, plan("v2", cwGN, item("cash", "400.00"))).
+		at(9*time.Hour, decide("approve", apDE, "approve")).
+		at(10*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Empty(t, c.refusal("v2"))
+	require.Equal(t, 2, st.Plan.Version)
+	require.Equal(t, "approved", st.Plan.Status)
+}
+
+func TestActionsInTheWrongStageAreRefused(t *testing.T) {
+	c := newCase(t).
+		at(time.Minute, screening("low")).
+		at(2*time.Minute, func(c *caseTest) { departed(c) }).
+		at(3*time.Minute, deliver("delivery", "p1-1")).
+		at(4*time.Minute, visit(1)).
+		at(5*time.Minute, func(c *caseTest) {
+			c.act("counselling-by-approver", contract.UpdateCounselling, contract.Action[contract.Counselling]{Actor: apDE,
+				Body: contract.Counselling{Outcome: "confirmed", HeldAt: c.now()}})
+		}).
+		at(time.Hour, counselling("confirmed")).
+		at(time.Hour+time.Minute, func(c *caseTest) {
+			c.act("counselling-twice", contract.UpdateCounselling, contract.Action[contract.Counselling]{Actor: cwDE,
+				Body: contract.Counselling{Outcome: "confirmed", HeldAt: c.now()}})
+		}).
+		at(2*time.Hour, withdraw("withdrawn"))
+	c.run()
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("screening"))
+	require.Contains(t, c.refusals["screening"].Error(), "not possible in stage Counselling")
+	require.Equal(t, contract.RefusedForbidden, c.refusal("counselling-by-approver"))
+	require.Equal(t, contract.RefusedDuplicate, c.refusal("counselling-twice"))
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("delivery"))
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("visit-1"))
+	require.Empty(t, c.refusal("withdrawal"))
+}
+
+func TestAnOverdueStageNotifiesOnceAndKeepsWaiting(t *testing.T) {
+	sla := testRules().SLA.Counselling
+	c := newCase(t).
+		at(sla-time.Minute, func(c *caseTest) {
+			require.False(c.t, c.state().Overdue, "not overdue before the due date")
+		}).
+		at(sla+time.Minute, func(c *caseTest) {
+			st := c.state()
+			require.True(c.t, st.Overdue, "overdue right after the due date")
+			require.Equal(c.t, contract.StageCounselling, st.Stage, "and still waiting")
+			require.Equal(c.t, start.Add(sla), *st.StageDueAt)
+		}).
+		at(sla+10*day, counselling("confirmed")).
+		at(sla+10*day+time.Minute, func(c *caseTest) {
+			st := c.state()
+			require.False(c.t, st.Overdue, "the overdue mark clears when the event arrives")
+			require.Equal(c.t, contract.StageScreening, st.Stage)
+		}).
+		at(sla+11*day, withdraw("withdrawn"))
+	c.run()
+	require.ElementsMatch(t, []string{"supervisor", "sending_office"}, c.p.notified("overdue"), "notified once each")
+}
+
+func TestMissedVisitsAreReportedAndTheCaseStillCompletes(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(5*time.Hour+180*day+time.Hour, visit(2))
+	st := c.run()
+	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
+	require.Equal(t, []string{"missed", "done", "missed"}, []string{st.Monitoring[0].Status, st.Monitoring[1].Status, st.Monitoring[2].Status})
+	require.Equal(t, []string{"manager", "manager"}, c.p.notified("missed_visit"))
+}
+
+func TestAFailingPartnerFlagsTheCaseAndItHeals(t *testing.T) {
+	c := newCase(t)
+	unavailable := temporal.NewApplicationError("finance: 503", "PartnerUnavailable")
+	c.p.fail["Pay"] = []error{unavailable, unavailable, unavailable, unavailable, unavailable, unavailable}
+	c.toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour+8*time.Second, func(c *caseTest) {
+			st := c.state()
+			require.Equal(c.t, contract.WaitingSystem, st.WaitingOn, "flagged after the configured attempts")
+		}).
+		at(8*time.Hour, func(c *caseTest) {
+			st := c.state()
+			require.Equal(c.t, contract.StageMonitoring, st.Stage, "healed when the partner answered")
+			require.Equal(c.t, contract.WaitingNobody, st.WaitingOn)
+		}).
+		at(9*time.Hour, withdraw("withdrawn"))
+	c.run()
+	require.Equal(t, 7, c.p.count("Pay"))
+	require.Equal(t, []string{"pay/p1-1=1"}, c.p.keysWithPrefix("/pay/"))
+	require.Equal(t, []string{"manager"}, c.p.notified("system_stuck"))
+}
+
+func TestAPartnerRefusalBlocksTheCaseWithItsReason(t *testing.T) {
+	c := newCase(t)
+	c.p.fail["ConfirmEligibility"] = []error{temporal.NewNonRetryableApplicationError("receiving office: 422 programme closed for GN", "PartnerRejected", nil)}
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(2*time.Hour+time.Minute, func(c *caseTest) {
+			st := c.state()
+			require.Equal(c.t, contract.WaitingSystem, st.WaitingOn)
+			require.Contains(c.t, st.Blocked, "programme closed for GN")
+		}).
+		at(3*time.Hour, func(c *caseTest) {
+			st := c.state()
+			require.Empty(c.t, st.Blocked, "tried again after a pause, and it went through")
+			require.Equal(c.t, contract.StageMedicalClearance, st.Stage)
+		}).
+		at(4*time.Hour, withdraw("withdrawn"))
+	c.run()
+	require.Equal(t, 2, c.p.count("ConfirmEligibility"), "a refusal is not retried at once")
+	require.Equal(t, []string{"manager"}, c.p.notified("blocked"))
+}
+
+func TestACancelledWorkflowStillUndoesItsBookings(t *testing.T) {
+	c := newCase(t).
+		at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 30*day, 0)).
+		at(4*time.Hour, func(c *caseTest) { c.env.CancelWorkflow() })
+	st := c.run()
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Equal(t, 1, c.p.count("CancelEscort"))
+	require.Equal(t, 0, c.p.count("CancelFlight"), "the flight was already ticketed")
+}

@@ -1,0 +1,397 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	tlog "go.temporal.io/sdk/log"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/workflows"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+)
+
+var (
+	start = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	cwDE  = contract.Actor{User: "caseworker-de", Role: contract.RoleCaseworker, Office: "DE-BER"}
+	cwGN  = contract.Actor{User: "caseworker-gn", Role: contract.RoleCaseworker, Office: "GN-CKY"}
+	apDE  = contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
+	apGN  = contract.Actor{User: "approver-gn", Role: contract.RoleApprover, Office: "GN-CKY"}
+	apGN2 = contract.Actor{User: "approver-gn-2", Role: contract.RoleApprover, Office: "GN-CKY"}
+	proc  = contract.Actor{User: "procurement-gn", Role: contract.RoleProcurement, Office: "GN-CKY"}
+	svc   = contract.Actor{User: "partner", Role: contract.RoleService, Office: "*"}
+)
+
+const day = 24 * time.Hour
+
+func testRules() contract.Rules {
+	return contract.Rules{
+		SLA: contract.SLA{Counselling: 14 * day, Screening: 7 * day, Clearance: 3 * day, MedicalClearance: 14 * day,
+			Travel: 21 * day, Arrival: 2 * day, ReintegrationPlanning: 30 * day, PlanApproval: 7 * day,
+			Procurement: 60 * day, Delivery: 30 * day, MonitoringVisit: 30 * day},
+		MaxRebookings: 2, SystemStuckAfterAttempts: 3,
+		MonitoringOffsets: []time.Duration{90 * day, 180 * day, 365 * day},
+		Programme: contract.Programme{Name: "REAG-GARP", Currency: "EUR", PerAdult: money.MustParse("1000"),
+			PerMinor: money.MustParse("500"), FamilyCap: money.MustParse("4000"), SecondApprovalAbove: money.MustParse("2000"),
+			QuotesThreshold: money.MustParse("2500"), QuotesAbove: 3, QuotesBelow: 1, ServiceCharge: money.MustParse("150")},
+	}
+}
+
+// partners plays every activity: it counts calls and effects per idempotency key
+// like a partner that honours keys, and keeps the case file records.
+type partners struct {
+	mu      sync.Mutex
+	calls   map[string]int // activity name -> calls
+	effects map[string]int // idempotency key -> calls
+	fail    map[string][]error
+	records []store.Record
+	notes   []activities.Notification
+	quotes  func(activities.QuoteRequest) []contract.Quote
+	// departIn is how long after the hold request the held flight leaves.
+	departIn time.Duration
+}
+
+func (p *partners) hit(name, key string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls[name]++
+	if errs := p.fail[name]; len(errs) > 0 {
+		p.fail[name] = errs[1:]
+		return errs[0]
+	}
+	p.effects[key]++
+	return nil
+}
+
+func (p *partners) count(name string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[name]
+}
+
+func (p *partners) keysWithPrefix(prefix string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ks []string
+	for k, n := range p.effects {
+		if strings.Contains(k, prefix) {
+			ks = append(ks, fmt.Sprintf("%s=%d", k[strings.Index(k, "/")+1:], n))
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (p *partners) eventTypes() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ts []string
+	for _, r := range p.records {
+		ts = append(ts, r.Type)
+	}
+	return ts
+}
+
+func (p *partners) notified(kind string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var to []string
+	for _, n := range p.notes {
+		if n.Kind == kind {
+			to = append(to, n.To)
+		}
+	}
+	return to
+}
+
+// caseTest runs one case's workflow with time skipping and a script of what
+// people and partners do, at offsets from the case's start.
+type caseTest struct {
+	t        *testing.T
+	in       contract.CaseInput
+	p        *partners
+	script   []scripted
+	refusals map[string]error // label -> refusal
+	accepted map[string]bool
+	env      *testsuite.TestWorkflowEnvironment
+	elapsed  time.Duration
+	runs     int
+}
+
+type scripted struct {
+	at time.Duration
+	do func(c *caseTest)
+}
+
+func newCase(t *testing.T, mods ...func(*contract.CaseInput)) *caseTest {
+	in := contract.CaseInput{CaseID: "0b9e7d7e-6a35-4c56-9f0a-3c1f1d2e4a5b", Reference: "HW-2026-000001",
+		HostCountry: "DE", CountryOfReturn: "GN", SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY",
+		Adults: 2, Minors: 1, RegisteredBy: cwDE, RegisteredAt: start, Rules: testRules()}
+	for _, m := range mods {
+		m(&in)
+	}
+	p := &partners{calls: map[string]int{}, effects: map[string]int{}, fail: map[string][]error{}, departIn: 3 * day,
+		quotes: func(q activities.QuoteRequest) []contract.Quote {
+			var qs []contract.Quote
+			budget := money.MustParse(q.Budget.Amount)
+			for i := range q.QuotesWanted {
+				qs = append(qs, contract.Quote{Supplier: fmt.Sprintf("supplier-%d", i+1),
+					Price: money.Of(budget-money.Cents(100*(i+1)), "EUR"), Compliant: true})
+			}
+			return qs
+		}}
+	return &caseTest{t: t, in: in, p: p, refusals: map[string]error{}, accepted: map[string]bool{}}
+}
+
+func (c *caseTest) at(d time.Duration, do func(c *caseTest)) *caseTest {
+	c.script = append(c.script, scripted{d, do})
+	return c
+}
+
+// act sends an update; label names it for the assertions.
+func (c *caseTest) act(label, update string, a any) {
+	c.env.UpdateWorkflow(update, label, &testsuite.TestUpdateCallback{
+		OnAccept: func() { c.accepted[label] = true },
+		OnReject: func(err error) { c.refusals[label] = err },
+		OnComplete: func(_ any, err error) {
+			if err != nil {
+				c.refusals[label] = err
+			}
+		},
+	}, a)
+}
+
+func (c *caseTest) signal(name string, a any) { c.env.SignalWorkflow(name, a) }
+
+func (c *caseTest) now() time.Time { return c.env.Now().UTC() }
+
+func (c *caseTest) state() contract.CaseState {
+	v, err := c.env.QueryWorkflow(contract.QueryState)
+	require.NoError(c.t, err)
+	var st contract.CaseState
+	require.NoError(c.t, v.Get(&st))
+	return st
+}
+
+func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(start.Add(c.elapsed))
+	env.RegisterWorkflowWithOptions(workflows.ReturnCase, workflow.RegisterOptions{Name: contract.WorkflowType})
+	var a *activities.Activities
+	env.RegisterActivity(a)
+	p := c.p
+	env.OnActivity(a.RecordCase, mock.Anything, mock.Anything).Return(func(_ context.Context, r store.Record) error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.records = append(p.records, r)
+		return nil
+	})
+	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RegistryUpdate) error {
+		return p.hit("UpsertRegistry", in.Key)
+	})
+	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EligibilityCheck) (activities.Eligibility, error) {
+		return activities.Eligibility{Eligible: true, AssistanceLevel: "standard"}, p.hit("ConfirmEligibility", in.Key)
+	})
+	env.OnActivity(a.RequestMedicalAssessment, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AssessmentRequest) error {
+		return p.hit("RequestMedicalAssessment", in.Key)
+	})
+	env.OnActivity(a.OpenPostArrivalMedical, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PAMARequest) error {
+		return p.hit("OpenPostArrivalMedical", in.Key)
+	})
+	env.OnActivity(a.HoldFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FlightHold) (activities.Booking, error) {
+		return activities.Booking{Ref: fmt.Sprintf("BK-%d", in.Attempt), Status: "held", Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
+			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", in.Key)
+	})
+	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BookingChange) (activities.Booking, error) {
+		return activities.Booking{Ref: in.BookingRef, Status: "ticketed"}, p.hit("TicketFlight", in.Key)
+	})
+	env.OnActivity(a.CancelFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BookingChange) error {
+		return p.hit("CancelFlight", in.Key)
+	})
+	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EscortRequest) (string, error) {
+		return "ESC-" + in.BookingRef, p.hit("BookEscort", in.Key)
+	})
+	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EscortChange) error {
+		return p.hit("CancelEscort", in.Key)
+	})
+	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PreArrivalNotice) error {
+		return p.hit("SendPreArrivalNotice", in.Key)
+	})
+	env.OnActivity(a.RequestQuotes, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.QuoteRequest) ([]contract.Quote, error) {
+		return p.quotes(in), p.hit("RequestQuotes", in.Key)
+	})
+	env.OnActivity(a.IssuePurchaseOrder, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PurchaseOrderRequest) (string, error) {
+		return "PO-" + in.ItemID, p.hit("IssuePurchaseOrder", in.Key)
+	})
+	env.OnActivity(a.Pay, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PaymentRequest) (contract.PaymentInfo, error) {
+		return contract.PaymentInfo{PaymentID: "PAY-" + in.ItemID, Amount: in.Amount, Payee: in.Payee, PaidAt: start}, p.hit("Pay", in.Key)
+	})
+	env.OnActivity(a.Refer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReferralRequest) (string, error) {
+		return "REF-1", p.hit("Refer", in.Key)
+	})
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.Notification) error {
+		if err := p.hit("Notify", in.Key); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.notes = append(p.notes, in)
+		return nil
+	})
+	return env
+}
+
+// run executes the case to its end (following continue-as-new into the next run)
+// and returns its final state.
+func (c *caseTest) run() contract.CaseState {
+	c.t.Helper()
+	in := c.in
+	for {
+		c.runs++
+		c.env = c.newEnv()
+		for _, s := range c.script {
+			if s.at > c.elapsed {
+				c.env.RegisterDelayedCallback(func() { s.do(c) }, s.at-c.elapsed)
+			}
+		}
+		c.env.ExecuteWorkflow(contract.WorkflowType, in)
+		require.True(c.t, c.env.IsWorkflowCompleted())
+		err := c.env.GetWorkflowError()
+		var can *workflow.ContinueAsNewError
+		if errors.As(err, &can) {
+			require.NoError(c.t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &in))
+			c.elapsed = c.env.Now().Sub(start)
+			continue
+		}
+		if err != nil && temporal.IsCanceledError(err) {
+			return c.state()
+		}
+		require.NoError(c.t, err, "run %d ended at %s in stage %s, events %v", c.runs, c.env.Now().Sub(start), c.state().Stage, c.p.eventTypes())
+		var st contract.CaseState
+		require.NoError(c.t, c.env.GetWorkflowResult(&st))
+		return st
+	}
+}
+
+// The script's steps, written the way people act.
+
+func counselling(outcome string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act("counselling", contract.UpdateCounselling, contract.Action[contract.Counselling]{Actor: cwDE,
+			Body: contract.Counselling{Outcome: outcome, HeldAt: c.now()}})
+	}
+}
+
+func screening(risk string, flags ...string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act("screening", contract.UpdateScreening, contract.Action[contract.Screening]{Actor: cwDE,
+			Body: contract.Screening{Risk: risk, Flags: flags}})
+	}
+}
+
+func medical(result string, validFor time.Duration, reassessDays int) func(*caseTest) {
+	return func(c *caseTest) {
+		m := contract.MedicalResult{Result: result, AssessedAt: c.now(), ReassessAfterDays: reassessDays}
+		if validFor > 0 {
+			v := c.now().Add(validFor)
+			m.ValidUntil = &v
+		}
+		c.signal(contract.SignalMedicalResult, contract.Action[contract.MedicalResult]{Actor: svc, Body: m})
+	}
+}
+
+func departed(c *caseTest) {
+	now := c.now()
+	c.act(fmt.Sprintf("departure@%s", now.Format(time.RFC3339)), contract.UpdateDeparture,
+		contract.Action[contract.Departure]{Actor: cwDE, Body: contract.Departure{DepartedAt: &now, Flight: "HW101"}})
+}
+
+func noShow(c *caseTest) {
+	c.act(fmt.Sprintf("no-show@%s", c.now().Format(time.RFC3339)), contract.UpdateDeparture,
+		contract.Action[contract.Departure]{Actor: cwDE, Body: contract.Departure{NoShow: true}})
+}
+
+func arrived(c *caseTest) {
+	c.signal(contract.SignalArrival, contract.Action[contract.Arrival]{Actor: svc,
+		Body: contract.Arrival{ArrivedAt: c.now(), ReceivedBy: "GN-CKY reception"}})
+}
+
+func item(kind, amount string) contract.PlanItemInput {
+	return contract.PlanItemInput{Dimension: "economic", Kind: kind, Description: kind + " support",
+		Cost: money.Money{Amount: amount, Currency: "EUR"}}
+}
+
+func plan(label string, by contract.Actor, items ...contract.PlanItemInput) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(label, contract.UpdatePlan, contract.Action[contract.Plan]{Actor: by, Body: contract.Plan{Items: items}})
+	}
+}
+
+func decide(label string, by contract.Actor, decision string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(label, contract.UpdatePlanDecision, contract.Action[contract.PlanDecision]{Actor: by,
+			Body: contract.PlanDecision{Decision: decision, Comment: "reviewed"}})
+	}
+}
+
+func deliver(label, itemID string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(label, contract.UpdateDelivery, contract.Action[contract.Delivery]{Actor: proc,
+			Body: contract.Delivery{ItemID: itemID, DeliveredAt: c.now(), HandoverCertificate: "HC-" + itemID}})
+	}
+}
+
+func visit(n int, referrals ...string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(fmt.Sprintf("visit-%d", n), contract.UpdateVisit, contract.Action[contract.Visit]{Actor: cwGN,
+			Body: contract.Visit{Visit: n, VisitedAt: c.now(), Scores: contract.Scores{Economic: 0.6, Social: 0.9, Psychosocial: 0.9},
+				Referrals: referrals}})
+	}
+}
+
+func withdraw(reason string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act("withdrawal", contract.UpdateWithdrawal, contract.Action[contract.Withdrawal]{Actor: cwDE,
+			Body: contract.Withdrawal{Reason: reason}})
+	}
+}
+
+// toArrival scripts a low-risk case up to its arrival at 5h.
+func (c *caseTest) toArrival() *caseTest {
+	return c.at(time.Hour, counselling("confirmed")).
+		at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit", 30*day, 0)).
+		at(4*time.Hour, departed).
+		at(5*time.Hour, arrived)
+}
+
+// refusal returns the kind of refusal of an action, or "" if it was accepted.
+func (c *caseTest) refusal(label string) string {
+	err, ok := c.refusals[label]
+	if !ok {
+		require.True(c.t, c.accepted[label], "action %q was never sent", label)
+		return ""
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Type()
+	}
+	return err.Error()
+}

@@ -1,0 +1,484 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"go.temporal.io/sdk/workflow"
+)
+
+// process is the return, stage by stage, as DOMAIN.md tells it. A stage returns a
+// closure to end the case early. The follow-up year runs in a fresh history
+// (continue-as-new), so a case that lives a year keeps a small history.
+func (w *caseRun) process(ctx workflow.Context) error {
+	if w.st.Stage == contract.StageMonitoring {
+		return w.monitor(ctx)
+	}
+	for _, stage := range []func(workflow.Context) error{
+		w.intake, w.counsel, w.screen, w.clearMedically, w.travel, w.arrive, w.planUntilApproved, w.procure,
+	} {
+		if err := stage(ctx); err != nil {
+			return err
+		}
+	}
+	return w.continueIntoMonitoring(ctx)
+}
+
+// 0. Intake: the API registered the case (data-quality checks passed); the
+// registry gets its record and counselling can be planned.
+func (w *caseRun) intake(ctx workflow.Context) error {
+	w.record(ctx, "registered", w.in.RegisteredBy, "Case registered")
+	return w.syncRegistry(ctx)
+}
+
+// 1. Counselling: the migrant confirms the return is voluntary and informed, or withdraws.
+func (w *caseRun) counsel(ctx workflow.Context) error {
+	w.enter(ctx, contract.StageCounselling, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Counselling),
+		"Hold pre-departure counselling and record its outcome (confirmed or withdrawn).")
+	if err := w.wait(ctx, "counselling", func() bool { return w.st.Counselling != nil }); err != nil {
+		return err
+	}
+	if w.st.Counselling.Outcome == "withdrawn" {
+		return closure{contract.ClosedWithdrawn, contract.Actor{User: w.st.Counselling.By, Role: contract.RoleCaseworker},
+			"The migrant withdrew at counselling"}
+	}
+	return nil
+}
+
+// 2. Screening: rapid vulnerability screening; high risk waits for a supervisor's
+// clearance; then the receiving office confirms eligibility and the assistance level.
+func (w *caseRun) screen(ctx workflow.Context) error {
+	w.enter(ctx, contract.StageScreening, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Screening),
+		"Carry out the rapid vulnerability screening: risk, flags and mitigating measures.")
+	if err := w.wait(ctx, "screening", func() bool { return w.st.Screening != nil }); err != nil {
+		return err
+	}
+	sc := w.st.Screening
+	if sc.Risk == "high" {
+		w.notify(ctx, "supervisor", "severe_screening", "A high-risk screening needs a supervisor's clearance.")
+		w.enter(ctx, contract.StageScreening, contract.WaitingApprover, w.dueIn(ctx, w.rules.SLA.Clearance),
+			"High risk: a supervisor (approver, not the screener) clears the return or stops it.")
+		if err := w.wait(ctx, "clearance", func() bool { return sc.Clearance != "" }); err != nil {
+			return err
+		}
+		if sc.Clearance == "not_cleared" {
+			return closure{contract.ClosedIneligible, contract.Actor{User: sc.ClearedBy, Role: contract.RoleApprover},
+				"High-risk return not cleared"}
+		}
+	}
+	var elig activities.Eligibility
+	if err := w.call(ctx, "Confirm eligibility with the receiving office", acts.ConfirmEligibility, activities.EligibilityCheck{
+		Step: w.step("eligibility"), Programme: w.rules.Programme.Name, CountryOfReturn: w.in.CountryOfReturn,
+		ReceivingOffice: w.in.ReceivingOffice, Adults: w.in.Adults, Minors: w.in.Minors, Vulnerable: w.in.Vulnerable,
+	}, &elig); err != nil {
+		return err
+	}
+	sc.Eligible, sc.AssistanceLevel = &elig.Eligible, elig.AssistanceLevel
+	if !elig.Eligible {
+		return closure{contract.ClosedIneligible, systemActor, "Not eligible: " + elig.Reason}
+	}
+	w.record(ctx, "eligibility", systemActor, "Eligibility confirmed by the receiving office, level "+elig.AssistanceLevel)
+	return nil
+}
+
+// 3. Medical clearance: ask for a fit-to-travel assessment and wait for the result,
+// reassessing after the period the provider gives for a temporary unfitness.
+func (w *caseRun) clearMedically(ctx workflow.Context) error {
+	if w.st.Medical == nil {
+		w.st.Medical = &contract.MedicalState{}
+	}
+	m := w.st.Medical
+	for {
+		m.Requests++
+		w.enter(ctx, contract.StageMedicalClearance, contract.WaitingMedicalProvider, w.dueIn(ctx, w.rules.SLA.MedicalClearance),
+			"Waiting for the medical provider's fit-to-travel result.")
+		if err := w.call(ctx, "Request fit-to-travel assessment", acts.RequestMedicalAssessment, activities.AssessmentRequest{
+			Step: w.step(fmt.Sprintf("medical/%d", m.Requests)), RequestNo: m.Requests, EscortConsidered: w.in.HealthNeeds,
+		}, nil); err != nil {
+			return err
+		}
+		if err := w.wait(ctx, "medical result", func() bool { return len(w.pendingMedical) > 0 }); err != nil {
+			return err
+		}
+		r := w.pendingMedical[0]
+		w.pendingMedical = w.pendingMedical[1:]
+		m.Result, m.AssessedAt, m.ValidUntil = r.Result, &r.AssessedAt, r.ValidUntil
+		w.record(ctx, "medical", contract.Actor{User: "medical-provider", Role: contract.RoleService}, "Medical result: "+r.Result)
+		switch r.Result {
+		case contract.MedicalFit:
+			return nil
+		case contract.MedicalFitWithEscort:
+			m.Escort = true
+			return nil
+		case contract.MedicalUnfit:
+			return closure{contract.ClosedNotFit, systemActor, "Not fit to travel"}
+		case contract.MedicalUnfitTemporary:
+			wait := time.Duration(r.ReassessAfterDays) * 24 * time.Hour
+			w.enter(ctx, contract.StageMedicalClearance, contract.WaitingMedicalProvider, w.dueIn(ctx, wait+w.rules.SLA.MedicalClearance),
+				fmt.Sprintf("Temporarily unfit: a new assessment is requested in %d days.", r.ReassessAfterDays))
+			if err := w.sleep(ctx, wait, "Reassess fitness to travel"); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// 4. Travel: hold a flight, make sure the medical clearance still covers it, ticket,
+// tell the receiving office, and wait for the departure; a no-show rebooks.
+func (w *caseRun) travel(ctx workflow.Context) error {
+	if w.st.Travel == nil {
+		w.st.Travel = &contract.TravelState{}
+	}
+	t, m := w.st.Travel, w.st.Medical
+	for {
+		t.Attempt++
+		w.enter(ctx, contract.StageTravel, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Travel),
+			"Travel is being booked; then confirm the departure or report a no-show.")
+		var b activities.Booking
+		if err := w.call(ctx, "Hold a flight", acts.HoldFlight, activities.FlightHold{
+			Step: w.step(fmt.Sprintf("travel/%d/hold", t.Attempt)), Attempt: t.Attempt, FromCountry: w.in.HostCountry,
+			ToCountry: w.in.CountryOfReturn, Passengers: w.in.Adults + w.in.Minors, Escort: m.Escort,
+			NotBefore: workflow.Now(ctx),
+		}, &b); err != nil {
+			return err
+		}
+		t.BookingRef, t.BookingStatus, t.Flight, t.DepartureAt = b.Ref, "held", b.Flight, &b.DepartureAt
+		w.record(ctx, "booking_held", systemActor, "Flight "+b.Flight+" held")
+
+		// A clearance expires: an airline wants a certificate valid at departure.
+		if m.ValidUntil != nil && m.ValidUntil.Before(b.DepartureAt) {
+			w.record(ctx, "clearance_expires", systemActor, "Medical clearance expires before the flight: reassessing")
+			if err := w.clearMedically(ctx); err != nil {
+				return err
+			}
+			w.enter(ctx, contract.StageTravel, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Travel),
+				"Travel is being ticketed; then confirm the departure or report a no-show.")
+		}
+		if m.Escort && t.EscortStatus != "booked" {
+			var ref string
+			if err := w.call(ctx, "Book an escort", acts.BookEscort, activities.EscortRequest{
+				Step: w.step(fmt.Sprintf("travel/%d/escort", t.Attempt)), BookingRef: t.BookingRef,
+			}, &ref); err != nil {
+				return err
+			}
+			t.EscortRef, t.EscortStatus = ref, "booked"
+			w.record(ctx, "escort_booked", systemActor, "Escort booked")
+		}
+		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, activities.BookingChange{
+			Step: w.step(fmt.Sprintf("travel/%d/ticket", t.Attempt)), BookingRef: t.BookingRef,
+		}, &b); err != nil {
+			return err
+		}
+		t.BookingStatus = "ticketed"
+		w.record(ctx, "ticketed", systemActor, "Flight "+t.Flight+" ticketed")
+		if err := w.call(ctx, "Send the pre-arrival notice", acts.SendPreArrivalNotice, activities.PreArrivalNotice{
+			Step: w.step(fmt.Sprintf("travel/%d/notice", t.Attempt)), BookingRef: t.BookingRef, Flight: t.Flight,
+			DepartureAt: *t.DepartureAt, Escort: m.Escort, HealthNeeds: w.healthNeeds(),
+		}, nil); err != nil {
+			return err
+		}
+		t.PreArrivalSent = true
+		w.record(ctx, "pre_arrival_notice", systemActor, "Pre-arrival notice sent to the receiving office")
+
+		w.departure = nil
+		if err := w.wait(ctx, "departure", func() bool { return w.departure != nil }); err != nil {
+			return err
+		}
+		if !w.departure.NoShow {
+			return nil
+		}
+		t.NoShows++
+		if t.NoShows > w.rules.MaxRebookings {
+			w.cancelEscort(ctx)
+			return closure{contract.ClosedNoShow, systemActor, fmt.Sprintf("No-show %d times", t.NoShows)}
+		}
+		if t.EscortStatus == "booked" {
+			w.cancelEscort(ctx) // the escort goes with the flight: rebooked with the next one
+		}
+	}
+}
+
+// 5. Arrival: the receiving office confirms the reception; health cases get
+// post-arrival medical assistance.
+func (w *caseRun) arrive(ctx workflow.Context) error {
+	w.enter(ctx, contract.StageArrival, contract.WaitingReceivingOffice, w.dueIn(ctx, w.rules.SLA.Arrival),
+		"The receiving office confirms the reception at arrival.")
+	if err := w.wait(ctx, "arrival", func() bool { return len(w.pendingArrival) > 0 }); err != nil {
+		return err
+	}
+	a := w.pendingArrival[0]
+	w.pendingArrival = w.pendingArrival[1:]
+	w.st.Arrival = &contract.ArrivalState{ArrivedAt: a.ArrivedAt, ReceivedBy: a.ReceivedBy}
+	w.record(ctx, "arrived", contract.Actor{User: "receiving-office", Role: contract.RoleService}, "Arrival confirmed")
+	if w.healthNeeds() {
+		if err := w.call(ctx, "Open post-arrival medical assistance", acts.OpenPostArrivalMedical, activities.PAMARequest{
+			Step: w.step("pama"), CountryOfReturn: w.in.CountryOfReturn, ArrivedAt: a.ArrivedAt,
+		}, nil); err != nil {
+			return err
+		}
+		w.st.Medical.PAMAOpened = true
+		w.record(ctx, "pama_opened", systemActor, "Post-arrival medical assistance opened")
+	}
+	return nil
+}
+
+// 6-7. Reintegration planning and plan approval: the caseworker submits a plan,
+// approvers decide; a rejection or a request for changes sends it back to planning.
+func (w *caseRun) planUntilApproved(ctx workflow.Context) error {
+	// The plan is due within the SLA after arrival (one month in the Handbook).
+	due := w.st.Arrival.ArrivedAt.Add(w.rules.SLA.ReintegrationPlanning)
+	for {
+		w.enter(ctx, contract.StageReintegrationPlanning, contract.WaitingCaseworker, &due,
+			"Counsel the returnee and submit the integrated reintegration plan.")
+		if err := w.wait(ctx, "reintegration plan", func() bool {
+			return w.st.Plan != nil && w.st.Plan.Status == "submitted"
+		}); err != nil {
+			return err
+		}
+		p := w.st.Plan
+		w.enter(ctx, contract.StagePlanApproval, contract.WaitingApprover, w.dueIn(ctx, w.rules.SLA.PlanApproval),
+			fmt.Sprintf("An approver who did not submit it decides on plan v%d (total %s %s)%s.", p.Version,
+				p.Total.Amount, p.Total.Currency, w.secondApprovalNote(p)))
+		if err := w.wait(ctx, "plan approval", func() bool { return p.Status != "submitted" }); err != nil {
+			return err
+		}
+		if p.Status == "approved" {
+			return nil
+		}
+		due = w.dueIn(ctx, w.rules.SLA.ReintegrationPlanning).UTC()
+	}
+}
+
+func (w *caseRun) secondApprovalNote(p *contract.PlanState) string {
+	if !w.needsSecondApproval(p) {
+		return ""
+	}
+	return "; above " + w.rules.Programme.SecondApprovalAbove.String() + " a second approver from the sending office too"
+}
+
+// 8. Procurement: every plan item is procured at once, each in its own coroutine:
+// quotes, purchase order, delivery with handover certificate, then one payment.
+func (w *caseRun) procure(ctx workflow.Context) error {
+	items := w.st.Plan.Items
+	w.st.Procurement = make([]contract.ProcurementItem, len(items))
+	for i, it := range items {
+		w.st.Procurement[i] = contract.ProcurementItem{ItemID: it.ID, Kind: it.Kind, Status: "pending"}
+	}
+	w.enter(ctx, contract.StageProcurement, contract.WaitingProcurement, w.dueIn(ctx, w.rules.SLA.Procurement),
+		"Procurement: quotes and purchase orders go out; record each delivery with the signed handover certificate.")
+	errs := make([]error, len(items))
+	done := 0
+	for i := range items {
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			errs[i] = w.procureItem(ctx, i)
+			done++
+		})
+	}
+	if err := w.wait(ctx, "procurement", func() bool { return done == len(items) }); err != nil {
+		return err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
+	it, p := w.st.Plan.Items[i], &w.st.Procurement[i]
+	cost, _ := money.Parse(it.Cost.Amount) // validated when the plan was accepted
+	switch it.Kind {
+	case contract.KindCash:
+		return w.pay(ctx, p, "beneficiary", "beneficiary", it.Cost, "Cash grant: "+it.Dimension)
+	case contract.KindService:
+		return w.pay(ctx, p, "supplier", "service-provider", it.Cost, "Service: "+it.Dimension)
+	case contract.KindReferral:
+		var ref string
+		if err := w.call(ctx, "Refer to a specialised service", acts.Refer, activities.ReferralRequest{
+			Step: w.step("referral/" + it.ID), Service: it.Description,
+		}, &ref); err != nil {
+			return err
+		}
+		p.Status = "referred"
+		w.record(ctx, "referred", systemActor, "Item "+it.ID+" referred")
+		return nil
+	}
+
+	// In kind: enough compliant quotes, the lowest chosen, an order, a delivery.
+	want := w.rules.Programme.QuotesRequired(cost)
+	p.Status = "quoting"
+	for round := 1; ; round++ {
+		var quotes []contract.Quote
+		if err := w.call(ctx, "Request quotes for "+it.ID, acts.RequestQuotes, activities.QuoteRequest{
+			Step: w.step(fmt.Sprintf("quotes/%s/%d", it.ID, round)), ItemID: it.ID, Description: it.Description,
+			Budget: it.Cost, QuotesWanted: want,
+		}, &quotes); err != nil {
+			return err
+		}
+		p.Quotes = quotes
+		if best, ok := lowestCompliant(quotes, want); ok {
+			p.ChosenSupplier = best.Supplier
+			break
+		}
+		w.record(ctx, "quotes_short", systemActor, fmt.Sprintf("Item %s: fewer than %d compliant quotes; asking again", it.ID, want))
+		if err := w.sleep(ctx, 24*time.Hour, "Ask suppliers again for "+it.ID); err != nil {
+			return err
+		}
+	}
+	chosen := p.Quotes[slices.IndexFunc(p.Quotes, func(q contract.Quote) bool { return q.Supplier == p.ChosenSupplier })]
+	var po string
+	if err := w.call(ctx, "Issue the purchase order for "+it.ID, acts.IssuePurchaseOrder, activities.PurchaseOrderRequest{
+		Step: w.step("po/" + it.ID), ItemID: it.ID, Supplier: chosen.Supplier, Price: chosen.Price,
+	}, &po); err != nil {
+		return err
+	}
+	p.PurchaseOrder, p.Status = po, "ordered"
+	w.record(ctx, "ordered", systemActor, fmt.Sprintf("Item %s ordered from %s", it.ID, chosen.Supplier))
+	if err := workflow.Await(ctx, func() bool { return p.Delivery != nil }); err != nil {
+		return err
+	}
+	if err := w.settled(ctx); err != nil {
+		return err
+	}
+	return w.pay(ctx, p, "supplier", chosen.Supplier, chosen.Price, "Purchase order "+po)
+}
+
+// lowestCompliant picks the cheapest compliant quote, if there are enough of them.
+func lowestCompliant(quotes []contract.Quote, want int) (contract.Quote, bool) {
+	var best contract.Quote
+	var bestCents money.Cents
+	n := 0
+	for _, q := range quotes {
+		c, err := q.Price.Cents()
+		if !q.Compliant || err != nil {
+			continue
+		}
+		if n == 0 || c < bestCents {
+			best, bestCents = q, c
+		}
+		n++
+	}
+	return best, n >= want
+}
+
+// pay pays once: the key is the item's, so a retried or replayed payment is the same payment.
+func (w *caseRun) pay(ctx workflow.Context, p *contract.ProcurementItem, kind, payee string, amount money.Money, purpose string) error {
+	var paid contract.PaymentInfo
+	if err := w.call(ctx, "Pay "+p.ItemID, acts.Pay, activities.PaymentRequest{
+		Step: w.step("pay/" + p.ItemID), ItemID: p.ItemID, PayeeKind: kind, Payee: payee, Amount: amount, Purpose: purpose,
+	}, &paid); err != nil {
+		return err
+	}
+	p.Payment, p.Status = &paid, "paid"
+	w.record(ctx, "paid", systemActor, fmt.Sprintf("Item %s paid: %s %s", p.ItemID, amount.Amount, amount.Currency))
+	return nil
+}
+
+// continueIntoMonitoring starts the follow-up year in a fresh history, carrying the
+// state and any partner fact not yet used.
+func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
+	w.st.Stage = contract.StageMonitoring
+	if err := w.settled(ctx); err != nil {
+		return err
+	}
+	w.notificationsSent(ctx)
+	w.drainFacts(ctx)
+	next := w.in
+	next.Resumed = &contract.Resume{State: w.st, PendingMedical: w.pendingMedical, PendingArrival: w.pendingArrival,
+		SeenRequests: w.seen}
+	return workflow.NewContinueAsNewError(ctx, contract.WorkflowType, next)
+}
+
+// 9. Monitoring: follow-up visits at the configured offsets after arrival; each is
+// due, then done with scores, or missed (the manager is told). Then the case closes.
+func (w *caseRun) monitor(ctx workflow.Context) error {
+	arrived := w.st.Arrival.ArrivedAt
+	if w.st.Monitoring == nil {
+		for i, off := range w.rules.MonitoringOffsets {
+			w.st.Monitoring = append(w.st.Monitoring, contract.VisitState{Visit: i + 1, DueAt: arrived.Add(off), Status: "scheduled"})
+		}
+	}
+	for i := range w.st.Monitoring {
+		v := &w.st.Monitoring[i]
+		if v.Status == "done" || v.Status == "missed" {
+			continue
+		}
+		due := v.DueAt
+		w.enter(ctx, contract.StageMonitoring, contract.WaitingNobody, &due,
+			fmt.Sprintf("Follow-up visit %d is scheduled for %s.", v.Visit, due.Format("2 Jan 2006")))
+		if err := w.sleep(ctx, due.Sub(workflow.Now(ctx)), fmt.Sprintf("Monitoring visit %d due", v.Visit)); err != nil {
+			return err
+		}
+		v.Status = "due"
+		window := w.dueIn(ctx, w.rules.SLA.MonitoringVisit)
+		w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, window,
+			fmt.Sprintf("Visit the returnee (visit %d) and record the scores per dimension.", v.Visit))
+		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      window.Sub(workflow.Now(ctx)),
+			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("SLA: monitoring visit %d window closes", v.Visit)},
+		}, func() bool { return v.Status == "done" })
+		if err != nil {
+			return err
+		}
+		if err := w.settled(ctx); err != nil {
+			return err
+		}
+		if !done {
+			v.Status = "missed"
+			w.record(ctx, "visit_missed", systemActor, fmt.Sprintf("Monitoring visit %d missed", v.Visit))
+			w.notify(ctx, "manager", "missed_visit", fmt.Sprintf("Monitoring visit %d was missed.", v.Visit))
+			continue
+		}
+		for j, service := range v.Referrals {
+			var ref string
+			if err := w.call(ctx, "Refer to "+service, acts.Refer, activities.ReferralRequest{
+				Step: w.step(fmt.Sprintf("visit/%d/referral/%d", v.Visit, j)), Visit: v.Visit, Service: service,
+			}, &ref); err != nil {
+				return err
+			}
+		}
+	}
+	return closure{contract.ClosedCompleted, systemActor, "Monitoring completed"}
+}
+
+// undoBookings is the compensation of a withdrawal: release what was booked and not
+// used, and pay nothing more. It runs on a context that is not cancelled.
+func (w *caseRun) undoBookings(ctx workflow.Context) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	t := w.st.Travel
+	if t == nil || t.DepartedAt != nil {
+		return
+	}
+	if t.BookingStatus == "held" {
+		if err := w.call(ctx, "Cancel the flight hold", acts.CancelFlight, activities.BookingChange{
+			Step: w.step(fmt.Sprintf("travel/%d/cancel", t.Attempt)), BookingRef: t.BookingRef,
+		}, nil); err == nil {
+			t.BookingStatus = "cancelled"
+			w.record(ctx, "booking_cancelled", systemActor, "Flight hold cancelled")
+		}
+	}
+	w.cancelEscort(ctx)
+}
+
+func (w *caseRun) cancelEscort(ctx workflow.Context) {
+	t := w.st.Travel
+	if t == nil || t.EscortStatus != "booked" {
+		return
+	}
+	if err := w.call(ctx, "Cancel the escort", acts.CancelEscort, activities.EscortChange{
+		Step: w.step(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)), EscortRef: t.EscortRef,
+	}, nil); err == nil {
+		t.EscortStatus = "cancelled"
+		w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")
+	}
+}
+
+func (w *caseRun) healthNeeds() bool {
+	return w.in.HealthNeeds || (w.st.Medical != nil && w.st.Medical.Escort) ||
+		(w.st.Screening != nil && slices.Contains(w.st.Screening.Flags, "health_needs"))
+}

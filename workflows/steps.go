@@ -1,0 +1,280 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// ErrPartnerRejected is the error type of a partner's 4xx answer: not retried.
+const ErrPartnerRejected = "PartnerRejected"
+
+// enter puts the case in a stage, waiting on someone until a due date (nil: none).
+// Everything that shows where a case is follows: search attributes, the UI's
+// current details, the case file, and (on a change of stage) the case registry.
+func (w *caseRun) enter(ctx workflow.Context, stage contract.Stage, waiting contract.WaitingOn, due *time.Time, next string) {
+	changed := w.st.Stage != stage
+	w.st.Stage, w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = stage, waiting, due, false
+	w.st.StageEnteredAt = workflow.Now(ctx)
+	w.next = next
+	w.show(ctx)
+	w.record(ctx, "stage", systemActor, fmt.Sprintf("%s: waiting on %s", stage, orNobody(waiting)))
+	if changed {
+		// The registry is told of every change of stage; a failure there is flagged
+		// by call and does not stop the case.
+		_ = w.syncRegistry(ctx)
+	}
+}
+
+func orNobody(w contract.WaitingOn) string {
+	if w == "" {
+		return "nobody"
+	}
+	return string(w)
+}
+
+// dueIn is a due date that far from now.
+func (w *caseRun) dueIn(ctx workflow.Context, d time.Duration) *time.Time {
+	t := workflow.Now(ctx).Add(d).UTC()
+	return &t
+}
+
+// wait blocks until cond holds, racing it against the stage's due date: when the
+// date passes, the case is marked overdue (once) and goes on waiting.
+func (w *caseRun) wait(ctx workflow.Context, what string, cond func() bool) error {
+	if w.st.StageDueAt != nil && !w.st.Overdue {
+		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
+			Timeout:      max(w.st.StageDueAt.Sub(workflow.Now(ctx)), time.Millisecond),
+			TimerOptions: workflow.TimerOptions{Summary: "SLA: " + what + " due"},
+		}, cond)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return w.settled(ctx)
+		}
+		w.markOverdue(ctx, what)
+	}
+	if err := workflow.Await(ctx, cond); err != nil {
+		return err
+	}
+	if err := w.settled(ctx); err != nil {
+		return err
+	}
+	if w.st.Overdue {
+		w.st.Overdue = false
+		w.show(ctx)
+	}
+	return nil
+}
+
+// settled waits until the actions being applied have finished writing the case
+// file, so that the timeline shows an action before what follows from it.
+func (w *caseRun) settled(ctx workflow.Context) error {
+	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+
+func (w *caseRun) markOverdue(ctx workflow.Context, what string) {
+	w.st.Overdue = true
+	w.show(ctx)
+	w.record(ctx, "overdue", systemActor, fmt.Sprintf("Overdue: %s was due %s", what, w.st.StageDueAt.Format(time.RFC3339)))
+	text := fmt.Sprintf("Case %s is overdue in %s: %s was due %s.", w.in.Reference, w.st.Stage, what, w.st.StageDueAt.Format(time.RFC3339))
+	w.notify(ctx, "supervisor", "overdue", text)
+	w.notify(ctx, "sending_office", "overdue", text)
+}
+
+// sleep waits on a durable timer that the event history names.
+func (w *caseRun) sleep(ctx workflow.Context, d time.Duration, summary string) error {
+	if d <= 0 {
+		return nil
+	}
+	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
+}
+
+// step is the identity of one side effect: its key is stable across retries and replays.
+func (w *caseRun) step(name string) activities.Step {
+	return activities.Step{CaseID: w.in.CaseID, Reference: w.in.Reference, Key: w.in.CaseID + "/" + name}
+}
+
+// record writes the change to the case file (a local activity: Homeward's own
+// database, idempotent by the event key).
+func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, summary string) {
+	w.st.Seq++
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	})
+	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
+		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.st}
+	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordCase, rec).Get(ctx, nil); err != nil {
+		// Retries are unlimited: only cancellation ends them, and then the next
+		// record (the closure) carries the state.
+		w.logger.Warn("case file not written", "event_type", typ, "error", err)
+	}
+}
+
+func (w *caseRun) syncRegistry(ctx workflow.Context) error {
+	return w.call(ctx, "Update the case registry", acts.UpsertRegistry, activities.RegistryUpdate{
+		Step: w.step(fmt.Sprintf("registry/%d", w.st.Seq)), Stage: w.st.Stage, Status: w.st.Status,
+		ClosureReason: w.st.ClosureReason, WaitingOn: w.st.WaitingOn, CountryOfReturn: w.in.CountryOfReturn,
+		SendingOffice: w.in.SendingOffice, ReceivingOffice: w.in.ReceivingOffice, Programme: w.rules.Programme.Name,
+		UpdatedAt: workflow.Now(ctx).UTC(),
+	}, nil)
+}
+
+// notify tells a person without holding the case up: the notification retries on
+// its own while the case goes on.
+func (w *caseRun) notify(ctx workflow.Context, to, kind, text string) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		Summary:             "Notify " + to + ": " + kind,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute, NonRetryableErrorTypes: []string{ErrPartnerRejected}},
+	})
+	f := workflow.ExecuteActivity(ctx, acts.Notify, activities.Notification{
+		Step: w.step(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)), To: to, Kind: kind, Text: text,
+	})
+	w.notifying++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		_ = f.Get(ctx, nil)
+		w.notifying--
+	})
+}
+
+// notificationsSent waits for notifications still under way: a run must not end
+// (close, or continue as new) and lose them.
+func (w *caseRun) notificationsSent(ctx workflow.Context) {
+	_ = workflow.Await(ctx, func() bool { return w.notifying == 0 })
+}
+
+// call runs a partner call as an activity. After the configured number of failed
+// attempts the case is flagged as waiting on the system (managers see it, a
+// notification goes out) while retries go on, so it heals when the partner is
+// back. A partner's refusal (4xx) is not retried: the case says it is blocked and
+// tries again later, with a growing pause.
+func (w *caseRun) call(ctx workflow.Context, summary string, activity, in, out any) error {
+	opts := workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		Summary:             summary,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: int32(w.rules.SystemStuckAfterAttempts),
+			NonRetryableErrorTypes: []string{ErrPartnerRejected}},
+	}
+	exec := func() error {
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in).Get(ctx, out)
+	}
+	err := exec()
+	if err == nil || temporal.IsCanceledError(err) || ctx.Err() != nil {
+		return err
+	}
+	waitingBefore := w.st.WaitingOn
+	defer func() {
+		if w.st.WaitingOn == contract.WaitingSystem || w.st.Blocked != "" {
+			w.st.WaitingOn, w.st.Blocked = waitingBefore, ""
+			w.show(ctx)
+			w.record(ctx, "recovered", systemActor, summary+": succeeded again")
+		}
+	}()
+	for pause := 10 * time.Minute; ; pause = min(2*pause, 24*time.Hour) {
+		if rejected(err) {
+			w.st.WaitingOn, w.st.Blocked = contract.WaitingSystem, summary+": "+partnerMessage(err)
+			w.show(ctx)
+			w.record(ctx, "blocked", systemActor, "Blocked: "+w.st.Blocked)
+			w.notify(ctx, "manager", "blocked", fmt.Sprintf("Case %s is blocked: %s", w.in.Reference, w.st.Blocked))
+			if err := w.sleep(ctx, pause, "Try again: "+summary); err != nil {
+				return err
+			}
+		} else if w.st.WaitingOn != contract.WaitingSystem {
+			w.st.WaitingOn = contract.WaitingSystem
+			w.show(ctx)
+			w.record(ctx, "system_stuck", systemActor, summary+": the partner keeps failing; retrying")
+			w.notify(ctx, "manager", "system_stuck", fmt.Sprintf("Case %s: %s keeps failing.", w.in.Reference, summary))
+			opts.RetryPolicy.MaximumAttempts = 0 // from here on, retry until it works
+		}
+		if err = exec(); err == nil || temporal.IsCanceledError(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func rejected(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == ErrPartnerRejected
+}
+
+func partnerMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return "failed"
+}
+
+// close ends the case with one closure reason.
+func (w *caseRun) close(ctx workflow.Context, reason contract.ClosureReason, by contract.Actor, why string) error {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	w.st.Stage, w.st.Status, w.st.ClosureReason = contract.StageClosed, contract.StatusClosed, reason
+	w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = contract.WaitingNobody, nil, false
+	w.st.StageEnteredAt = workflow.Now(ctx)
+	for i := range w.st.Procurement {
+		if p := &w.st.Procurement[i]; p.Payment == nil && p.Status != "referred" {
+			p.Status = "cancelled"
+		}
+	}
+	w.next = ""
+	w.show(ctx)
+	w.record(ctx, "closed", by, why)
+	err := w.syncRegistry(ctx)
+	w.notificationsSent(ctx)
+	return err
+}
+
+// show publishes where the case is: search attributes for the UI's queries, and
+// current details (markdown) that tell a manager what is happening and what next.
+func (w *caseRun) show(ctx workflow.Context) {
+	due := SAStageDueAt.ValueUnset()
+	if w.st.StageDueAt != nil {
+		due = SAStageDueAt.ValueSet(*w.st.StageDueAt)
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		SACaseStage.ValueSet(string(w.st.Stage)), SACaseStatus.ValueSet(string(w.st.Status)),
+		SAWaitingOn.ValueSet(string(w.st.WaitingOn)), SAStageEnteredAt.ValueSet(w.st.StageEnteredAt),
+		due, SAOverdue.ValueSet(w.st.Overdue),
+	); err != nil {
+		w.logger.Warn("search attributes not updated", "error", err)
+	}
+	workflow.SetCurrentDetails(ctx, w.details())
+}
+
+func (w *caseRun) details() string {
+	var b strings.Builder
+	const stamp = "2 Jan 2006 15:04 UTC"
+	fmt.Fprintf(&b, "**%s** · stage **%s** · waiting on **%s**\n\n", w.in.Reference, w.st.Stage, orNobody(w.st.WaitingOn))
+	if w.st.Status == contract.StatusClosed {
+		fmt.Fprintf(&b, "Closed (%s) on %s.\n", w.st.ClosureReason, w.st.StageEnteredAt.UTC().Format(stamp))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "- Since: %s\n", w.st.StageEnteredAt.UTC().Format(stamp))
+	if w.st.StageDueAt != nil {
+		overdue := ""
+		if w.st.Overdue {
+			overdue = " — **OVERDUE**"
+		}
+		fmt.Fprintf(&b, "- Due: %s%s\n", w.st.StageDueAt.UTC().Format(stamp), overdue)
+	}
+	if w.st.Blocked != "" {
+		fmt.Fprintf(&b, "- **Blocked:** %s\n", w.st.Blocked)
+	} else if w.st.WaitingOn == contract.WaitingSystem {
+		b.WriteString("- **An external service keeps failing**; Homeward retries until it answers.\n")
+	}
+	if w.next != "" {
+		fmt.Fprintf(&b, "- Next: %s\n", w.next)
+	}
+	return b.String()
+}
