@@ -1,22 +1,32 @@
 // Package activities holds every side effect of a case: writing the case file and
 // calling the partner organisations over HTTP. One struct holds the dependencies;
-// each method is one activity the case workflow schedules.
+// each method is one activity the case workflow schedules. A partner call takes
+// the idempotency key the workflow derived from the case and the step, so every
+// retry of it is the same request and the partner acts once.
 package activities
 
 import (
 	"context"
 	"errors"
 
-	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Error types the workflow tells apart.
+const (
+	// ErrPartnerRejected: the partner refused (4xx); the same request will be refused again.
+	ErrPartnerRejected = "PartnerRejected"
+	// ErrPartnerUnavailable: 5xx, a timeout or no connection; a retry may succeed.
+	ErrPartnerUnavailable = "PartnerUnavailable"
 )
 
 // Activities are the case workflow's side effects.
 type Activities struct {
-	Store *store.Store
+	Store    *store.Store
+	Partners *partners.Client
 }
-
-var errNotWired = errors.New("not wired yet")
 
 // RecordCase writes a change of the case to the case file and its timeline. It runs
 // as a local activity: it is bookkeeping in Homeward's own database, idempotent by
@@ -26,68 +36,109 @@ func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
 }
 
 // UpsertRegistry writes the case record in the case registry (the system of record).
-func (a *Activities) UpsertRegistry(ctx context.Context, in RegistryUpdate) error { return errNotWired }
-
-// ConfirmEligibility asks the receiving office to confirm eligibility and assistance level.
-func (a *Activities) ConfirmEligibility(ctx context.Context, in EligibilityCheck) (Eligibility, error) {
-	return Eligibility{}, errNotWired
+func (a *Activities) UpsertRegistry(ctx context.Context, key string, rec partners.CaseRecord) error {
+	_, err := a.Partners.UpsertCase(ctx, key, rec)
+	return classify(err)
 }
 
-// RequestMedicalAssessment asks the medical provider for a fit-to-travel assessment;
-// the result comes back later through the API's callback.
-func (a *Activities) RequestMedicalAssessment(ctx context.Context, in AssessmentRequest) error {
-	return errNotWired
+// ConfirmEligibility asks the receiving office to confirm eligibility and the assistance level.
+func (a *Activities) ConfirmEligibility(ctx context.Context, key string, req partners.EligibilityRequest) (partners.Eligibility, error) {
+	e, err := a.Partners.CheckEligibility(ctx, key, req)
+	return e, classify(err)
+}
+
+// RequestMedicalAssessment asks for a fit-to-travel assessment; the result comes
+// back later through the API's callback.
+func (a *Activities) RequestMedicalAssessment(ctx context.Context, key string, req partners.AssessmentRequest) error {
+	_, err := a.Partners.RequestAssessment(ctx, key, req)
+	return classify(err)
 }
 
 // OpenPostArrivalMedical opens post-arrival medical assistance (PAMA).
-func (a *Activities) OpenPostArrivalMedical(ctx context.Context, in PAMARequest) error { return errNotWired }
+func (a *Activities) OpenPostArrivalMedical(ctx context.Context, key string, req partners.PostArrivalAssistanceRequest) error {
+	_, err := a.Partners.OpenPostArrivalAssistance(ctx, key, req)
+	return classify(err)
+}
 
-// HoldFlight holds a seat; it is ticketed once medical clearance covers the departure.
-func (a *Activities) HoldFlight(ctx context.Context, in FlightHold) (Booking, error) {
-	return Booking{}, errNotWired
+// HoldFlight holds a seat; it is ticketed once the medical clearance covers the departure.
+func (a *Activities) HoldFlight(ctx context.Context, key string, req partners.BookingRequest) (partners.Booking, error) {
+	b, err := a.Partners.HoldBooking(ctx, key, req)
+	return b, classify(err)
 }
 
 // TicketFlight tickets a held booking.
-func (a *Activities) TicketFlight(ctx context.Context, in BookingChange) (Booking, error) {
-	return Booking{}, errNotWired
+func (a *Activities) TicketFlight(ctx context.Context, key, bookingRef string) (partners.Booking, error) {
+	b, err := a.Partners.TicketBooking(ctx, key, bookingRef)
+	return b, classify(err)
 }
 
 // CancelFlight releases a held booking.
-func (a *Activities) CancelFlight(ctx context.Context, in BookingChange) error { return errNotWired }
+func (a *Activities) CancelFlight(ctx context.Context, key, bookingRef string) error {
+	_, err := a.Partners.CancelBooking(ctx, key, bookingRef)
+	return classify(err)
+}
 
-// BookEscort books an escort on a booking.
-func (a *Activities) BookEscort(ctx context.Context, in EscortRequest) (string, error) {
-	return "", errNotWired
+// BookEscort books an escort with a booking.
+func (a *Activities) BookEscort(ctx context.Context, key string, req partners.EscortRequest) (partners.Escort, error) {
+	e, err := a.Partners.BookEscort(ctx, key, req)
+	return e, classify(err)
 }
 
 // CancelEscort cancels an escort.
-func (a *Activities) CancelEscort(ctx context.Context, in EscortChange) error { return errNotWired }
+func (a *Activities) CancelEscort(ctx context.Context, key, escortRef string) error {
+	_, err := a.Partners.CancelEscort(ctx, key, escortRef)
+	return classify(err)
+}
 
 // SendPreArrivalNotice tells the receiving office about the flight.
-func (a *Activities) SendPreArrivalNotice(ctx context.Context, in PreArrivalNotice) error {
-	return errNotWired
+func (a *Activities) SendPreArrivalNotice(ctx context.Context, key string, n partners.PreArrivalNotice) error {
+	_, err := a.Partners.SendPreArrivalNotice(ctx, key, n)
+	return classify(err)
 }
 
 // RequestQuotes asks suppliers for quotes.
-func (a *Activities) RequestQuotes(ctx context.Context, in QuoteRequest) ([]contract.Quote, error) {
-	return nil, errNotWired
+func (a *Activities) RequestQuotes(ctx context.Context, key string, req partners.QuoteRequest) (partners.Quotes, error) {
+	q, err := a.Partners.RequestQuotes(ctx, key, req)
+	return q, classify(err)
 }
 
 // IssuePurchaseOrder orders from the chosen supplier.
-func (a *Activities) IssuePurchaseOrder(ctx context.Context, in PurchaseOrderRequest) (string, error) {
-	return "", errNotWired
+func (a *Activities) IssuePurchaseOrder(ctx context.Context, key string, req partners.PurchaseOrderRequest) (partners.PurchaseOrder, error) {
+	po, err := a.Partners.PlacePurchaseOrder(ctx, key, req)
+	return po, classify(err)
 }
 
-// Pay pays a supplier or a cash grant. The finance service honours the key, so a
-// retried payment pays once.
-func (a *Activities) Pay(ctx context.Context, in PaymentRequest) (contract.PaymentInfo, error) {
-	return contract.PaymentInfo{}, errNotWired
+// Pay pays a supplier or a cash grant. Finance honours the key: a retried payment pays once.
+func (a *Activities) Pay(ctx context.Context, key string, req partners.PaymentRequest) (partners.Payment, error) {
+	p, err := a.Partners.Pay(ctx, key, req)
+	return p, classify(err)
 }
 
 // Refer refers the returnee to a specialised service.
-func (a *Activities) Refer(ctx context.Context, in ReferralRequest) (string, error) {
-	return "", errNotWired
+func (a *Activities) Refer(ctx context.Context, key string, req partners.ReferralRequest) (partners.Referral, error) {
+	r, err := a.Partners.Refer(ctx, key, req)
+	return r, classify(err)
 }
 
 // Notify tells a person that a case needs them.
-func (a *Activities) Notify(ctx context.Context, in Notification) error { return errNotWired }
+func (a *Activities) Notify(ctx context.Context, key string, m partners.Message) error {
+	_, err := a.Partners.Notify(ctx, key, m)
+	return classify(err)
+}
+
+// classify turns a partner's failure into the error Temporal retries (or not). The
+// message names the service and status, never the request.
+func classify(err error) error {
+	var rej *partners.Rejected
+	var un *partners.Unavailable
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &rej):
+		return temporal.NewNonRetryableApplicationError(rej.Error(), ErrPartnerRejected, nil)
+	case errors.As(err, &un):
+		return temporal.NewApplicationError(un.Error(), ErrPartnerUnavailable)
+	default:
+		return err
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
 	"github.com/stretchr/testify/mock"
@@ -52,21 +53,21 @@ func testRules() contract.Rules {
 	}
 }
 
-// partners plays every activity: it counts calls and effects per idempotency key
+// fakePartners plays every activity: it counts calls and effects per idempotency key
 // like a partner that honours keys, and keeps the case file records.
-type partners struct {
+type fakePartners struct {
 	mu      sync.Mutex
 	calls   map[string]int // activity name -> calls
 	effects map[string]int // idempotency key -> calls
 	fail    map[string][]error
 	records []store.Record
-	notes   []activities.Notification
-	quotes  func(activities.QuoteRequest) []contract.Quote
+	notes   []partners.Message
+	quotes  func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
 	departIn time.Duration
 }
 
-func (p *partners) hit(name, key string) error {
+func (p *fakePartners) hit(name, key string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[name]++
@@ -78,13 +79,13 @@ func (p *partners) hit(name, key string) error {
 	return nil
 }
 
-func (p *partners) count(name string) int {
+func (p *fakePartners) count(name string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls[name]
 }
 
-func (p *partners) keysWithPrefix(prefix string) []string {
+func (p *fakePartners) keysWithPrefix(prefix string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var ks []string
@@ -97,7 +98,7 @@ func (p *partners) keysWithPrefix(prefix string) []string {
 	return ks
 }
 
-func (p *partners) eventTypes() []string {
+func (p *fakePartners) eventTypes() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var ts []string
@@ -107,7 +108,7 @@ func (p *partners) eventTypes() []string {
 	return ts
 }
 
-func (p *partners) notified(kind string) []string {
+func (p *fakePartners) notified(kind string) []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var to []string
@@ -124,7 +125,7 @@ func (p *partners) notified(kind string) []string {
 type caseTest struct {
 	t        *testing.T
 	in       contract.CaseInput
-	p        *partners
+	p        *fakePartners
 	script   []scripted
 	refusals map[string]error // label -> refusal
 	accepted map[string]bool
@@ -145,8 +146,8 @@ func newCase(t *testing.T, mods ...func(*contract.CaseInput)) *caseTest {
 	for _, m := range mods {
 		m(&in)
 	}
-	p := &partners{calls: map[string]int{}, effects: map[string]int{}, fail: map[string][]error{}, departIn: 3 * day,
-		quotes: func(q activities.QuoteRequest) []contract.Quote {
+	p := &fakePartners{calls: map[string]int{}, effects: map[string]int{}, fail: map[string][]error{}, departIn: 3 * day,
+		quotes: func(q partners.QuoteRequest) []contract.Quote {
 			var qs []contract.Quote
 			budget := money.MustParse(q.Budget.Amount)
 			for i := range q.QuotesWanted {
@@ -203,56 +204,56 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		p.records = append(p.records, r)
 		return nil
 	})
-	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RegistryUpdate) error {
-		return p.hit("UpsertRegistry", in.Key)
+	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.CaseRecord) error {
+		return p.hit("UpsertRegistry", key)
 	})
-	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EligibilityCheck) (activities.Eligibility, error) {
-		return activities.Eligibility{Eligible: true, AssistanceLevel: "standard"}, p.hit("ConfirmEligibility", in.Key)
+	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.EligibilityRequest) (partners.Eligibility, error) {
+		return partners.Eligibility{Eligible: true, AssistanceLevel: "standard"}, p.hit("ConfirmEligibility", key)
 	})
-	env.OnActivity(a.RequestMedicalAssessment, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AssessmentRequest) error {
-		return p.hit("RequestMedicalAssessment", in.Key)
+	env.OnActivity(a.RequestMedicalAssessment, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.AssessmentRequest) error {
+		return p.hit("RequestMedicalAssessment", key)
 	})
-	env.OnActivity(a.OpenPostArrivalMedical, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PAMARequest) error {
-		return p.hit("OpenPostArrivalMedical", in.Key)
+	env.OnActivity(a.OpenPostArrivalMedical, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.PostArrivalAssistanceRequest) error {
+		return p.hit("OpenPostArrivalMedical", key)
 	})
-	env.OnActivity(a.HoldFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FlightHold) (activities.Booking, error) {
-		return activities.Booking{Ref: fmt.Sprintf("BK-%d", in.Attempt), Status: "held", Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
-			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", in.Key)
+	env.OnActivity(a.HoldFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.BookingRequest) (partners.Booking, error) {
+		return partners.Booking{BookingRef: fmt.Sprintf("BK-%d", in.Attempt), Status: "held", Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
+			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", key)
 	})
-	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BookingChange) (activities.Booking, error) {
-		return activities.Booking{Ref: in.BookingRef, Status: "ticketed"}, p.hit("TicketFlight", in.Key)
+	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Booking, error) {
+		return partners.Booking{BookingRef: ref, Status: "ticketed"}, p.hit("TicketFlight", key)
 	})
-	env.OnActivity(a.CancelFlight, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BookingChange) error {
-		return p.hit("CancelFlight", in.Key)
+	env.OnActivity(a.CancelFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, _ string) error {
+		return p.hit("CancelFlight", key)
 	})
-	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EscortRequest) (string, error) {
-		return "ESC-" + in.BookingRef, p.hit("BookEscort", in.Key)
+	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.EscortRequest) (partners.Escort, error) {
+		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: "booked"}, p.hit("BookEscort", key)
 	})
-	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.EscortChange) error {
-		return p.hit("CancelEscort", in.Key)
+	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, _ string) error {
+		return p.hit("CancelEscort", key)
 	})
-	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PreArrivalNotice) error {
-		return p.hit("SendPreArrivalNotice", in.Key)
+	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.PreArrivalNotice) error {
+		return p.hit("SendPreArrivalNotice", key)
 	})
-	env.OnActivity(a.RequestQuotes, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.QuoteRequest) ([]contract.Quote, error) {
-		return p.quotes(in), p.hit("RequestQuotes", in.Key)
+	env.OnActivity(a.RequestQuotes, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.QuoteRequest) (partners.Quotes, error) {
+		return partners.Quotes{Quotes: p.quotes(in)}, p.hit("RequestQuotes", key)
 	})
-	env.OnActivity(a.IssuePurchaseOrder, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PurchaseOrderRequest) (string, error) {
-		return "PO-" + in.ItemID, p.hit("IssuePurchaseOrder", in.Key)
+	env.OnActivity(a.IssuePurchaseOrder, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.PurchaseOrderRequest) (partners.PurchaseOrder, error) {
+		return partners.PurchaseOrder{PurchaseOrder: "PO-" + in.ItemID}, p.hit("IssuePurchaseOrder", key)
 	})
-	env.OnActivity(a.Pay, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PaymentRequest) (contract.PaymentInfo, error) {
-		return contract.PaymentInfo{PaymentID: "PAY-" + in.ItemID, Amount: in.Amount, Payee: in.Payee, PaidAt: start}, p.hit("Pay", in.Key)
+	env.OnActivity(a.Pay, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.PaymentRequest) (partners.Payment, error) {
+		return partners.Payment{PaymentID: "PAY-" + in.ItemID, PaidAt: start}, p.hit("Pay", key)
 	})
-	env.OnActivity(a.Refer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReferralRequest) (string, error) {
-		return "REF-1", p.hit("Refer", in.Key)
+	env.OnActivity(a.Refer, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.ReferralRequest) (partners.Referral, error) {
+		return partners.Referral{ReferralID: "REF-1"}, p.hit("Refer", key)
 	})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.Notification) error {
-		if err := p.hit("Notify", in.Key); err != nil {
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, m partners.Message) error {
+		if err := p.hit("Notify", key); err != nil {
 			return err
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.notes = append(p.notes, in)
+		p.notes = append(p.notes, m)
 		return nil
 	})
 	return env

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/partners"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -70,11 +70,11 @@ func (w *caseRun) screen(ctx workflow.Context) error {
 				"High-risk return not cleared"}
 		}
 	}
-	var elig activities.Eligibility
-	if err := w.call(ctx, "Confirm eligibility with the receiving office", acts.ConfirmEligibility, activities.EligibilityCheck{
-		Step: w.step("eligibility"), Programme: w.rules.Programme.Name, CountryOfReturn: w.in.CountryOfReturn,
-		ReceivingOffice: w.in.ReceivingOffice, Adults: w.in.Adults, Minors: w.in.Minors, Vulnerable: w.in.Vulnerable,
-	}, &elig); err != nil {
+	var elig partners.Eligibility
+	if err := w.call(ctx, "Confirm eligibility with the receiving office", acts.ConfirmEligibility, &elig, w.key("eligibility"),
+		partners.EligibilityRequest{CaseID: w.in.CaseID, Reference: w.in.Reference, Programme: w.rules.Programme.Name,
+			CountryOfReturn: w.in.CountryOfReturn, ReceivingOffice: w.in.ReceivingOffice, Adults: w.in.Adults,
+			Minors: w.in.Minors, Vulnerable: w.in.Vulnerable}); err != nil {
 		return err
 	}
 	sc.Eligible, sc.AssistanceLevel = &elig.Eligible, elig.AssistanceLevel
@@ -96,9 +96,9 @@ func (w *caseRun) clearMedically(ctx workflow.Context) error {
 		m.Requests++
 		w.enter(ctx, contract.StageMedicalClearance, contract.WaitingMedicalProvider, w.dueIn(ctx, w.rules.SLA.MedicalClearance),
 			"Waiting for the medical provider's fit-to-travel result.")
-		if err := w.call(ctx, "Request fit-to-travel assessment", acts.RequestMedicalAssessment, activities.AssessmentRequest{
-			Step: w.step(fmt.Sprintf("medical/%d", m.Requests)), RequestNo: m.Requests, EscortConsidered: w.in.HealthNeeds,
-		}, nil); err != nil {
+		if err := w.call(ctx, "Request fit-to-travel assessment", acts.RequestMedicalAssessment, nil,
+			w.key(fmt.Sprintf("medical/%d", m.Requests)), partners.AssessmentRequest{CaseID: w.in.CaseID,
+				Reference: w.in.Reference, RequestNo: m.Requests, EscortConsidered: w.in.HealthNeeds}); err != nil {
 			return err
 		}
 		if err := w.wait(ctx, "medical result", func() bool { return len(w.pendingMedical) > 0 }); err != nil {
@@ -138,15 +138,14 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 		t.Attempt++
 		w.enter(ctx, contract.StageTravel, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Travel),
 			"Travel is being booked; then confirm the departure or report a no-show.")
-		var b activities.Booking
-		if err := w.call(ctx, "Hold a flight", acts.HoldFlight, activities.FlightHold{
-			Step: w.step(fmt.Sprintf("travel/%d/hold", t.Attempt)), Attempt: t.Attempt, FromCountry: w.in.HostCountry,
-			ToCountry: w.in.CountryOfReturn, Passengers: w.in.Adults + w.in.Minors, Escort: m.Escort,
-			NotBefore: workflow.Now(ctx),
-		}, &b); err != nil {
+		var b partners.Booking
+		if err := w.call(ctx, "Hold a flight", acts.HoldFlight, &b, w.key(fmt.Sprintf("travel/%d/hold", t.Attempt)),
+			partners.BookingRequest{CaseID: w.in.CaseID, Reference: w.in.Reference, Attempt: t.Attempt,
+				FromCountry: w.in.HostCountry, ToCountry: w.in.CountryOfReturn, Passengers: w.in.Adults + w.in.Minors,
+				Escort: m.Escort, NotBefore: workflow.Now(ctx).UTC()}); err != nil {
 			return err
 		}
-		t.BookingRef, t.BookingStatus, t.Flight, t.DepartureAt = b.Ref, "held", b.Flight, &b.DepartureAt
+		t.BookingRef, t.BookingStatus, t.Flight, t.DepartureAt = b.BookingRef, "held", b.Flight, &b.DepartureAt
 		w.record(ctx, "booking_held", systemActor, "Flight "+b.Flight+" held")
 
 		// A clearance expires: an airline wants a certificate valid at departure.
@@ -159,26 +158,24 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 				"Travel is being ticketed; then confirm the departure or report a no-show.")
 		}
 		if m.Escort && t.EscortStatus != "booked" {
-			var ref string
-			if err := w.call(ctx, "Book an escort", acts.BookEscort, activities.EscortRequest{
-				Step: w.step(fmt.Sprintf("travel/%d/escort", t.Attempt)), BookingRef: t.BookingRef,
-			}, &ref); err != nil {
+			var e partners.Escort
+			if err := w.call(ctx, "Book an escort", acts.BookEscort, &e, w.key(fmt.Sprintf("travel/%d/escort", t.Attempt)),
+				partners.EscortRequest{CaseID: w.in.CaseID, BookingRef: t.BookingRef}); err != nil {
 				return err
 			}
-			t.EscortRef, t.EscortStatus = ref, "booked"
+			t.EscortRef, t.EscortStatus = e.EscortRef, "booked"
 			w.record(ctx, "escort_booked", systemActor, "Escort booked")
 		}
-		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, activities.BookingChange{
-			Step: w.step(fmt.Sprintf("travel/%d/ticket", t.Attempt)), BookingRef: t.BookingRef,
-		}, &b); err != nil {
+		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, &b, w.key(fmt.Sprintf("travel/%d/ticket", t.Attempt)),
+			t.BookingRef); err != nil {
 			return err
 		}
 		t.BookingStatus = "ticketed"
 		w.record(ctx, "ticketed", systemActor, "Flight "+t.Flight+" ticketed")
-		if err := w.call(ctx, "Send the pre-arrival notice", acts.SendPreArrivalNotice, activities.PreArrivalNotice{
-			Step: w.step(fmt.Sprintf("travel/%d/notice", t.Attempt)), BookingRef: t.BookingRef, Flight: t.Flight,
-			DepartureAt: *t.DepartureAt, Escort: m.Escort, HealthNeeds: w.healthNeeds(),
-		}, nil); err != nil {
+		if err := w.call(ctx, "Send the pre-arrival notice", acts.SendPreArrivalNotice, nil,
+			w.key(fmt.Sprintf("travel/%d/notice", t.Attempt)), partners.PreArrivalNotice{CaseID: w.in.CaseID,
+				Reference: w.in.Reference, ReceivingOffice: w.in.ReceivingOffice, BookingRef: t.BookingRef, Flight: t.Flight,
+				DepartureAt: *t.DepartureAt, Escort: m.Escort, HealthNeeds: w.healthNeeds()}); err != nil {
 			return err
 		}
 		t.PreArrivalSent = true
@@ -215,9 +212,9 @@ func (w *caseRun) arrive(ctx workflow.Context) error {
 	w.st.Arrival = &contract.ArrivalState{ArrivedAt: a.ArrivedAt, ReceivedBy: a.ReceivedBy}
 	w.record(ctx, "arrived", contract.Actor{User: "receiving-office", Role: contract.RoleService}, "Arrival confirmed")
 	if w.healthNeeds() {
-		if err := w.call(ctx, "Open post-arrival medical assistance", acts.OpenPostArrivalMedical, activities.PAMARequest{
-			Step: w.step("pama"), CountryOfReturn: w.in.CountryOfReturn, ArrivedAt: a.ArrivedAt,
-		}, nil); err != nil {
+		if err := w.call(ctx, "Open post-arrival medical assistance", acts.OpenPostArrivalMedical, nil, w.key("pama"),
+			partners.PostArrivalAssistanceRequest{CaseID: w.in.CaseID, Reference: w.in.Reference,
+				CountryOfReturn: w.in.CountryOfReturn, ArrivedAt: a.ArrivedAt}); err != nil {
 			return err
 		}
 		w.st.Medical.PAMAOpened = true
@@ -298,10 +295,8 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 	case contract.KindService:
 		return w.pay(ctx, p, "supplier", "service-provider", it.Cost, "Service: "+it.Dimension)
 	case contract.KindReferral:
-		var ref string
-		if err := w.call(ctx, "Refer to a specialised service", acts.Refer, activities.ReferralRequest{
-			Step: w.step("referral/" + it.ID), Service: it.Description,
-		}, &ref); err != nil {
+		if err := w.call(ctx, "Refer to a specialised service", acts.Refer, nil, w.key("referral/"+it.ID),
+			partners.ReferralRequest{CaseID: w.in.CaseID, Service: it.Description}); err != nil {
 			return err
 		}
 		p.Status = "referred"
@@ -313,15 +308,14 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 	want := w.rules.Programme.QuotesRequired(cost)
 	p.Status = "quoting"
 	for round := 1; ; round++ {
-		var quotes []contract.Quote
-		if err := w.call(ctx, "Request quotes for "+it.ID, acts.RequestQuotes, activities.QuoteRequest{
-			Step: w.step(fmt.Sprintf("quotes/%s/%d", it.ID, round)), ItemID: it.ID, Description: it.Description,
-			Budget: it.Cost, QuotesWanted: want,
-		}, &quotes); err != nil {
+		var q partners.Quotes
+		if err := w.call(ctx, "Request quotes for "+it.ID, acts.RequestQuotes, &q, w.key(fmt.Sprintf("quotes/%s/%d", it.ID, round)),
+			partners.QuoteRequest{CaseID: w.in.CaseID, ItemID: it.ID, Description: it.Description, Budget: it.Cost,
+				QuotesWanted: want}); err != nil {
 			return err
 		}
-		p.Quotes = quotes
-		if best, ok := lowestCompliant(quotes, want); ok {
+		p.Quotes = q.Quotes
+		if best, ok := lowestCompliant(q.Quotes, want); ok {
 			p.ChosenSupplier = best.Supplier
 			break
 		}
@@ -331,12 +325,12 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 		}
 	}
 	chosen := p.Quotes[slices.IndexFunc(p.Quotes, func(q contract.Quote) bool { return q.Supplier == p.ChosenSupplier })]
-	var po string
-	if err := w.call(ctx, "Issue the purchase order for "+it.ID, acts.IssuePurchaseOrder, activities.PurchaseOrderRequest{
-		Step: w.step("po/" + it.ID), ItemID: it.ID, Supplier: chosen.Supplier, Price: chosen.Price,
-	}, &po); err != nil {
+	var order partners.PurchaseOrder
+	if err := w.call(ctx, "Issue the purchase order for "+it.ID, acts.IssuePurchaseOrder, &order, w.key("po/"+it.ID),
+		partners.PurchaseOrderRequest{CaseID: w.in.CaseID, ItemID: it.ID, Supplier: chosen.Supplier, Price: chosen.Price}); err != nil {
 		return err
 	}
+	po := order.PurchaseOrder
 	p.PurchaseOrder, p.Status = po, "ordered"
 	w.record(ctx, "ordered", systemActor, fmt.Sprintf("Item %s ordered from %s", it.ID, chosen.Supplier))
 	if err := workflow.Await(ctx, func() bool { return p.Delivery != nil }); err != nil {
@@ -368,13 +362,14 @@ func lowestCompliant(quotes []contract.Quote, want int) (contract.Quote, bool) {
 
 // pay pays once: the key is the item's, so a retried or replayed payment is the same payment.
 func (w *caseRun) pay(ctx workflow.Context, p *contract.ProcurementItem, kind, payee string, amount money.Money, purpose string) error {
-	var paid contract.PaymentInfo
-	if err := w.call(ctx, "Pay "+p.ItemID, acts.Pay, activities.PaymentRequest{
-		Step: w.step("pay/" + p.ItemID), ItemID: p.ItemID, PayeeKind: kind, Payee: payee, Amount: amount, Purpose: purpose,
-	}, &paid); err != nil {
+	var paid partners.Payment
+	if err := w.call(ctx, "Pay "+p.ItemID, acts.Pay, &paid, w.key("pay/"+p.ItemID), partners.PaymentRequest{
+		CaseID: w.in.CaseID, ItemID: p.ItemID, PayeeKind: kind, Payee: payee, Amount: amount, Purpose: purpose,
+	}); err != nil {
 		return err
 	}
-	p.Payment, p.Status = &paid, "paid"
+	p.Payment = &contract.PaymentInfo{PaymentID: paid.PaymentID, Amount: amount, Payee: payee, PaidAt: paid.PaidAt}
+	p.Status = "paid"
 	w.record(ctx, "paid", systemActor, fmt.Sprintf("Item %s paid: %s %s", p.ItemID, amount.Amount, amount.Currency))
 	return nil
 }
@@ -435,10 +430,8 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 			continue
 		}
 		for j, service := range v.Referrals {
-			var ref string
-			if err := w.call(ctx, "Refer to "+service, acts.Refer, activities.ReferralRequest{
-				Step: w.step(fmt.Sprintf("visit/%d/referral/%d", v.Visit, j)), Visit: v.Visit, Service: service,
-			}, &ref); err != nil {
+			if err := w.call(ctx, "Refer to "+service, acts.Refer, nil, w.key(fmt.Sprintf("visit/%d/referral/%d", v.Visit, j)),
+				partners.ReferralRequest{CaseID: w.in.CaseID, Visit: v.Visit, Service: service}); err != nil {
 				return err
 			}
 		}
@@ -455,9 +448,8 @@ func (w *caseRun) undoBookings(ctx workflow.Context) {
 		return
 	}
 	if t.BookingStatus == "held" {
-		if err := w.call(ctx, "Cancel the flight hold", acts.CancelFlight, activities.BookingChange{
-			Step: w.step(fmt.Sprintf("travel/%d/cancel", t.Attempt)), BookingRef: t.BookingRef,
-		}, nil); err == nil {
+		if err := w.call(ctx, "Cancel the flight hold", acts.CancelFlight, nil, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
+			t.BookingRef); err == nil {
 			t.BookingStatus = "cancelled"
 			w.record(ctx, "booking_cancelled", systemActor, "Flight hold cancelled")
 		}
@@ -470,9 +462,8 @@ func (w *caseRun) cancelEscort(ctx workflow.Context) {
 	if t == nil || t.EscortStatus != "booked" {
 		return
 	}
-	if err := w.call(ctx, "Cancel the escort", acts.CancelEscort, activities.EscortChange{
-		Step: w.step(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)), EscortRef: t.EscortRef,
-	}, nil); err == nil {
+	if err := w.call(ctx, "Cancel the escort", acts.CancelEscort, nil, w.key(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)),
+		t.EscortRef); err == nil {
 		t.EscortStatus = "cancelled"
 		w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")
 	}

@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/homeward/homeward/partners"
 	"strings"
 	"time"
 
@@ -12,9 +14,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
-
-// ErrPartnerRejected is the error type of a partner's 4xx answer: not retried.
-const ErrPartnerRejected = "PartnerRejected"
 
 // enter puts the case in a stage, waiting on someone until a due date (nil: none).
 // Everything that shows where a case is follows: search attributes, the UI's
@@ -98,10 +97,9 @@ func (w *caseRun) sleep(ctx workflow.Context, d time.Duration, summary string) e
 	return workflow.NewTimerWithOptions(ctx, d, workflow.TimerOptions{Summary: summary}).Get(ctx, nil)
 }
 
-// step is the identity of one side effect: its key is stable across retries and replays.
-func (w *caseRun) step(name string) activities.Step {
-	return activities.Step{CaseID: w.in.CaseID, Reference: w.in.Reference, Key: w.in.CaseID + "/" + name}
-}
+// key is the idempotency key of one side effect: the case and the step, so it is
+// the same on every retry and replay, and a partner that honours it acts once.
+func (w *caseRun) key(step string) string { return w.in.CaseID + "/" + step }
 
 // record writes the change to the case file (a local activity: Homeward's own
 // database, idempotent by the event key).
@@ -112,7 +110,7 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
-		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.st}
+		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot()}
 	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordCase, rec).Get(ctx, nil); err != nil {
 		// Retries are unlimited: only cancellation ends them, and then the next
 		// record (the closure) carries the state.
@@ -120,13 +118,26 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 	}
 }
 
+// snapshot is a deep copy of the state: a local activity reads it on another
+// goroutine while the workflow goes on changing its own.
+func (w *caseRun) snapshot() contract.CaseState {
+	b, err := json.Marshal(w.st)
+	if err != nil {
+		panic(err) // the state is plain data: marshalling cannot fail
+	}
+	var st contract.CaseState
+	if err := json.Unmarshal(b, &st); err != nil {
+		panic(err)
+	}
+	return st
+}
+
 func (w *caseRun) syncRegistry(ctx workflow.Context) error {
-	return w.call(ctx, "Update the case registry", acts.UpsertRegistry, activities.RegistryUpdate{
-		Step: w.step(fmt.Sprintf("registry/%d", w.st.Seq)), Stage: w.st.Stage, Status: w.st.Status,
-		ClosureReason: w.st.ClosureReason, WaitingOn: w.st.WaitingOn, CountryOfReturn: w.in.CountryOfReturn,
-		SendingOffice: w.in.SendingOffice, ReceivingOffice: w.in.ReceivingOffice, Programme: w.rules.Programme.Name,
-		UpdatedAt: workflow.Now(ctx).UTC(),
-	}, nil)
+	return w.call(ctx, "Update the case registry", acts.UpsertRegistry, nil, w.key(fmt.Sprintf("registry/%d", w.st.Seq)),
+		partners.CaseRecord{CaseID: w.in.CaseID, Reference: w.in.Reference, Stage: w.st.Stage, Status: w.st.Status,
+			ClosureReason: w.st.ClosureReason, WaitingOn: w.st.WaitingOn, CountryOfReturn: w.in.CountryOfReturn,
+			SendingOffice: w.in.SendingOffice, ReceivingOffice: w.in.ReceivingOffice, Programme: w.rules.Programme.Name,
+			UpdatedAt: workflow.Now(ctx).UTC()})
 }
 
 // notify tells a person without holding the case up: the notification retries on
@@ -135,11 +146,10 @@ func (w *caseRun) notify(ctx workflow.Context, to, kind, text string) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		Summary:             "Notify " + to + ": " + kind,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute, NonRetryableErrorTypes: []string{ErrPartnerRejected}},
+		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute, NonRetryableErrorTypes: []string{activities.ErrPartnerRejected}},
 	})
-	f := workflow.ExecuteActivity(ctx, acts.Notify, activities.Notification{
-		Step: w.step(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)), To: to, Kind: kind, Text: text,
-	})
+	f := workflow.ExecuteActivity(ctx, acts.Notify, w.key(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)),
+		partners.Message{CaseID: w.in.CaseID, Reference: w.in.Reference, To: to, Kind: kind, Text: text})
 	w.notifying++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		_ = f.Get(ctx, nil)
@@ -158,16 +168,16 @@ func (w *caseRun) notificationsSent(ctx workflow.Context) {
 // notification goes out) while retries go on, so it heals when the partner is
 // back. A partner's refusal (4xx) is not retried: the case says it is blocked and
 // tries again later, with a growing pause.
-func (w *caseRun) call(ctx workflow.Context, summary string, activity, in, out any) error {
+func (w *caseRun) call(ctx workflow.Context, summary string, activity, out any, args ...any) error {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		Summary:             summary,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: int32(w.rules.SystemStuckAfterAttempts),
-			NonRetryableErrorTypes: []string{ErrPartnerRejected}},
+			NonRetryableErrorTypes: []string{activities.ErrPartnerRejected}},
 	}
 	exec := func() error {
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in).Get(ctx, out)
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, args...).Get(ctx, out)
 	}
 	err := exec()
 	if err == nil || temporal.IsCanceledError(err) || ctx.Err() != nil {
@@ -205,7 +215,7 @@ func (w *caseRun) call(ctx workflow.Context, summary string, activity, in, out a
 
 func rejected(err error) bool {
 	var app *temporal.ApplicationError
-	return errors.As(err, &app) && app.Type() == ErrPartnerRejected
+	return errors.As(err, &app) && app.Type() == activities.ErrPartnerRejected
 }
 
 func partnerMessage(err error) string {
