@@ -1,0 +1,754 @@
+// Package deploy_test checks the production-like deployment files (docker-compose.yml,
+// Dockerfile, deploy/...) without a Docker engine, which these machines do not have:
+// the compose file is loaded and interpolated with compose-go (the library behind
+// `docker compose`), the Dockerfile is parsed, and the shell scripts the one-shot
+// services run are executed against fake `temporal` / `temporal-sql-tool` commands.
+// When the real Temporal CLI has been built (bin/temporal), setup.sh also runs against
+// a real Temporal dev server.
+package deploy_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/config"
+)
+
+// root is the repository root, seen from this package's directory.
+const root = ".."
+
+// searchAttributes is what Homeward's workflows set and managers query in the UI.
+var searchAttributes = map[string]string{
+	"CaseStage":       "Keyword",
+	"CaseStatus":      "Keyword",
+	"WaitingOn":       "Keyword",
+	"StageEnteredAt":  "Datetime",
+	"StageDueAt":      "Datetime",
+	"Overdue":         "Bool",
+	"CountryOfReturn": "Keyword",
+	"SendingOffice":   "Keyword",
+	"ReceivingOffice": "Keyword",
+	"Vulnerable":      "Bool",
+	"Programme":       "Keyword",
+}
+
+// requiredEnv is the least a production start needs: the two secrets without defaults.
+func requiredEnv() map[string]string {
+	return map[string]string{
+		"HOMEWARD_AUTH_TOKENS":      "t-cw=caseworker-de:caseworker:DE-BER;t-svc=partner:service:*",
+		"HOMEWARD_SERVICES_API_KEY": "partner-key",
+	}
+}
+
+// load interpolates docker-compose.yml with exactly env (not this process's
+// environment, nor a .env file a developer may have), with the given profiles on.
+func load(t *testing.T, env map[string]string, profiles ...string) (*types.Project, error) {
+	t.Helper()
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions(
+		[]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root),
+		cli.WithEnv(list),
+		cli.WithProfiles(profiles),
+	)
+	require.NoError(t, err)
+	return opts.LoadProject(context.Background())
+}
+
+func mustLoad(t *testing.T, env map[string]string, profiles ...string) *types.Project {
+	t.Helper()
+	p, err := load(t, env, profiles...)
+	require.NoError(t, err)
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, ok := p.Services[name]
+	require.Truef(t, ok, "service %q missing; have %v", name, p.ServiceNames())
+	return s
+}
+
+func env(t *testing.T, s types.ServiceConfig, key string) string {
+	t.Helper()
+	v, ok := s.Environment[key]
+	require.Truef(t, ok && v != nil, "%s: environment has no %s", s.Name, key)
+	return *v
+}
+
+func TestComposeHasEveryService(t *testing.T) {
+	p := mustLoad(t, requiredEnv(), "simulator")
+	for _, name := range []string{
+		"postgres", "temporal-schema", "temporal", "temporal-setup", "temporal-ui",
+		"migrate", "api", "worker", "simulator",
+	} {
+		service(t, p, name)
+	}
+	assert.Equal(t, "homeward", p.Name)
+
+	// The simulator answers callbacks like a partner: it runs only when asked for.
+	p = mustLoad(t, requiredEnv())
+	assert.NotContains(t, p.Services, "simulator")
+	assert.Contains(t, p.DisabledServices, "simulator")
+	assert.Equal(t, []string{"simulator"}, p.DisabledServices["simulator"].Profiles)
+}
+
+func TestComposeImages(t *testing.T) {
+	p := mustLoad(t, requiredEnv(), "simulator")
+	for name, s := range p.Services {
+		assert.NotContainsf(t, s.Image, "auto-setup", "%s: temporalio/auto-setup is deprecated", name)
+	}
+	assert.Equal(t, "postgres:16", service(t, p, "postgres").Image)
+	assert.Equal(t, "temporalio/server:1.29.1", service(t, p, "temporal").Image)
+	assert.Equal(t, "temporalio/ui:2.42.1", service(t, p, "temporal-ui").Image)
+	for _, name := range []string{"temporal-schema", "temporal-setup"} {
+		// Same release as the server: the schema tool migrates to its own version.
+		assert.True(t, strings.HasPrefix(service(t, p, name).Image, "temporalio/admin-tools:1.29.1"), name)
+	}
+
+	var image string
+	for _, name := range []string{"migrate", "api", "worker", "simulator"} {
+		s := service(t, p, name)
+		require.NotNilf(t, s.Build, "%s: not built from the project's Dockerfile", name)
+		abs, err := filepath.Abs(root)
+		require.NoError(t, err)
+		assert.Equal(t, abs, s.Build.Context, name)
+		assert.Equal(t, "Dockerfile", s.Build.Dockerfile, name)
+		if image == "" {
+			image = s.Image
+		}
+		assert.Equalf(t, image, s.Image, "%s: every role should run the one image", name)
+		assert.Contains(t, s.CapDrop, "ALL", name)
+	}
+	assert.Equal(t, []string{"migrate"}, []string(service(t, p, "migrate").Command))
+	assert.Equal(t, []string{"api"}, []string(service(t, p, "api").Command))
+	assert.Equal(t, []string{"worker"}, []string(service(t, p, "worker").Command))
+	assert.Equal(t, []string{"simulator"}, []string(service(t, p, "simulator").Command))
+
+	// Versions can be moved without editing the file.
+	p = mustLoad(t, merge(requiredEnv(), map[string]string{
+		"TEMPORAL_VERSION": "1.30.1", "TEMPORAL_ADMINTOOLS_VERSION": "1.30.1",
+		"HOMEWARD_IMAGE": "registry.example.org/homeward:1.2.3",
+	}))
+	assert.Equal(t, "temporalio/server:1.30.1", service(t, p, "temporal").Image)
+	assert.Equal(t, "temporalio/admin-tools:1.30.1", service(t, p, "temporal-setup").Image)
+	assert.Equal(t, "registry.example.org/homeward:1.2.3", service(t, p, "api").Image)
+}
+
+func TestComposeDependencies(t *testing.T) {
+	p := mustLoad(t, requiredEnv(), "simulator")
+	want := map[string]map[string]string{
+		"temporal-schema": {"postgres": types.ServiceConditionHealthy},
+		"temporal": {
+			"postgres":        types.ServiceConditionHealthy,
+			"temporal-schema": types.ServiceConditionCompletedSuccessfully,
+		},
+		"temporal-setup": {"temporal": types.ServiceConditionHealthy},
+		"temporal-ui":    {"temporal": types.ServiceConditionHealthy},
+		"migrate":        {"postgres": types.ServiceConditionHealthy},
+		"api": {
+			"migrate":        types.ServiceConditionCompletedSuccessfully,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
+		},
+		"worker": {
+			"migrate":        types.ServiceConditionCompletedSuccessfully,
+			"temporal-setup": types.ServiceConditionCompletedSuccessfully,
+		},
+	}
+	for name, deps := range want {
+		s := service(t, p, name)
+		got := map[string]string{}
+		for dep, d := range s.DependsOn {
+			got[dep] = d.Condition
+			assert.Truef(t, d.Required, "%s: dependency on %s should be required", name, dep)
+		}
+		assert.Equal(t, deps, got, name)
+	}
+
+	// One-shot jobs must not be restarted (a restarted job never "completes"); the
+	// long-running services come back after a crash or a reboot.
+	for _, name := range []string{"temporal-schema", "temporal-setup", "migrate"} {
+		assert.Equal(t, "no", service(t, p, name).Restart, name)
+	}
+	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker", "simulator"} {
+		assert.Equal(t, "unless-stopped", service(t, p, name).Restart, name)
+	}
+
+	pg := service(t, p, "postgres")
+	require.NotNil(t, pg.HealthCheck)
+	assert.Contains(t, []string(pg.HealthCheck.Test), "pg_isready")
+	// Over TCP: the init scripts' temporary server listens on the socket only.
+	assert.Contains(t, []string(pg.HealthCheck.Test), "127.0.0.1")
+	require.NotNil(t, service(t, p, "temporal").HealthCheck)
+}
+
+func TestComposeHomewardEnvironment(t *testing.T) {
+	p := mustLoad(t, requiredEnv(), "simulator")
+	common := map[string]string{
+		"HOMEWARD_TEMPORAL_ADDRESS":    "temporal:7233",
+		"HOMEWARD_TEMPORAL_NAMESPACE":  "default",
+		"HOMEWARD_TEMPORAL_TASK_QUEUE": "homeward-cases",
+		"HOMEWARD_TEMPORAL_UI_URL":     "http://localhost:8233",
+		"HOMEWARD_DATABASE_DRIVER":     "postgres",
+		"HOMEWARD_DATABASE_DSN":        "postgres://homeward:homeward@postgres:5432/homeward?sslmode=disable",
+		"HOMEWARD_SERVICES_BASE_URL":   "http://simulator:8090",
+		"HOMEWARD_SERVICES_API_KEY":    "partner-key",
+		"HOMEWARD_AUTH_TOKENS":         requiredEnv()["HOMEWARD_AUTH_TOKENS"],
+	}
+	for _, name := range []string{"api", "worker"} {
+		s := service(t, p, name)
+		for k, v := range common {
+			assert.Equalf(t, v, env(t, s, k), "%s: %s", name, k)
+		}
+	}
+	assert.Equal(t, "0.0.0.0:8080", env(t, service(t, p, "api"), "HOMEWARD_HTTP_ADDRESS"))
+	assert.Equal(t, "postgres", env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_DRIVER"))
+	assert.Equal(t, common["HOMEWARD_DATABASE_DSN"], env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_DSN"))
+
+	sim := service(t, p, "simulator")
+	assert.Equal(t, "0.0.0.0:8090", env(t, sim, "HOMEWARD_DEV_SIMULATOR_ADDRESS"))
+	assert.Equal(t, "http://api:8080", env(t, sim, "HOMEWARD_SIMULATOR_API_URL"))
+	assert.Equal(t, "partner-key", env(t, sim, "HOMEWARD_SERVICES_API_KEY"))
+	env(t, sim, "HOMEWARD_SIMULATOR_API_TOKEN")
+	// The worker's default partner URL must be the simulator's host and port.
+	u, err := url.Parse(common["HOMEWARD_SERVICES_BASE_URL"])
+	require.NoError(t, err)
+	_, port, _ := net.SplitHostPort(env(t, sim, "HOMEWARD_DEV_SIMULATOR_ADDRESS"))
+	assert.Equal(t, "simulator:"+port, u.Host)
+
+	// What the containers get must pass Homeward's own configuration loader.
+	for _, name := range []string{"api", "worker", "migrate", "simulator"} {
+		s := service(t, p, name)
+		c, err := config.Load("", func(k string) string {
+			if v, ok := s.Environment[k]; ok && v != nil {
+				return *v
+			}
+			return ""
+		})
+		require.NoErrorf(t, err, "%s: config.Load", name)
+		if name != "simulator" { // the simulator keeps no case files
+			assert.Equal(t, "postgres", c.Database.Driver, name)
+		}
+	}
+	c, err := config.Load("", func(k string) string { return common[k] })
+	require.NoError(t, err)
+	assert.Len(t, c.Auth.Tokens, 2, "the dev tokens must not be mixed in")
+
+	// Real partners and real passwords replace the defaults, consistently everywhere.
+	p = mustLoad(t, merge(requiredEnv(), map[string]string{
+		"HOMEWARD_SERVICES_BASE_URL": "https://partners.example.org",
+		"HOMEWARD_DB_PASSWORD":       "h-secret",
+		"TEMPORAL_DB_PASSWORD":       "t-secret",
+		"POSTGRES_PASSWORD":          "p-secret",
+	}))
+	for _, name := range []string{"api", "worker", "migrate"} {
+		s := service(t, p, name)
+		dsn, err := url.Parse(env(t, s, "HOMEWARD_DATABASE_DSN"))
+		require.NoError(t, err)
+		pw, _ := dsn.User.Password()
+		assert.Equal(t, "homeward", dsn.User.Username(), name)
+		assert.Equal(t, "h-secret", pw, name)
+		assert.Equal(t, "postgres:5432", dsn.Host, name)
+		assert.Equal(t, "/homeward", dsn.Path, name)
+	}
+	assert.Equal(t, "https://partners.example.org", env(t, service(t, p, "worker"), "HOMEWARD_SERVICES_BASE_URL"))
+	pg := service(t, p, "postgres")
+	assert.Equal(t, "p-secret", env(t, pg, "POSTGRES_PASSWORD"))
+	assert.Equal(t, "h-secret", env(t, pg, "HOMEWARD_DB_PASSWORD"))
+	assert.Equal(t, "t-secret", env(t, pg, "TEMPORAL_DB_PASSWORD"))
+	assert.Equal(t, "t-secret", env(t, service(t, p, "temporal"), "POSTGRES_PWD"))
+	assert.Equal(t, "t-secret", env(t, service(t, p, "temporal-schema"), "SQL_PASSWORD"))
+}
+
+func TestComposeTemporalOnPostgres(t *testing.T) {
+	p := mustLoad(t, requiredEnv())
+	tmp := service(t, p, "temporal")
+	for k, v := range map[string]string{
+		"DB": "postgres12", "DB_PORT": "5432", "POSTGRES_SEEDS": "postgres",
+		"POSTGRES_USER": "temporal", "POSTGRES_PWD": "temporal",
+		"DBNAME": "temporal", "VISIBILITY_DBNAME": "temporal_visibility",
+		"BIND_ON_IP": "0.0.0.0",
+	} {
+		assert.Equal(t, v, env(t, tmp, k), k)
+	}
+	// The server refuses to start without its dynamic config file: ours is mounted.
+	dc := env(t, tmp, "DYNAMIC_CONFIG_FILE_PATH")
+	mount := volume(t, tmp, filepath.Dir(dc))
+	assert.True(t, mount.ReadOnly)
+	_, err := os.Stat(filepath.Join(mount.Source, filepath.Base(dc)))
+	assert.NoError(t, err, "dynamic config file")
+
+	schema := service(t, p, "temporal-schema")
+	assert.Equal(t, "postgres12", env(t, schema, "SQL_PLUGIN"))
+	assert.Equal(t, "postgres", env(t, schema, "SQL_HOST"))
+	assert.Equal(t, env(t, tmp, "POSTGRES_USER"), env(t, schema, "SQL_USER"))
+	assert.Equal(t, []string{"sh", "/homeward/schema.sh"}, []string(schema.Entrypoint))
+	assertMountsDeployTemporal(t, schema)
+
+	setup := service(t, p, "temporal-setup")
+	assert.Equal(t, "temporal:7233", env(t, setup, "TEMPORAL_ADDRESS"))
+	assert.Equal(t, "default", env(t, setup, "TEMPORAL_NAMESPACE"))
+	assert.Equal(t, []string{"sh", "/homeward/setup.sh"}, []string(setup.Entrypoint))
+	assertMountsDeployTemporal(t, setup)
+
+	ui := service(t, p, "temporal-ui")
+	assert.Equal(t, "temporal:7233", env(t, ui, "TEMPORAL_ADDRESS"))
+	assert.Equal(t, "http://localhost:8080/codec", env(t, ui, "TEMPORAL_CODEC_ENDPOINT"))
+	assert.Equal(t, "http://localhost:8233", env(t, ui, "TEMPORAL_CORS_ORIGINS"))
+
+	// The namespace the setup job creates is the one api and worker use.
+	p = mustLoad(t, merge(requiredEnv(), map[string]string{"HOMEWARD_TEMPORAL_NAMESPACE": "homeward"}))
+	assert.Equal(t, "homeward", env(t, service(t, p, "temporal-setup"), "TEMPORAL_NAMESPACE"))
+	assert.Equal(t, "homeward", env(t, service(t, p, "worker"), "HOMEWARD_TEMPORAL_NAMESPACE"))
+}
+
+func TestComposePortsAndVolumes(t *testing.T) {
+	p := mustLoad(t, requiredEnv(), "simulator")
+	ports := func(name string) []string {
+		var out []string
+		for _, pc := range service(t, p, name).Ports {
+			out = append(out, fmt.Sprintf("%s:%s->%d", pc.HostIP, pc.Published, pc.Target))
+		}
+		return out
+	}
+	assert.Equal(t, []string{":8080->8080"}, ports("api"))
+	assert.Equal(t, []string{":8233->8080"}, ports("temporal-ui"))
+	assert.Equal(t, []string{"127.0.0.1:7233->7233"}, ports("temporal"))
+	for _, name := range []string{"postgres", "worker", "simulator", "migrate"} {
+		assert.Empty(t, ports(name), name)
+	}
+
+	pg := service(t, p, "postgres")
+	data := volume(t, pg, "/var/lib/postgresql/data")
+	assert.Equal(t, types.VolumeTypeVolume, data.Type)
+	assert.Contains(t, p.Volumes, data.Source)
+	initdb := volume(t, pg, "/docker-entrypoint-initdb.d")
+	abs, _ := filepath.Abs(filepath.Join(root, "deploy", "postgres"))
+	assert.Equal(t, abs, initdb.Source)
+}
+
+func TestComposeRequiresSecrets(t *testing.T) {
+	for _, key := range []string{"HOMEWARD_AUTH_TOKENS", "HOMEWARD_SERVICES_API_KEY"} {
+		for _, value := range []*string{nil, ptr("")} {
+			e := requiredEnv()
+			delete(e, key)
+			if value != nil {
+				e[key] = *value
+			}
+			_, err := load(t, e)
+			require.Errorf(t, err, "loading without %s must fail", key)
+			assert.Contains(t, err.Error(), "set "+key, "the message names what to set")
+		}
+	}
+}
+
+func TestSearchAttributesList(t *testing.T) {
+	got := readSearchAttributes(t)
+	assert.Equal(t, searchAttributes, got)
+	// Postgres visibility has 10 Keyword, 3 Bool and 3 Datetime columns to map onto.
+	count := map[string]int{}
+	for _, typ := range got {
+		count[typ]++
+	}
+	assert.LessOrEqual(t, count["Keyword"], 10)
+	assert.LessOrEqual(t, count["Bool"], 3)
+	assert.LessOrEqual(t, count["Datetime"], 3)
+}
+
+func readSearchAttributes(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "deploy", "temporal", "search-attributes.txt"))
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		require.Len(t, fields, 2, line)
+		require.NotContains(t, out, fields[0], "listed twice")
+		out[fields[0]] = fields[1]
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// fakeTemporal is a stand-in for the `temporal` CLI: it logs its arguments and answers
+// like the real one would, as FAKE_MODE says.
+const fakeTemporal = `#!/bin/sh
+echo "$*" >>"$FAKE_LOG"
+case "$*" in
+*"cluster health"*)
+  if [ -f "$FAKE_DIR/down" ]; then rm "$FAKE_DIR/down"; echo "connection refused" >&2; exit 1; fi
+  echo SERVING; exit 0 ;;
+esac
+case "$FAKE_MODE" in
+exists) echo "Error: Namespace or search attribute already exists." >&2; exit 1 ;;
+conflict)
+  case "$*" in *search-attribute*) echo "Error: search attribute X already exists and has different type Text" >&2; exit 1 ;; esac ;;
+broken) echo "Error: permission denied" >&2; exit 1 ;;
+esac
+echo ok
+`
+
+// shells lists the shells on this machine to run the scripts with: they are POSIX sh
+// for the admin-tools images (busybox ash), and bash must run them too.
+func shells(t *testing.T) []string {
+	var out []string
+	for _, sh := range []string{"sh", "bash", "busybox"} {
+		if p, err := exec.LookPath(sh); err == nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no shell to run the scripts with")
+	}
+	return out
+}
+
+func runScript(t *testing.T, shell, script string, env map[string]string) (string, error) {
+	t.Helper()
+	args := []string{filepath.Join(root, "deploy", "temporal", script)}
+	if filepath.Base(shell) == "busybox" {
+		args = append([]string{"sh"}, args...)
+	}
+	cmd := exec.Command(shell, args...)
+	cmd.Env = []string{"PATH=" + env["FAKE_DIR"] + ":/usr/bin:/bin"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestSetupScriptRegistersExactlyTheSearchAttributes(t *testing.T) {
+	for _, shell := range shells(t) {
+		t.Run(filepath.Base(shell), func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "temporal"), []byte(fakeTemporal), 0o755))
+			log := filepath.Join(dir, "log")
+			e := map[string]string{
+				"FAKE_DIR": dir, "FAKE_LOG": log, "FAKE_MODE": "ok",
+				"TEMPORAL_ADDRESS": "temporal:7233", "TEMPORAL_NAMESPACE": "default",
+				"SETUP_ATTEMPTS": "3", "SETUP_SLEEP_SECONDS": "0",
+			}
+			// The server is not up at the first try: the script waits.
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "down"), nil, 0o644))
+			out, err := runScript(t, shell, "setup.sh", e)
+			require.NoError(t, err, out)
+
+			calls := readLines(t, log)
+			require.GreaterOrEqual(t, len(calls), 3, out)
+			assert.Equal(t, "operator cluster health --address temporal:7233", calls[0])
+			assert.Equal(t, "operator cluster health --address temporal:7233", calls[1])
+			assert.Equal(t, "operator namespace create --address temporal:7233 --namespace default --retention 720h", calls[2])
+			got := map[string]string{}
+			for _, c := range calls[3:] {
+				f := flags(c)
+				require.True(t, strings.HasPrefix(c, "operator search-attribute create "), c)
+				assert.Equal(t, "default", f["--namespace"], c)
+				assert.Equal(t, "temporal:7233", f["--address"], c)
+				require.NotContains(t, got, f["--name"], "registered twice")
+				got[f["--name"]] = f["--type"]
+			}
+			assert.Equal(t, searchAttributes, got)
+
+			// Second run: everything exists already, which is success.
+			e["FAKE_MODE"] = "exists"
+			out, err = runScript(t, shell, "setup.sh", e)
+			require.NoError(t, err, out)
+			assert.Contains(t, out, "already exists")
+
+			// An attribute that exists with another type is a conflict, not "exists".
+			e["FAKE_MODE"] = "conflict"
+			out, err = runScript(t, shell, "setup.sh", e)
+			require.Error(t, err, out)
+			assert.Contains(t, out, "different type")
+
+			// Any other error is retried, then fails the job.
+			e["FAKE_MODE"] = "broken"
+			out, err = runScript(t, shell, "setup.sh", e)
+			require.Error(t, err, out)
+			assert.Contains(t, out, "failed after 3 attempts")
+		})
+	}
+}
+
+const fakeSQLTool = `#!/bin/sh
+echo "$*" >>"$FAKE_LOG"
+case "$FAKE_MODE:$*" in
+exists:*create-database*) echo 'ERROR: database "x" already exists (SQLSTATE 42P04)' >&2; exit 1 ;;
+broken:*create-database*) echo 'password authentication failed for user "temporal"' >&2; exit 1 ;;
+esac
+echo ok
+`
+
+func TestSchemaScript(t *testing.T) {
+	for _, shell := range shells(t) {
+		t.Run(filepath.Base(shell), func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "temporal-sql-tool"), []byte(fakeSQLTool), 0o755))
+			log := filepath.Join(dir, "log")
+			e := map[string]string{
+				"FAKE_DIR": dir, "FAKE_LOG": log, "FAKE_MODE": "ok",
+				"SQL_PLUGIN": "postgres12", "SQL_HOST": "postgres", "SQL_USER": "temporal",
+				"SCHEMA_ATTEMPTS": "2", "SCHEMA_SLEEP_SECONDS": "0",
+			}
+			out, err := runScript(t, shell, "schema.sh", e)
+			require.NoError(t, err, out)
+			assert.Equal(t, []string{
+				"--db temporal create-database",
+				"--db temporal setup-schema -v 0.0",
+				"--db temporal update-schema --schema-name postgresql/v12/temporal",
+				"--db temporal_visibility create-database",
+				"--db temporal_visibility setup-schema -v 0.0",
+				"--db temporal_visibility update-schema --schema-name postgresql/v12/visibility",
+			}, readLines(t, log))
+
+			e["FAKE_MODE"] = "exists"
+			out, err = runScript(t, shell, "schema.sh", e)
+			require.NoError(t, err, out)
+
+			e["FAKE_MODE"] = "broken"
+			out, err = runScript(t, shell, "schema.sh", e)
+			require.Error(t, err, out)
+			assert.Contains(t, out, "password authentication failed")
+
+			delete(e, "SQL_HOST")
+			out, err = runScript(t, shell, "schema.sh", e)
+			require.Error(t, err, out)
+			assert.Contains(t, out, "SQL_HOST")
+		})
+	}
+}
+
+// TestSetupScriptAgainstTemporalDevServer runs setup.sh with the real Temporal CLI
+// (bin/temporal, built from tools/go.mod) against a real dev server, twice. Skipped
+// when the CLI has not been built, or with -short.
+func TestSetupScriptAgainstTemporalDevServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	cliPath, err := filepath.Abs(filepath.Join(root, "bin", "temporal"))
+	require.NoError(t, err)
+	if _, err := os.Stat(cliPath); err != nil {
+		t.Skip("bin/temporal not built")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	port, uiPort := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := exec.CommandContext(ctx, cliPath, "server", "start-dev", "--headless",
+		"--ip", "127.0.0.1", "--port", strconv.Itoa(port), "--ui-port", strconv.Itoa(uiPort),
+		"--log-level", "error")
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() { cancel(); _ = srv.Wait() })
+
+	dir := t.TempDir()
+	require.NoError(t, os.Symlink(cliPath, filepath.Join(dir, "temporal")))
+	address := fmt.Sprintf("127.0.0.1:%d", port)
+	e := map[string]string{
+		"FAKE_DIR": dir, "TEMPORAL_ADDRESS": address, "TEMPORAL_NAMESPACE": "homeward-test",
+		"SETUP_ATTEMPTS": "60", "SETUP_SLEEP_SECONDS": "1", "HOME": dir,
+	}
+	for range 2 { // the second run finds everything in place
+		out, err := runScript(t, sh, "setup.sh", e)
+		require.NoError(t, err, out)
+		assert.Contains(t, out, "11 search attributes")
+	}
+
+	list := exec.Command(cliPath, "operator", "search-attribute", "list",
+		"--address", address, "--namespace", "homeward-test")
+	list.Env = []string{"HOME=" + dir}
+	out, err := list.CombinedOutput()
+	require.NoError(t, err, string(out))
+	for name, typ := range searchAttributes {
+		assert.Regexp(t, regexp.MustCompile(`(?m)^\s*`+name+`\s+`+typ+`\s*$`), string(out))
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	require.NoError(t, err)
+	var froms []string
+	var lastStage []string // instructions after the last FROM
+	var all []string
+	for _, line := range joinContinuations(string(b)) {
+		switch {
+		case strings.HasPrefix(line, "FROM "):
+			froms = append(froms, line)
+			lastStage = nil
+		default:
+			lastStage = append(lastStage, line)
+		}
+		all = append(all, line)
+	}
+	require.GreaterOrEqual(t, len(froms), 2, "multi-stage")
+	assert.Equal(t, "FROM golang:1.26-bookworm AS build", froms[0])
+
+	build := strings.Join(all, "\n")
+	assert.Regexp(t, `(?m)^(ENV .*CGO_ENABLED=0|RUN .*CGO_ENABLED=0 )`, build)
+	goBuild := regexp.MustCompile(`(?m)^RUN .*\bgo build (.*)$`).FindStringSubmatch(build)
+	require.NotNil(t, goBuild, "no go build")
+	assert.Contains(t, goBuild[1], "-trimpath")
+	assert.Contains(t, goBuild[1], `-ldflags "-s -w"`)
+	assert.True(t, strings.HasSuffix(goBuild[1], " ./cmd/homeward"), goBuild[1])
+	out := regexp.MustCompile(`-o (\S+)`).FindStringSubmatch(goBuild[1])
+	require.NotNil(t, out)
+
+	final := froms[len(froms)-1]
+	var user string
+	for _, l := range lastStage {
+		if u, ok := strings.CutPrefix(l, "USER "); ok {
+			user = u
+		}
+	}
+	nonrootImage := strings.HasSuffix(strings.Fields(final)[1], ":nonroot")
+	require.Truef(t, nonrootImage || user != "", "final stage %q runs as root", final)
+	if user != "" {
+		name, _, _ := strings.Cut(user, ":")
+		assert.NotContains(t, []string{"root", "0"}, name, "USER")
+	}
+	assert.Contains(t, lastStage, "COPY --from=build "+out[1]+" /homeward")
+	assert.Contains(t, lastStage, `ENTRYPOINT ["/homeward"]`)
+
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	require.NoError(t, err)
+	lines := strings.Split(string(ignore), "\n")
+	for _, want := range []string{".git", "bin/", "data/"} {
+		assert.Contains(t, lines, want, ".dockerignore")
+	}
+}
+
+func TestPostgresInitScript(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "postgres", "10-homeward.sql"))
+	require.NoError(t, err)
+	sql := string(b)
+	assert.Contains(t, sql, "CREATE DATABASE homeward OWNER homeward;")
+	assert.Contains(t, sql, "CREATE ROLE homeward LOGIN PASSWORD :'homeward_password';")
+	assert.Contains(t, sql, "CREATE ROLE temporal LOGIN CREATEDB PASSWORD :'temporal_password';")
+	// The variables the script reads are the ones compose passes to the container.
+	p := mustLoad(t, requiredEnv())
+	pg := service(t, p, "postgres")
+	for _, m := range regexp.MustCompile(`\\getenv \w+ (\w+)`).FindAllStringSubmatch(sql, -1) {
+		env(t, pg, m[1])
+	}
+	// Temporal's databases are the schema job's to create, not this script's.
+	assert.NotContains(t, sql, "CREATE DATABASE temporal")
+}
+
+func TestDockerComposeConfigWhenInstalled(t *testing.T) {
+	bin := "/usr/bin/docker-compose"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("docker-compose not installed")
+	}
+	cmd := exec.Command(bin, "-f", filepath.Join(root, "docker-compose.yml"), "config", "-q")
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	for k, v := range requiredEnv() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+}
+
+// helpers
+
+func volume(t *testing.T, s types.ServiceConfig, target string) types.ServiceVolumeConfig {
+	t.Helper()
+	i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == target })
+	require.GreaterOrEqualf(t, i, 0, "%s: nothing mounted at %s", s.Name, target)
+	return s.Volumes[i]
+}
+
+func assertMountsDeployTemporal(t *testing.T, s types.ServiceConfig) {
+	t.Helper()
+	v := volume(t, s, "/homeward")
+	abs, _ := filepath.Abs(filepath.Join(root, "deploy", "temporal"))
+	assert.Equal(t, abs, v.Source, s.Name)
+	assert.True(t, v.ReadOnly, s.Name)
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// flags reads "--k v" pairs.
+func flags(args string) map[string]string {
+	f := strings.Fields(args)
+	out := map[string]string{}
+	for i := 0; i+1 < len(f); i++ {
+		if strings.HasPrefix(f[i], "--") {
+			out[f[i]] = f[i+1]
+		}
+	}
+	return out
+}
+
+// joinContinuations returns the Dockerfile's instructions, one a string, without
+// comments, blank lines and backslash continuations.
+func joinContinuations(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") || (line == "" && cur.Len() == 0) {
+			continue
+		}
+		if l, ok := strings.CutSuffix(line, "\\"); ok {
+			cur.WriteString(strings.TrimSpace(l) + " ")
+			continue
+		}
+		cur.WriteString(line)
+		out = append(out, strings.TrimSpace(cur.String()))
+		cur.Reset()
+	}
+	return out
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
