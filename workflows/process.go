@@ -15,7 +15,7 @@ import (
 // closure to end the case early. The follow-up year runs in a fresh history
 // (continue-as-new), so a case that lives a year keeps a small history.
 func (w *caseRun) process(ctx workflow.Context) error {
-	if w.st.Stage == contract.StageMonitoring {
+	if w.in.Resumed != nil { // the follow-up year, after continue-as-new
 		return w.monitor(ctx)
 	}
 	for _, stage := range []func(workflow.Context) error{
@@ -377,7 +377,6 @@ func (w *caseRun) pay(ctx workflow.Context, p *contract.ProcurementItem, kind, p
 // continueIntoMonitoring starts the follow-up year in a fresh history, carrying the
 // state and any partner fact not yet used.
 func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
-	w.st.Stage = contract.StageMonitoring
 	if err := w.settled(ctx); err != nil {
 		return err
 	}

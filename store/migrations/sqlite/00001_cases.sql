@@ -47,6 +47,7 @@ CREATE TABLE cases (
 CREATE INDEX cases_created_at ON cases (created_at);
 CREATE INDEX cases_departed_at ON cases (departed_at);
 CREATE INDEX cases_plan_approved_at ON cases (plan_approved_at);
+CREATE INDEX cases_closed_at ON cases (closed_at);
 CREATE INDEX cases_stage_seq ON cases (stage, seq DESC);
 CREATE INDEX cases_status_seq ON cases (status, seq DESC);
 CREATE INDEX cases_country_seq ON cases (country_of_return, seq DESC);

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
+
+// request is a body the API can check on its own (shape, formats, dates).
+type request interface {
+	Validate(now time.Time) []contract.FieldError
+}
+
+// action handles a person's action on a case: it is sent to the workflow as an
+// update, whose validator accepts or refuses it; the answer is the case after it.
+// With an Idempotency-Key, a repeat gets the first answer and has no second effect.
+func action[T request](s *Server, update string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cs, body, key, ok := prepare[T](s, c)
+		if !ok {
+			return
+		}
+		if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
+			d.ItemID = c.Param("item_id")
+		}
+		updateID := key
+		if updateID == "" {
+			updateID = uuid.NewString()
+		}
+		ctx, cancel := context.WithTimeout(c, 30*time.Second)
+		defer cancel()
+		h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+			WorkflowID: cs.WorkflowID, UpdateID: updateID, UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{contract.Action[T]{Actor: principal(c), RequestID: key, Body: body}},
+		})
+		var st contract.CaseState
+		if err == nil {
+			err = h.Get(ctx, &st)
+		}
+		if err != nil {
+			respondError(c, closedIsConflict(err))
+			return
+		}
+		s.remember(c, key, fingerprint(body), http.StatusOK, s.view(cs, st))
+	}
+}
+
+// fact handles a partner's callback (a medical result, an arrival): a signal the
+// workflow buffers and de-duplicates, answered 202.
+func fact[T request](s *Server, signal string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cs, body, key, ok := prepare[T](s, c)
+		if !ok {
+			return
+		}
+		if cs.Status == string(contract.StatusClosed) {
+			respondError(c, fail(KindConflict, "the case is closed"))
+			return
+		}
+		err := s.temporal.SignalWorkflow(c, cs.WorkflowID, "", signal,
+			contract.Action[T]{Actor: principal(c), RequestID: key, Body: body})
+		if err != nil {
+			respondError(c, closedIsConflict(err))
+			return
+		}
+		s.remember(c, key, fingerprint(body), http.StatusAccepted, gin.H{"accepted": true, "case_id": cs.ID})
+	}
+}
+
+// prepare does what every action and fact does first: find the case, read and
+// check the body, and answer a repeated Idempotency-Key from memory.
+func prepare[T request](s *Server, c *gin.Context) (cs *store.Case, body T, key string, ok bool) {
+	cs, err := s.caseFor(c)
+	if err != nil {
+		respondError(c, err)
+		return nil, body, "", false
+	}
+	if err := decode(c, s.cfg.HTTP.BodyLimitBytes, &body); err != nil {
+		respondError(c, err)
+		return nil, body, "", false
+	}
+	if errs := body.Validate(s.now()); len(errs) > 0 {
+		respondError(c, &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs})
+		return nil, body, "", false
+	}
+	if k := c.GetHeader("Idempotency-Key"); k != "" {
+		if len(k) > 255 {
+			respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
+			return nil, body, "", false
+		}
+		key = idempotencyKey(principal(c), c.FullPath(), cs.ID, k)
+		if prev, err := s.store.RememberedResponse(c, key); err == nil {
+			if prev.Fingerprint != fingerprint(body) {
+				respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
+				return nil, body, "", false
+			}
+			c.Data(prev.Status, "application/json; charset=utf-8", []byte(prev.Body))
+			return nil, body, "", false
+		} else if !errors.Is(err, store.ErrNotFound) {
+			respondError(c, err)
+			return nil, body, "", false
+		}
+	}
+	return cs, body, key, true
+}
+
+// idempotencyKey scopes a client's key to the caller, the route and the case.
+func idempotencyKey(p Principal, route, caseID, k string) string {
+	sum := sha256.Sum256([]byte(p.User + "\x00" + route + "\x00" + caseID + "\x00" + k))
+	return hex.EncodeToString(sum[:])
+}
+
+func fingerprint(body any) string {
+	sum := sha256.Sum256([]byte(mustJSON(body)))
+	return hex.EncodeToString(sum[:])
+}
+
+// remember answers, and stores the answer under the idempotency key if there is one.
+func (s *Server) remember(c *gin.Context, key, fp string, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	if key != "" {
+		err := s.store.RememberResponse(c, store.IdempotentRequest{Key: key, Fingerprint: fp, Status: status,
+			Body: string(b), CreatedAt: s.now()})
+		if err != nil {
+			// The action took effect; a retry would be refused as a duplicate by
+			// the workflow, so it is safe to answer without the memory.
+			loggerFrom(c).Warn("idempotent response not stored", "error", err.Error())
+		}
+	}
+	c.Data(status, "application/json; charset=utf-8", b)
+}
+
+// closedIsConflict: a workflow that has completed answers NotFound to an update or
+// signal; for the caller the case exists but takes no more actions.
+func closedIsConflict(err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return fail(KindConflict, "the case is closed")
+	}
+	return err
+}

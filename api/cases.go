@@ -1,0 +1,295 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/workflows"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// registerCase stores a new case and starts its workflow, in one step: if the
+// workflow cannot start, nothing is stored (503), so no case is half-created. A
+// retried request with the same Idempotency-Key returns the case it created.
+func (s *Server) registerCase(c *gin.Context) {
+	p := principal(c)
+	var reg Registration
+	if err := decode(c, s.cfg.HTTP.BodyLimitBytes, &reg); err != nil {
+		respondError(c, err)
+		return
+	}
+	now := s.now()
+	if errs := reg.Validate(now, func(name string) bool { _, ok := s.cfg.Rules.Programme(name); return ok }); len(errs) > 0 {
+		respondError(c, &Error{Kind: KindInvalid, Detail: "the registration is not valid", Fields: errs})
+		return
+	}
+	if !canSee(p, reg.SendingOffice, reg.ReceivingOffice) {
+		respondError(c, fail(KindForbidden, "a caseworker registers cases of their own office"))
+		return
+	}
+	var key *string
+	if k := c.GetHeader("Idempotency-Key"); k != "" {
+		scoped := p.User + ":" + k
+		key = &scoped
+		if existing, err := s.store.CaseByIdempotencyKey(c, scoped); err == nil {
+			s.respondCase(c, http.StatusOK, existing, nil)
+			return
+		}
+	}
+	rules, err := rulesFor(s.cfg.Rules, reg.Programme)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	id := uuid.NewString()
+	cs := &store.Case{ID: id, IdempotencyKey: key, Status: string(contract.StatusActive), Stage: string(contract.StageIntake),
+		WaitingOn: string(contract.WaitingCaseworker), StageEnteredAt: now, HostCountry: reg.HostCountry,
+		CountryOfReturn: reg.CountryOfReturn, AreaRegion: reg.AreaOfReturn.Region, AreaDistrict: reg.AreaOfReturn.District,
+		SendingOffice: reg.SendingOffice, ReceivingOffice: reg.ReceivingOffice, Programme: reg.Programme,
+		Vulnerable: reg.vulnerable(), Beneficiary: mustJSON(reg.Beneficiary), Household: mustJSON(orEmpty(reg.Household)),
+		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
+		Currency: rules.Programme.Currency, CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
+	adults, minors := reg.household(now)
+	err = s.store.CreateCase(c, cs, func(ctx context.Context, cs *store.Case) (string, error) {
+		in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
+			CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
+			Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
+			Minors: minors, RegisteredBy: p, RegisteredAt: now, Rules: rules}
+		run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: cs.WorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			TypedSearchAttributes: workflows.StartSearchAttributes(cs.CountryOfReturn, cs.SendingOffice,
+				cs.ReceivingOffice, cs.Programme, cs.Vulnerable, now),
+			StaticSummary: fmt.Sprintf("%s · %s → %s", cs.Reference, cs.HostCountry, cs.CountryOfReturn),
+		}, contract.WorkflowType, in)
+		if err != nil {
+			return "", err
+		}
+		return run.GetRunID(), nil
+	})
+	if err != nil {
+		if key != nil {
+			// A concurrent retry with the same key may have won the race.
+			if existing, e := s.store.CaseByIdempotencyKey(c, *key); e == nil {
+				s.respondCase(c, http.StatusOK, existing, nil)
+				return
+			}
+		}
+		respondError(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/cases/"+cs.ID)
+	s.respondCase(c, http.StatusCreated, cs, nil)
+}
+
+func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {
+	st := live
+	if st == nil {
+		projected, err := cs.LiveState()
+		if err != nil {
+			respondError(c, err)
+			return
+		}
+		st = &projected
+	}
+	c.JSON(status, s.view(cs, *st))
+}
+
+// caseFor loads the case in the path, if the caller may see it (else 404).
+func (s *Server) caseFor(c *gin.Context) (*store.Case, error) {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fail(KindNotFound, "no such case")
+	}
+	cs, err := s.store.CaseByID(c, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(principal(c), cs.SendingOffice, cs.ReceivingOffice) {
+		return nil, fail(KindNotFound, "no such case")
+	}
+	return cs, nil
+}
+
+// getCase returns the case file with its live state: the workflow's answer to a
+// query while it runs, the projection in the case file if the workflow cannot
+// answer (no worker) or the case is closed.
+func (s *Server) getCase(c *gin.Context) {
+	cs, err := s.caseFor(c)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	var live *contract.CaseState
+	if cs.Status == string(contract.StatusActive) {
+		ctx, cancel := context.WithTimeout(c, 2*time.Second)
+		defer cancel()
+		if v, err := s.temporal.QueryWorkflow(ctx, cs.WorkflowID, "", contract.QueryState); err == nil {
+			var st contract.CaseState
+			if v.Get(&st) == nil {
+				live = &st
+			}
+		}
+	}
+	s.respondCase(c, http.StatusOK, cs, live)
+}
+
+// TimelineEntry is one line of a case's timeline.
+type TimelineEntry struct {
+	Type    string        `json:"type"`
+	Actor   TimelineActor `json:"actor"`
+	At      time.Time     `json:"at"`
+	Summary string        `json:"summary"`
+}
+
+// TimelineActor is who did it.
+type TimelineActor struct {
+	User string `json:"user"`
+	Role string `json:"role"`
+}
+
+func (s *Server) timeline(c *gin.Context) {
+	cs, err := s.caseFor(c)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	evs, err := s.store.Timeline(c, cs.ID)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	items := make([]TimelineEntry, 0, len(evs))
+	for _, e := range evs {
+		items = append(items, TimelineEntry{Type: e.Type, Actor: TimelineActor{User: e.ActorUser, Role: e.ActorRole},
+			At: e.At.UTC(), Summary: e.Summary})
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+func (s *Server) listCases(c *gin.Context) {
+	f, err := s.filter(c)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	page, err := s.store.ListCases(c, f)
+	if err == store.ErrBadCursor {
+		respondError(c, &Error{Kind: KindInvalid, Detail: "cursor is not one this API gave out",
+			Fields: []contract.FieldError{{Field: "cursor", Message: "unknown cursor"}}})
+		return
+	}
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": summaries(page.Cases), "next_cursor": page.NextCursor})
+}
+
+var knownQuery = map[string]bool{"stage": true, "status": true, "country_of_return": true, "office": true,
+	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true}
+
+// filter reads the list's query parameters.
+func (s *Server) filter(c *gin.Context) (store.Filter, error) {
+	q := c.Request.URL.Query()
+	var errs []contract.FieldError
+	bad := func(field, msg string) { errs = append(errs, contract.FieldError{Field: field, Message: msg}) }
+	for k := range q {
+		if !knownQuery[k] {
+			bad(k, "is not a filter of this list")
+		}
+	}
+	f := store.Filter{Stage: q.Get("stage"), Status: q.Get("status"), CountryOfReturn: q.Get("country_of_return"),
+		Office: q.Get("office"), WaitingOn: q.Get("waiting_on"), Cursor: q.Get("cursor"), Limit: 50,
+		Offices: officeScope(principal(c))}
+	if f.Stage != "" && !slices.Contains(stageNames(), f.Stage) {
+		bad("stage", "must be a stage name such as PlanApproval")
+	}
+	if f.Status != "" && f.Status != "active" && f.Status != "closed" {
+		bad("status", "must be active or closed")
+	}
+	if f.CountryOfReturn != "" && !iso3166[f.CountryOfReturn] {
+		bad("country_of_return", "must be an ISO 3166-1 alpha-2 code")
+	}
+	if f.WaitingOn != "" && !slices.Contains([]string{"caseworker", "approver", "procurement", "medical_provider",
+		"receiving_office", "system"}, f.WaitingOn) {
+		bad("waiting_on", "must be who a case waits on, such as approver")
+	}
+	for _, b := range []struct {
+		name string
+		dst  **bool
+	}{{"vulnerable", &f.Vulnerable}, {"overdue", &f.Overdue}} {
+		if v := q.Get(b.name); v != "" {
+			parsed, err := strconv.ParseBool(v)
+			if err != nil {
+				bad(b.name, "must be true or false")
+				continue
+			}
+			*b.dst = &parsed
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 200 {
+			bad("limit", "must be 1 to 200")
+		}
+		f.Limit = n
+	}
+	if len(errs) > 0 {
+		return f, &Error{Kind: KindInvalid, Detail: "the filters are not valid", Fields: errs}
+	}
+	return f, nil
+}
+
+func stageNames() []string {
+	var out []string
+	for _, st := range contract.Stages {
+		out = append(out, string(st))
+	}
+	return out
+}
+
+// rulesFor is the rule set a new case of the programme starts with and keeps.
+func rulesFor(r config.Rules, programme string) (contract.Rules, error) {
+	p, ok := r.Programme(programme)
+	if !ok {
+		return contract.Rules{}, fail(KindInvalid, "unknown programme")
+	}
+	amount := func(s string) money.Cents { c, _ := money.Parse(s); return c } // validated at start
+	return contract.Rules{
+		SLA: contract.SLA(r.SLA), MaxRebookings: r.MaxRebookings, SystemStuckAfterAttempts: r.SystemStuckAfterAttempts,
+		MonitoringOffsets: r.MonitoringOffsets,
+		Programme: contract.Programme{Name: p.Name, Currency: p.Currency, PerAdult: amount(p.PerAdult),
+			PerMinor: amount(p.PerMinor), FamilyCap: amount(p.FamilyCap), SecondApprovalAbove: amount(p.SecondApprovalAbove),
+			QuotesThreshold: amount(p.QuotesThreshold), QuotesAbove: p.QuotesAbove, QuotesBelow: p.QuotesBelow,
+			ServiceCharge: amount(p.ServiceCharge)},
+	}, nil
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return string(b)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

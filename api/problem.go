@@ -1,0 +1,143 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
+)
+
+// Kind is what went wrong, independent of HTTP. Handlers and the code below them
+// say which kind; one table says which status each kind is.
+type Kind string
+
+const (
+	KindMalformed    Kind = "malformed"    // JSON that does not parse, unknown fields, wrong types
+	KindInvalid      Kind = "validation"   // well-formed but invalid
+	KindUnauthorized Kind = "unauthorized" // no or bad token
+	KindForbidden    Kind = "forbidden"    // role not allowed, self-approval
+	KindNotFound     Kind = "not-found"    // unknown case, or one the caller may not see
+	KindConflict     Kind = "conflict"     // wrong stage, duplicate
+	KindTooLarge     Kind = "too-large"    // body over the limit
+	KindUnavailable  Kind = "unavailable"  // Temporal or the database down
+	KindInternal     Kind = "internal"
+)
+
+var kinds = map[Kind]struct {
+	status int
+	title  string
+}{
+	KindMalformed:    {http.StatusBadRequest, "Malformed request"},
+	KindInvalid:      {http.StatusUnprocessableEntity, "Invalid request"},
+	KindUnauthorized: {http.StatusUnauthorized, "Authentication required"},
+	KindForbidden:    {http.StatusForbidden, "Not allowed"},
+	KindNotFound:     {http.StatusNotFound, "Not found"},
+	KindConflict:     {http.StatusConflict, "Conflict with the case's state"},
+	KindTooLarge:     {http.StatusRequestEntityTooLarge, "Request body too large"},
+	KindUnavailable:  {http.StatusServiceUnavailable, "Service temporarily unavailable"},
+	KindInternal:     {http.StatusInternalServerError, "Internal error"},
+}
+
+// Error is an error the API answers as RFC 9457 problem+json. Detail must never
+// carry personal data.
+type Error struct {
+	Kind   Kind
+	Detail string
+	Fields []contract.FieldError
+}
+
+func (e *Error) Error() string { return string(e.Kind) + ": " + e.Detail }
+
+func fail(kind Kind, detail string) *Error { return &Error{Kind: kind, Detail: detail} }
+
+// Problem is the problem+json body.
+type Problem struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    int                   `json:"status"`
+	Detail    string                `json:"detail"`
+	Instance  string                `json:"instance,omitempty"`
+	Errors    []contract.FieldError `json:"errors,omitempty"`
+	RequestID string                `json:"request_id,omitempty"`
+}
+
+// retryAfterSeconds is what a client waits before retrying a 503.
+const retryAfterSeconds = "5"
+
+// respondError writes err as problem+json, choosing the kind for errors from below.
+func respondError(c *gin.Context, err error) {
+	e := classify(err)
+	k := kinds[e.Kind]
+	if e.Kind == KindUnavailable {
+		c.Header("Retry-After", retryAfterSeconds)
+	}
+	if e.Kind == KindInternal {
+		// The cause goes to the log (it names no person: errors here carry IDs and
+		// types), never to the client.
+		loggerFrom(c).Error("internal error", "error", err.Error())
+		e.Detail = "Something went wrong on our side; the request ID identifies it in our logs."
+	}
+	c.Header("Content-Type", "application/problem+json")
+	c.AbortWithStatusJSON(k.status, Problem{
+		Type: "https://homeward.example/problems/" + string(e.Kind), Title: k.title, Status: k.status,
+		Detail: e.Detail, Instance: c.FullPath(), Errors: e.Fields, RequestID: requestID(c),
+	})
+}
+
+func classify(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		switch app.Type() {
+		case contract.RefusedWrongStage, contract.RefusedDuplicate:
+			return fail(KindConflict, app.Message())
+		case contract.RefusedForbidden:
+			return fail(KindForbidden, app.Message())
+		case contract.RefusedInvalid:
+			return invalidFromWorkflow(app.Message())
+		}
+	}
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.As(err, &notFound):
+		return fail(KindNotFound, "no such case")
+	case errors.Is(err, store.ErrConflict):
+		return fail(KindConflict, "a conflicting request was made at the same time; retry")
+	case unavailable(err):
+		return fail(KindUnavailable, "Temporal or the database is not answering; retry shortly")
+	}
+	return &Error{Kind: KindInternal, Detail: err.Error()}
+}
+
+// invalidFromWorkflow turns a validator's "field: message" into a field error.
+func invalidFromWorkflow(msg string) *Error {
+	if field, m, ok := strings.Cut(msg, ": "); ok && !strings.Contains(field, " ") {
+		return &Error{Kind: KindInvalid, Detail: msg, Fields: []contract.FieldError{{Field: field, Message: m}}}
+	}
+	return &Error{Kind: KindInvalid, Detail: msg}
+}
+
+func unavailable(err error) bool {
+	var unav *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	if errors.As(err, &unav) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "connect: ", "broken pipe", "connection reset", "database is locked",
+		"failed to connect", "the database system is", "no connection", "bad connection", "server closed", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

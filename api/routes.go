@@ -1,0 +1,61 @@
+package api
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/homeward/homeward/contract"
+)
+
+//go:embed openapi.yaml
+var openapiYAML []byte
+
+// OpenAPI is the contract this API is held to.
+func OpenAPI() []byte { return openapiYAML }
+
+func (s *Server) routes() http.Handler {
+	r := gin.New()
+	r.ContextWithFallback = true
+	r.HandleMethodNotAllowed = true
+	r.Use(requestIDs(s.logger), s.metrics.observe, s.accessLog, recovered)
+	r.NoRoute(func(c *gin.Context) { respondError(c, fail(KindNotFound, "no such resource")) })
+	r.NoMethod(func(c *gin.Context) { respondError(c, fail(KindNotFound, "no such method on this resource")) })
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openapiYAML) })
+
+	const (
+		cw  = contract.RoleCaseworker
+		ap  = contract.RoleApprover
+		pr  = contract.RoleProcurement
+		mg  = contract.RoleManager
+		svc = contract.RoleService
+	)
+	v1 := r.Group("/api/v1", authenticate(s.tokens))
+	people := allow(cw, ap, pr, mg)
+
+	v1.POST("/cases", allow(cw), s.registerCase)
+	v1.GET("/cases", people, s.listCases)
+	v1.GET("/cases/:id", people, s.getCase)
+	v1.GET("/cases/:id/timeline", people, s.timeline)
+
+	v1.POST("/cases/:id/counselling", allow(cw), action[contract.Counselling](s, contract.UpdateCounselling))
+	v1.POST("/cases/:id/screening", allow(cw), action[contract.Screening](s, contract.UpdateScreening))
+	v1.POST("/cases/:id/screening/clearance", allow(ap), action[contract.Clearance](s, contract.UpdateClearance))
+	v1.POST("/cases/:id/medical", allow(svc, cw), fact[contract.MedicalResult](s, contract.SignalMedicalResult))
+	v1.POST("/cases/:id/departure", allow(cw), action[contract.Departure](s, contract.UpdateDeparture))
+	v1.POST("/cases/:id/arrival", allow(svc, cw), fact[contract.Arrival](s, contract.SignalArrival))
+	v1.POST("/cases/:id/plan", allow(cw), action[contract.Plan](s, contract.UpdatePlan))
+	v1.POST("/cases/:id/plan/decisions", allow(ap), action[contract.PlanDecision](s, contract.UpdatePlanDecision))
+	v1.POST("/cases/:id/procurement/:item_id/delivery", allow(pr, cw), action[contract.Delivery](s, contract.UpdateDelivery))
+	v1.POST("/cases/:id/monitoring", allow(cw), action[contract.Visit](s, contract.UpdateVisit))
+	v1.POST("/cases/:id/withdrawal", allow(cw), action[contract.Withdrawal](s, contract.UpdateWithdrawal))
+
+	v1.GET("/tasks", people, s.tasks)
+	v1.GET("/stuck", allow(mg), s.stuck)
+	v1.GET("/reports/monthly", allow(mg), s.monthlyReport)
+	return r
+}

@@ -1,0 +1,96 @@
+// Package api is Homeward's HTTP API (Gin): case processors register returns and
+// record what happened, approvers decide, partners call back, managers read. The
+// workflow, not a handler, decides whether an action is allowed in the case's
+// stage; handlers turn its answer into a status. routes.go shows the whole surface.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/client"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	store    *store.Store
+	temporal client.Client
+	cfg      config.Config
+	tokens   *Tokens
+	logger   *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+}
+
+// NewServer returns the API as an http.Handler.
+func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{store: st, temporal: tc, cfg: cfg, tokens: NewTokens(cfg.Auth.Tokens), logger: logger,
+		metrics: newMetrics(), now: func() time.Time { return time.Now().UTC() }}
+	return s.routes()
+}
+
+// decode reads a JSON body strictly: one object, no unknown fields, within the limit.
+func decode(c *gin.Context, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail(KindTooLarge, "the body is over the limit of 1 MiB")
+		}
+		return fail(KindMalformed, "the body could not be read")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return malformed(err)
+	}
+	if dec.More() {
+		return fail(KindMalformed, "the body must hold one JSON object")
+	}
+	return nil
+}
+
+// malformed says what is wrong with a body that does not decode, naming the field.
+func malformed(err error) *Error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	var timeErr *time.ParseError
+	switch {
+	case errors.As(err, &typeErr):
+		return &Error{Kind: KindMalformed, Detail: "a field has the wrong type",
+			Fields: []contractFieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}
+	case errors.As(err, &syntaxErr):
+		return fail(KindMalformed, "the body is not valid JSON")
+	case errors.As(err, &timeErr):
+		return fail(KindMalformed, "a time must be RFC 3339, e.g. 2026-11-20T10:00:00Z")
+	case errors.Is(err, io.EOF):
+		return fail(KindMalformed, "the body is empty")
+	}
+	if f, ok := unknownField(err.Error()); ok {
+		return &Error{Kind: KindMalformed, Detail: "unknown field " + f,
+			Fields: []contractFieldError{{Field: f, Message: "is not a field of this request"}}}
+	}
+	return fail(KindMalformed, "the body is not a valid request")
+}
+
+type contractFieldError = contract.FieldError
+
+// unknownField reads the field's name from encoding/json's error.
+func unknownField(msg string) (string, bool) {
+	const prefix = `json: unknown field "`
+	if !strings.HasPrefix(msg, prefix) {
+		return "", false
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(msg, prefix), `"`), true
+}

@@ -1,0 +1,156 @@
+// Command homeward runs Homeward: `dev` runs everything on one machine; `api`,
+// `worker`, `simulator` and `migrate` are the production pieces.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/simulator"
+	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "homeward:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: homeward [--config FILE] COMMAND
+
+commands:
+  dev        everything on one machine: Temporal dev server and UI, simulator, worker, API (SQLite)
+  api        the HTTP API
+  worker     the Temporal worker (case workflows and activities)
+  simulator  the simulator of partner services
+  migrate    apply the database migrations`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("homeward", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration file (or HOMEWARD_CONFIG)")
+	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("one command expected")
+	}
+	cfg, err := config.Load(*file, getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch fs.Arg(0) {
+	case "dev":
+		return dev(ctx, cfg, logger, stdout)
+	case "api":
+		return serveAPI(ctx, cfg, logger)
+	case "worker":
+		return runWorker(ctx, cfg, logger)
+	case "simulator":
+		sim := simulator.New(simulator.Options{APIURL: cfg.Simulator.APIURL, APIToken: cfg.Simulator.APIToken,
+			CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency,
+			FailureRate: cfg.Simulator.FailureRate, Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey,
+			Logger: logger.With("component", "simulator")})
+		logger.Info("simulator listening", "address", cfg.Dev.SimulatorAddress)
+		return sim.ListenAndServe(ctx, cfg.Dev.SimulatorAddress)
+	case "migrate":
+		st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		n, err := st.Migrate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "migrations applied: %d\n", n)
+		return nil
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", fs.Arg(0))
+}
+
+func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "Starting Homeward on this machine (data in %s/)...\n", cfg.Dev.DataDir)
+	s, err := stack.Start(ctx, stack.Options{Config: cfg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	fmt.Fprintf(stdout, "\nHomeward is running.\n")
+	fmt.Fprintf(stdout, "  API          %s/api/v1   (contract: %s/openapi.yaml)\n", s.APIURL, s.APIURL)
+	fmt.Fprintf(stdout, "  Temporal UI  %s\n", s.UIURL)
+	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s, task queue %s)\n", s.Config.Temporal.Address,
+		s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
+	fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
+	fmt.Fprintf(stdout, "\nDev tokens (Authorization: Bearer <token>):\n")
+	for _, t := range cfg.Auth.Tokens {
+		fmt.Fprintf(stdout, "  %-20s %-12s office %s\n", t.Token, t.Role, t.Office)
+	}
+	fmt.Fprintf(stdout, "\nCtrl-C stops everything.\n")
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "Stopping...")
+	return nil
+}
+
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := worker.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, st, tc), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	logger.Info("API listening", "address", cfg.HTTP.Address)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := worker.Dial(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	acts := &activities.Activities{Store: st, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
+	return worker.Run(ctx, worker.New(tc, cfg.Temporal.TaskQueue, acts))
+}

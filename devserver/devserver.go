@@ -1,0 +1,107 @@
+// Package devserver starts the Temporal dev server built from the CLI pinned in
+// tools/go.mod (bin/temporal), with Homeward's search attributes registered and the
+// dynamic configuration that suits one machine. `homeward dev` and the
+// integration tests both use it.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/homeward/homeward/workflows"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+)
+
+// Options configure the dev server.
+type Options struct {
+	CLI       string // path to the temporal binary
+	Namespace string
+	Port      int    // frontend port; 0 picks a free one
+	UIPort    int    // 0: no UI
+	DBFile    string // "" keeps everything in memory
+	CodecURL  string // the UI's codec endpoint, if any
+	Output    io.Writer
+}
+
+// Server is a running dev server.
+type Server struct {
+	dev *testsuite.DevServer
+}
+
+// Start starts the dev server and waits until it answers.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if _, err := os.Stat(o.CLI); err != nil {
+		return nil, fmt.Errorf("the Temporal CLI is not built at %s (make bin/temporal builds it from tools/go.mod): %w", o.CLI, err)
+	}
+	args := []string{
+		// Measured on these machines (docs/benchmarks.md): eager activities and a
+		// faster transfer queue halve the cost of each activity on one machine.
+		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
+		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100",
+	}
+	if o.DBFile != "" {
+		// Cases are kept on disk; WAL with synchronous=NORMAL avoids an fsync per write.
+		args = append(args, "--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL")
+	}
+	if o.CodecURL != "" {
+		args = append(args, "--ui-codec-endpoint", o.CodecURL)
+	}
+	opts := testsuite.DevServerOptions{
+		ExistingPath:     o.CLI,
+		ClientOptions:    &client.Options{Namespace: o.Namespace, Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))},
+		DBFilename:       o.DBFile,
+		EnableUI:         o.UIPort != 0,
+		LogLevel:         "error",
+		SearchAttributes: workflows.DevServerSearchAttributes(),
+		ExtraArgs:        args,
+		Stdout:           o.Output,
+		Stderr:           o.Output,
+	}
+	if o.Port != 0 {
+		opts.ClientOptions.HostPort = "127.0.0.1:" + strconv.Itoa(o.Port)
+	}
+	if o.UIPort != 0 {
+		opts.UIPort = strconv.Itoa(o.UIPort)
+	}
+	if o.DBFile != "" {
+		if err := os.MkdirAll(filepath.Dir(o.DBFile), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	dev, err := testsuite.StartDevServer(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("starting the Temporal dev server: %w", err)
+	}
+	return &Server{dev: dev}, nil
+}
+
+// Address is the frontend's host:port.
+func (s *Server) Address() string { return s.dev.FrontendHostPort() }
+
+// Client is a client the server started with (namespace as given).
+func (s *Server) Client() client.Client { return s.dev.Client() }
+
+// Stop stops the server and its child processes.
+func (s *Server) Stop() error { return s.dev.Stop() }
+
+// FindCLI looks for bin/temporal in the module root above dir.
+func FindCLI(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(d, "tools", "go.mod")); err == nil {
+				return filepath.Join(d, "bin", "temporal"), nil
+			}
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no module root with tools/go.mod above " + dir)
+		}
+	}
+}

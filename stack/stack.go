@@ -1,0 +1,149 @@
+// Package stack wires Homeward's pieces together on one machine: the Temporal dev
+// server, the simulator of partners, the case file, the worker and the API.
+// `homeward dev` runs it; the integration tests run it against a shared dev server.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/devserver"
+	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/simulator"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/worker"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+)
+
+// Options say what to run. With Temporal set, the stack uses that client and
+// starts no dev server.
+type Options struct {
+	Config     config.Config
+	Temporal   client.Client
+	Logger     *slog.Logger
+	DevOutput  io.Writer // the dev server's own output
+	NoWorker   bool      // tests that run the worker as a separate process
+	KeepInMemo bool      // dev server without a database file (tests)
+}
+
+// Stack is a running Homeward.
+type Stack struct {
+	Config    config.Config
+	APIURL    string
+	SimURL    string
+	UIURL     string
+	Store     *store.Store
+	Temporal  client.Client
+	Simulator *simulator.Simulator
+
+	dev     *devserver.Server
+	worker  sdkworker.Worker
+	servers []*http.Server
+}
+
+// Start runs everything and returns when it serves. Stop undoes it.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	cfg, log := o.Config, o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Stack{}
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	apiLn, err := net.Listen("tcp", cfg.HTTP.Address)
+	if err != nil {
+		return nil, fmt.Errorf("API address %s: %w", cfg.HTTP.Address, err)
+	}
+	simLn, err := net.Listen("tcp", cfg.Dev.SimulatorAddress)
+	if err != nil {
+		_ = apiLn.Close()
+		return nil, fmt.Errorf("simulator address %s: %w", cfg.Dev.SimulatorAddress, err)
+	}
+	s.APIURL, s.SimURL = "http://"+apiLn.Addr().String(), "http://"+simLn.Addr().String()
+	cfg.Services.BaseURL, cfg.Simulator.APIURL = s.SimURL, s.APIURL
+
+	s.Temporal = o.Temporal
+	if s.Temporal == nil {
+		dev := devserver.Options{CLI: cfg.Dev.TemporalCLI, Namespace: cfg.Temporal.Namespace, Port: cfg.Dev.TemporalPort,
+			UIPort: cfg.Dev.UIPort, Output: o.DevOutput}
+		if !o.KeepInMemo {
+			dev.DBFile = filepath.Join(cfg.Dev.DataDir, "temporal.db")
+		}
+		log.Info("starting the Temporal dev server", "cli", cfg.Dev.TemporalCLI)
+		if s.dev, err = devserver.Start(ctx, dev); err != nil {
+			return nil, err
+		}
+		s.Temporal = s.dev.Client()
+		cfg.Temporal.Address = s.dev.Address()
+		cfg.Temporal.UIURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.Dev.UIPort)
+	}
+	s.Config, s.UIURL = cfg, cfg.Temporal.UIURL
+
+	if s.Store, err = store.Open(cfg.Database.Driver, cfg.Database.DSN); err != nil {
+		return nil, err
+	}
+	if _, err = s.Store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+
+	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, APIToken: cfg.Simulator.APIToken,
+		CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency, FailureRate: cfg.Simulator.FailureRate,
+		Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey, Logger: log.With("component", "simulator")})
+	s.serve(simLn, s.Simulator.Handler())
+
+	if !o.NoWorker {
+		acts := &activities.Activities{Store: s.Store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+		s.worker = worker.New(s.Temporal, cfg.Temporal.TaskQueue, acts)
+		if err = s.worker.Start(); err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+	}
+	s.serve(apiLn, api.NewServer(log.With("component", "api"), cfg, s.Store, s.Temporal))
+	return s, nil
+}
+
+func (s *Stack) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	s.servers = append(s.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("server stopped", "error", err)
+		}
+	}()
+}
+
+// Stop shuts everything down: servers drain, the worker finishes its tasks, the
+// dev server and its UI stop.
+func (s *Stack) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := len(s.servers) - 1; i >= 0; i-- {
+		_ = s.servers[i].Shutdown(ctx)
+	}
+	if s.Simulator != nil {
+		s.Simulator.Close()
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.Store != nil {
+		_ = s.Store.Close()
+	}
+	if s.dev != nil {
+		_ = s.dev.Stop()
+	}
+}
