@@ -54,6 +54,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.CodecURL != "" {
 		args = append(args, "--ui-codec-endpoint", o.CodecURL)
 	}
+	if o.Output == nil {
+		o.Output = io.Discard
+	}
 	opts := testsuite.DevServerOptions{
 		ExistingPath:     o.CLI,
 		ClientOptions:    &client.Options{Namespace: o.Namespace, Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))},

@@ -1,0 +1,29 @@
+# Homeward's two front doors: `make run` (everything on one machine) and `make test`.
+GO ?= go
+TEMPORAL_CLI := bin/temporal
+
+# The integration tests run against this Postgres too (CI=true makes it required).
+HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export HOMEWARD_TEST_POSTGRES_DSN
+
+.PHONY: run test build vet bench
+
+# The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
+# module: its dependencies would otherwise raise go.temporal.io/api past what its
+# server compiles with.
+$(TEMPORAL_CLI): tools/go.mod tools/go.sum
+	@echo "Building the Temporal CLI pinned in tools/go.mod into bin/ (the first build takes a few minutes)..."
+	@mkdir -p bin
+	cd tools && $(GO) build -o ../$(TEMPORAL_CLI) github.com/temporalio/cli/cmd/temporal
+
+build:
+	$(GO) build -o bin/homeward ./cmd/homeward
+
+run: $(TEMPORAL_CLI) build
+	./bin/homeward dev
+
+vet:
+	$(GO) vet ./...
+
+test: $(TEMPORAL_CLI) vet
+	$(GO) test -count=1 -timeout 14m ./...
