@@ -171,8 +171,8 @@ func registration() map[string]any {
 		"household":       []any{map[string]any{"given_name": "Mariama", "relationship": "child", "date_of_birth": "2016-02-11"}},
 		"vulnerabilities": []string{"health_needs"},
 		"host_country":    "DE", "country_of_return": "GN",
-		"area_of_return":  map[string]any{"region": "Kankan", "district": "Siguiri"},
-		"sending_office":  "DE-BER", "receiving_office": "GN-CKY", "programme": "REAG-GARP",
+		"area_of_return": map[string]any{"region": "Kankan", "district": "Siguiri"},
+		"sending_office": "DE-BER", "receiving_office": "GN-CKY", "programme": "REAG-GARP",
 		"consent": map[string]any{"data_processing": true, "given_at": "2026-11-20T10:00:00Z"},
 	}
 }
