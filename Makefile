@@ -6,7 +6,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet bench
+.PHONY: run test build vet bench histories
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -27,3 +27,8 @@ vet:
 
 test: $(TEMPORAL_CLI) vet
 	$(GO) test -count=1 -timeout 14m ./...
+
+# Record the event histories the replay tests run (workflows/testdata/histories),
+# from the dev server. Do it when a workflow change is deliberately incompatible.
+histories: $(TEMPORAL_CLI)
+	HOMEWARD_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./e2e/

@@ -72,7 +72,7 @@ type MedicalState struct {
 type TravelState struct {
 	Attempt        int        `json:"attempt"` // 1 for the first booking, +1 per rebooking
 	BookingRef     string     `json:"booking_ref,omitempty"`
-	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, cancelled
+	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, no_show, cancelled
 	DepartureAt    *time.Time `json:"departure_at,omitempty"`   // scheduled
 	EscortRef      string     `json:"escort_ref,omitempty"`
 	EscortStatus   string     `json:"escort_status,omitempty"` // booked, cancelled

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,62 +23,28 @@ func TestACompleteCaseThroughTheAPI(t *testing.T) {
 		require.Regexp(t, `^HW-\d{4}-\d{6}$`, c["reference"])
 		require.Equal(t, "case-"+id, c["workflow"].(map[string]any)["workflow_id"], "the workflow ID carries no personal data")
 
-		h.waitCase(id, "counselling", stageIs("Counselling"))
-		r := h.call("POST", path+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed", "held_at": now()})
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-		h.waitCase(id, "screening", stageIs("Screening"))
-		r = h.call("POST", path+"/screening", "dev-caseworker", map[string]any{"risk": "medium", "flags": []string{"health_needs"}})
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-
+		h.counsel(id, "confirmed")
+		h.screen(id, "medium", "health_needs")
 		// The medical provider answers by callback; the flight is held and ticketed.
-		c = h.waitCase(id, "a ticketed flight", func(c map[string]any) bool {
-			tr, _ := c["travel"].(map[string]any)
-			return c["stage"] == "Travel" && tr != nil && tr["booking_status"] == "ticketed"
-		})
+		c = h.ticketed(id)
 		require.Equal(t, "fit", c["medical"].(map[string]any)["result"])
-		r = h.call("POST", path+"/departure", "dev-caseworker", map[string]any{"departed_at": now(), "flight": "HW101"})
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		h.depart(id)
 
 		// The receiving office confirms the arrival by callback; health needs open PAMA.
 		c = h.waitCase(id, "planning", stageIs("ReintegrationPlanning"))
 		require.Equal(t, true, c["medical"].(map[string]any)["pama_opened"])
 
-		plan := map[string]any{"items": []any{
-			map[string]any{"dimension": "economic", "kind": "cash", "description": "start-up grant", "cost": map[string]any{"amount": "400.00", "currency": "EUR"}},
-			map[string]any{"dimension": "economic", "kind": "in_kind", "description": "sewing machine", "cost": map[string]any{"amount": "900.00", "currency": "EUR"}},
-		}}
-		r = h.call("POST", path+"/plan", "dev-caseworker-gn", plan)
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-		h.waitCase(id, "plan approval", stageIs("PlanApproval"))
-
-		r = h.call("POST", path+"/plan/decisions", "dev-caseworker", map[string]any{"decision": "approve"})
+		h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+		r := h.call("POST", path+"/plan/decisions", "dev-caseworker", map[string]any{"decision": "approve"})
 		require.Equal(t, http.StatusForbidden, r.Status, "a caseworker cannot approve")
-		r = h.call("POST", path+"/plan/decisions", "dev-approver-gn", map[string]any{"decision": "approve"}, "Idempotency-Key", "approve-1")
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-		again := h.call("POST", path+"/plan/decisions", "dev-approver-gn", map[string]any{"decision": "approve"}, "Idempotency-Key", "approve-1")
-		require.Equal(t, http.StatusOK, again.Status, "the same key gets the same answer")
+		r = h.decide(id, "dev-approver-gn", "approve", "Idempotency-Key", "approve-1")
+		again := h.decide(id, "dev-approver-gn", "approve", "Idempotency-Key", "approve-1")
 		require.JSONEq(t, string(r.Body), string(again.Body))
 		r = h.call("POST", path+"/plan/decisions", "dev-approver", map[string]any{"decision": "reject", "comment": "late"})
 		require.Equal(t, http.StatusConflict, r.Status, "the plan is already approved")
 
-		c = h.waitCase(id, "an order for the in-kind item", func(c map[string]any) bool {
-			ps, _ := c["procurement"].([]any)
-			return len(ps) == 2 && ps[1].(map[string]any)["status"] == "ordered"
-		})
-		item := c["procurement"].([]any)[1].(map[string]any)["id"].(string)
-		r = h.call("POST", fmt.Sprintf("%s/procurement/%s/delivery", path, item), "dev-procurement",
-			map[string]any{"delivered_at": now(), "handover_certificate": "HC-2026-001"})
-		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-
-		for visit := 1; visit <= 3; visit++ {
-			h.waitCase(id, fmt.Sprintf("visit %d due", visit), func(c map[string]any) bool {
-				vs, _ := c["monitoring"].([]any)
-				return len(vs) == 3 && vs[visit-1].(map[string]any)["status"] == "due"
-			})
-			r = h.call("POST", path+"/monitoring", "dev-caseworker-gn", map[string]any{"visit": visit, "visited_at": now(),
-				"scores": map[string]any{"economic": 0.5, "social": 0.75, "psychosocial": 1}})
-			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
-		}
+		h.deliverAll(id, 1)
+		h.visitAll(id)
 		c = h.waitCase(id, "closure", stageIs("Closed"))
 		require.Equal(t, "completed", c["closure_reason"])
 		require.Equal(t, "closed", c["status"])

@@ -147,14 +147,18 @@ func (h *homeward) eventually(what string, within time.Duration, cond func() boo
 // caseAt fetches a case and waits until it satisfies cond.
 func (h *homeward) waitCase(id, what string, cond func(c map[string]any) bool) map[string]any {
 	h.t.Helper()
-	var last map[string]any
-	h.eventually(what, 20*time.Second, func() bool {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
 		r := h.call("GET", "/api/v1/cases/"+id, "dev-manager", nil)
 		require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
-		last = r.JSON(h.t)
-		return cond(last)
-	})
-	return last
+		if c := r.JSON(h.t); cond(c) {
+			return c
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s; the case is: %s", what, r.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func stageIs(stage string) func(map[string]any) bool {

@@ -328,7 +328,7 @@ func (c *Client) Pay(ctx context.Context, key string, req PaymentRequest) (Payme
 // ReferralRequest refers a returnee to a specialised service after a monitoring visit.
 type ReferralRequest struct {
 	CaseID  string `json:"case_id"`
-	Visit   int    `json:"visit"`   // the monitoring visit's number, from 1
+	Visit   int    `json:"visit"`   // the monitoring visit that led to it, from 1; 0 for a referral item of the plan
 	Service string `json:"service"` // e.g. "psychosocial counselling"
 }
 

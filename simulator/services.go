@@ -332,8 +332,8 @@ func (s *Simulator) refer(c *call) reply {
 	if r := decode(c, &req); r != nil {
 		return *r
 	}
-	if req.CaseID == "" || req.Visit < 1 || req.Service == "" || len(req.Service) > 200 {
-		return refuse(http.StatusUnprocessableEntity, "case_id, visit (from 1) and service (1 to 200 characters) are required")
+	if req.CaseID == "" || req.Visit < 0 || req.Service == "" || len(req.Service) > 200 {
+		return refuse(http.StatusUnprocessableEntity, "case_id, visit (0 for a plan item, else from 1) and service (1 to 200 characters) are required")
 	}
 	s.counts.Referrals++
 	return ok(http.StatusCreated, partners.Referral{ReferralID: s.nextIDLocked("REF")})

@@ -38,16 +38,14 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 	})
-	Register(w, acts)
+	RegisterWorkflows(w)
+	w.RegisterActivity(acts)
 	return w
 }
 
-// Register registers Homeward's workflow and activities on a worker (or a replayer).
-func Register(r worker.Registry, acts *activities.Activities) {
+// RegisterWorkflows registers Homeward's workflow on a worker or a replayer.
+func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ReturnCase, workflow.RegisterOptions{Name: contract.WorkflowType})
-	if acts != nil {
-		r.RegisterActivity(acts)
-	}
 }
 
 // Run runs the worker until ctx is done, then stops it gracefully.

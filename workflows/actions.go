@@ -143,8 +143,11 @@ func (w *caseRun) canDepart(a contract.Action[contract.Departure]) error {
 	if err := w.inStage(contract.StageTravel, "reporting a departure"); err != nil {
 		return err
 	}
-	if w.st.Travel == nil || w.st.Travel.BookingStatus != "ticketed" || w.departure != nil {
-		return refuse(contract.RefusedWrongStage, "the flight is not ticketed yet")
+	switch {
+	case w.st.Travel == nil || w.st.Travel.BookingStatus != "ticketed":
+		return refuse(contract.RefusedWrongStage, "no flight is ticketed yet")
+	case w.departure != nil:
+		return refuse(contract.RefusedDuplicate, "the departure of this flight is already reported")
 	}
 	return nil
 }

@@ -189,6 +189,7 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 			return nil
 		}
 		t.NoShows++
+		t.BookingStatus = "no_show" // the ticket is forfeited, never cancelled
 		if t.NoShows > w.rules.MaxRebookings {
 			w.cancelEscort(ctx)
 			return closure{contract.ClosedNoShow, systemActor, fmt.Sprintf("No-show %d times", t.NoShows)}

@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/homeward/homeward/simulator"
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// TestRecordHistories records one event history per major path of a case, from
+// the dev server, into workflows/testdata/histories, where the replay tests run
+// them through the current workflow code. It runs only with
+// HOMEWARD_RECORD_HISTORIES=1 (make histories): recorded histories are a
+// deliberate change, committed with the workflow change that needs them.
+func TestRecordHistories(t *testing.T) {
+	if os.Getenv("HOMEWARD_RECORD_HISTORIES") != "1" {
+		t.Skip("set HOMEWARD_RECORD_HISTORIES=1 (make histories) to record new histories")
+	}
+	paths := map[string]func(h *homeward, id string){
+		"completed": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "medium", "health_needs")
+			h.depart(id)
+			h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"), cost("referral", "0"))
+			h.decide(id, "dev-approver-gn", "approve")
+			h.deliverAll(id, 1)
+			h.visitAll(id)
+		},
+		"withdrawn-at-counselling": func(h *homeward, id string) { h.counsel(id, "withdrawn") },
+		"high-risk-not-cleared": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "high", "victim_of_trafficking")
+			h.waitCase(id, "clearance", func(c map[string]any) bool { return c["waiting_on"] == "approver" })
+			h.accept("POST", "/api/v1/cases/"+id+"/screening/clearance", "dev-approver",
+				map[string]any{"decision": "not_cleared", "comment": "protection concerns"})
+		},
+		"not-fit": func(h *homeward, id string) {
+			require.NoError(h.t, h.s.Simulator.ScriptMedical(id, simulator.MedicalScript{Results: []string{"unfit"}}))
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+		},
+		"no-show": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			for range 3 {
+				h.ticketed(id)
+				h.accept("POST", "/api/v1/cases/"+id+"/departure", "dev-caseworker", map[string]any{"no_show": true})
+			}
+		},
+		"plan-changes-then-withdrawn": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.depart(id)
+			h.submitPlan(id, cost("cash", "400.00"))
+			h.decide(id, "dev-approver-gn", "request_changes")
+			h.submitPlan(id, cost("cash", "300.00"), cost("service", "200.00"))
+			h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "deceased"})
+		},
+	}
+	dir := filepath.Join("..", "workflows", "testdata", "histories")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for name, drive := range paths {
+		t.Run(name, func(t *testing.T) {
+			h := start(t, testConfig(t, "sqlite"))
+			id := h.register()
+			drive(h, id)
+			h.waitCase(id, "closure", stageIs("Closed"))
+			for i, run := range runs(t, "case-"+id) {
+				b, err := protojson.MarshalOptions{Multiline: true, Indent: " "}.Marshal(history(t, "case-"+id, run))
+				require.NoError(t, err)
+				file := filepath.Join(dir, fmt.Sprintf("%s-run%d.json", name, i+1))
+				require.NoError(t, os.WriteFile(file, b, 0o644))
+				t.Logf("recorded %s", file)
+			}
+		})
+	}
+}
+
+// runs lists a workflow's runs, oldest first.
+func runs(t *testing.T, workflowID string) []string {
+	res, err := temporalClient().ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowId = '%s'", workflowID)})
+	require.NoError(t, err)
+	var ids []string
+	for i := len(res.Executions) - 1; i >= 0; i-- {
+		ids = append(ids, res.Executions[i].Execution.RunId)
+	}
+	return ids
+}
+
+func history(t *testing.T, workflowID, runID string) *historypb.History {
+	it := temporalClient().GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	return &h
+}

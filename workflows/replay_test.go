@@ -1,0 +1,43 @@
+package workflows_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/worker"
+	"github.com/stretchr/testify/require"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// TestReplayStoredHistories runs every history recorded from the dev server (one
+// per major path of a case, see e2e/histories_test.go) through the current
+// workflow code. A change that would break cases in flight fails here: guard it
+// with workflow.GetVersion, or, if no case can be in flight on the old code,
+// record new histories with `make histories`.
+func TestReplayStoredHistories(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no stored histories: record them with make histories")
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := sdkworker.NewWorkflowReplayer()
+			worker.RegisterWorkflows(r)
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
+		})
+	}
+}
+
+// The replay test catches an incompatible change: here, a "new version" of the
+// workflow that schedules its steps in another order.
+func TestReplayDetectsAnIncompatibleChange(t *testing.T) {
+	r := sdkworker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in contract.CaseInput) error {
+		return workflow.Sleep(ctx, time.Hour) // not what the recorded history did
+	}, workflow.RegisterOptions{Name: contract.WorkflowType})
+	err := r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", "histories", "completed-run1.json"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "TMPRL1100", "a non-determinism error")
+}
