@@ -375,3 +375,22 @@ func TestACancelledWorkflowStillUndoesItsBookings(t *testing.T) {
 	require.Equal(t, 1, c.p.count("CancelEscort"))
 	require.Equal(t, 0, c.p.count("CancelFlight"), "the flight was already ticketed")
 }
+
+func TestADepartureReportedWhileTheNoticeIsRetriedCounts(t *testing.T) {
+	c := newCase(t)
+	unavailable := temporal.NewApplicationError("receiving office: 503", "PartnerUnavailable")
+	c.p.fail["SendPreArrivalNotice"] = []error{unavailable, unavailable}
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit", 30*day, 0)).
+		at(3*time.Hour+500*time.Millisecond, departed). // ticketed; the notice is being retried
+		at(4*time.Hour, arrived).
+		at(4*time.Hour+time.Minute, func(c *caseTest) {
+			require.Equal(c.t, contract.StageReintegrationPlanning, c.state().Stage)
+		}).
+		at(5*time.Hour, withdraw("withdrawn"))
+	c.run()
+	require.Equal(t, 3, c.p.count("SendPreArrivalNotice"))
+	for label := range c.accepted {
+		require.Empty(t, c.refusal(label), label)
+	}
+}

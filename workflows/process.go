@@ -136,6 +136,9 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 	t, m := w.st.Travel, w.st.Medical
 	for {
 		t.Attempt++
+		// A departure can be reported as soon as the flight is ticketed, even while
+		// the pre-arrival notice is still going out; a new attempt starts afresh.
+		w.departure = nil
 		w.enter(ctx, contract.StageTravel, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Travel),
 			"Travel is being booked; then confirm the departure or report a no-show.")
 		var b partners.Booking
@@ -181,7 +184,6 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 		t.PreArrivalSent = true
 		w.record(ctx, "pre_arrival_notice", systemActor, "Pre-arrival notice sent to the receiving office")
 
-		w.departure = nil
 		if err := w.wait(ctx, "departure", func() bool { return w.departure != nil }); err != nil {
 			return err
 		}
