@@ -11,6 +11,7 @@ import (
 
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -32,6 +33,7 @@ type Activities struct {
 // as a local activity: it is bookkeeping in Homeward's own database, idempotent by
 // the record's event key, and far cheaper than a round trip through the server.
 func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
+	r.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordCase(ctx, r)
 }
 

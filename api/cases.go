@@ -60,7 +60,7 @@ func (s *Server) registerCase(c *gin.Context) {
 		SendingOffice: reg.SendingOffice, ReceivingOffice: reg.ReceivingOffice, Programme: reg.Programme,
 		Vulnerable: reg.vulnerable(), Beneficiary: mustJSON(reg.Beneficiary), Household: mustJSON(orEmpty(reg.Household)),
 		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
-		Currency: rules.Programme.Currency, CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
+		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	adults, minors := reg.household(now)
 	err = s.store.CreateCase(c, cs, func(ctx context.Context, cs *store.Case) (string, error) {
 		in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,

@@ -86,7 +86,7 @@ func respondError(c *gin.Context, err error) {
 	c.Header("Content-Type", "application/problem+json")
 	c.AbortWithStatusJSON(k.status, Problem{
 		Type: "https://homeward.example/problems/" + string(e.Kind), Title: k.title, Status: k.status,
-		Detail: e.Detail, Instance: c.FullPath(), Errors: e.Fields, RequestID: requestID(c),
+		Detail: e.Detail, Instance: c.Request.URL.Path, Errors: e.Fields, RequestID: requestID(c),
 	})
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
 )
 
@@ -33,42 +32,6 @@ func (s *Server) tasks(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": summaries(cases)})
 }
 
-// StuckCase is a case that needs a manager's eye, and why.
-type StuckCase struct {
-	Case       Summary   `json:"case"`
-	Reason     string    `json:"reason"` // overdue, system, blocked
-	Detail     string    `json:"detail"`
-	Since      time.Time `json:"since"`
-	ForSeconds int64     `json:"for_seconds"`
-	UIURL      string    `json:"ui_url"`
-}
-
-// stuck lists overdue cases and cases whose external calls fail or are refused.
-func (s *Server) stuck(c *gin.Context) {
-	cases, err := s.store.Stuck(c, store.Filter{Limit: 500})
-	if err != nil {
-		respondError(c, err)
-		return
-	}
-	now := s.now()
-	items := make([]StuckCase, 0, len(cases))
-	for _, cs := range cases {
-		item := StuckCase{Case: summary(cs), Since: cs.StageEnteredAt, UIURL: s.uiURL(cs.WorkflowID)}
-		switch {
-		case cs.Blocked != "":
-			item.Reason, item.Detail = "blocked", cs.Blocked
-		case cs.WaitingOn == string(contract.WaitingSystem):
-			item.Reason, item.Detail = "system", "an external service keeps failing; Homeward retries"
-		default:
-			item.Reason, item.Since = "overdue", *cs.StageDueAt
-			item.Detail = cs.Stage + " was due " + cs.StageDueAt.UTC().Format(time.RFC3339) + ", waiting on " + cs.WaitingOn
-		}
-		item.ForSeconds = int64(now.Sub(item.Since).Seconds())
-		items = append(items, item)
-	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
-}
-
 var monthRE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 
 // monthlyReport is the statistical table: returns by country of return, stage and
@@ -81,11 +44,7 @@ func (s *Server) monthlyReport(c *gin.Context) {
 		return
 	}
 	from, _ := time.Parse("2006-01", month)
-	charges := map[string]int64{}
-	for _, p := range s.cfg.Rules.Programmes {
-		charges[p.Name] = int64(mustCents(p.ServiceCharge))
-	}
-	rep, err := s.store.MonthlyReport(c, from, charges)
+	rep, err := s.store.MonthlyReport(c, from)
 	if err != nil {
 		respondError(c, err)
 		return
@@ -111,8 +70,3 @@ func (s *Server) monthlyReport(c *gin.Context) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func mustCents(s string) money.Cents {
-	c, _ := money.Parse(s) // validated when the configuration was loaded
-	return c
-}

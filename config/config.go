@@ -43,6 +43,10 @@ type Temporal struct {
 	Namespace string `mapstructure:"namespace"`
 	TaskQueue string `mapstructure:"task_queue"`
 	UIURL     string `mapstructure:"ui_url"`
+	// A case whose file has not changed for TaskProbeAfter is checked by /stuck for
+	// a failing workflow task (at most TaskProbeLimit cases per request).
+	TaskProbeAfter time.Duration `mapstructure:"task_probe_after"`
+	TaskProbeLimit int           `mapstructure:"task_probe_limit"`
 }
 
 // Database names the GORM dialect and its DSN.
@@ -117,7 +121,6 @@ type SLA struct {
 	ReintegrationPlanning time.Duration `mapstructure:"reintegration_planning"`
 	PlanApproval          time.Duration `mapstructure:"plan_approval"`
 	Procurement           time.Duration `mapstructure:"procurement"`
-	Delivery              time.Duration `mapstructure:"delivery"`
 	MonitoringVisit       time.Duration `mapstructure:"monitoring_visit"`
 }
 
@@ -277,6 +280,12 @@ func (c Config) Validate() error {
 		bad("temporal.task_queue", "must not be empty")
 	}
 	httpURL("temporal.ui_url", c.Temporal.UIURL)
+	if c.Temporal.TaskProbeAfter < 0 {
+		bad("temporal.task_probe_after", "must not be negative")
+	}
+	if c.Temporal.TaskProbeLimit < 0 || c.Temporal.TaskProbeLimit > 1000 {
+		bad("temporal.task_probe_limit", "must be 0 to 1000")
+	}
 	if c.Database.Driver != "sqlite" && c.Database.Driver != "postgres" {
 		bad("database.driver", `must be "sqlite" or "postgres", got %q`, c.Database.Driver)
 	}

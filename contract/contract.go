@@ -132,7 +132,6 @@ type SLA struct {
 	ReintegrationPlanning time.Duration `json:"reintegration_planning"`
 	PlanApproval          time.Duration `json:"plan_approval"`
 	Procurement           time.Duration `json:"procurement"`
-	Delivery              time.Duration `json:"delivery"`
 	MonitoringVisit       time.Duration `json:"monitoring_visit"`
 }
 

@@ -42,8 +42,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("the Temporal CLI is not built at %s (make bin/temporal builds it from tools/go.mod): %w", o.CLI, err)
 	}
 	args := []string{
-		// Measured on these machines (docs/benchmarks.md): eager activities and a
-		// faster transfer queue halve the cost of each activity on one machine.
+		// Measured on these machines (shared/ARCHITECTURE.md): eager activities and
+		// a faster transfer queue halve the cost of each activity on one machine.
 		"--dynamic-config-value", "system.enableActivityEagerExecution=true",
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100",
 	}

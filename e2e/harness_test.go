@@ -50,7 +50,12 @@ type homeward struct {
 
 func start(t *testing.T, cfg config.Config) *homeward {
 	t.Helper()
-	s, err := stack.Start(context.Background(), stack.Options{Config: cfg, Temporal: temporalClient()})
+	return startWith(t, stack.Options{Config: cfg, Temporal: temporalClient()})
+}
+
+func startWith(t *testing.T, o stack.Options) *homeward {
+	t.Helper()
+	s, err := stack.Start(context.Background(), o)
 	require.NoError(t, err)
 	t.Cleanup(s.Stop)
 	return &homeward{t: t, s: s, router: contractRouter(t)}

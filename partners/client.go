@@ -1,7 +1,7 @@
 // Package partners is Homeward's HTTP client for the external organisations a case
 // depends on: the case registry, the medical provider, the travel agency, the
 // receiving office, the supplier portal, finance, the referral service and the
-// notification service. Temporal activities call it; the types in types.go are
+// notification service. Temporal activities call it; the types in calls.go are
 // the partner contract (README.md describes it for a partner who implements it).
 //
 // Every call carries the caller's Idempotency-Key, so that an activity retried by

@@ -42,15 +42,17 @@ type Case struct {
 	State           string // JSON of contract.CaseState
 	StateSeq        int64
 	CommittedCents  int64
-	Currency        string
-	CreatedBy       string
-	WorkflowID      string
-	RunID           string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	PlanApprovedAt  *time.Time
-	DepartedAt      *time.Time
-	ClosedAt        *time.Time
+	// ServiceChargeCents is the programme's charge per departed case, as the case's rules had it.
+	ServiceChargeCents int64
+	Currency           string
+	CreatedBy          string
+	WorkflowID         string
+	RunID              string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	PlanApprovedAt     *time.Time
+	DepartedAt         *time.Time
+	ClosedAt           *time.Time
 }
 
 // TimelineEvent is one line of a case's timeline: what happened, who did it, when.
@@ -150,6 +152,8 @@ type Record struct {
 	Summary  string             `json:"summary"`
 	At       time.Time          `json:"at"`
 	State    contract.CaseState `json:"state"`
+	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
+	RunID string `json:"run_id,omitempty"`
 }
 
 // RecordCase writes a Record idempotently: the event at most once (by its key),
@@ -169,6 +173,9 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 			"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),
 			"departed_at": departedAt(st), "closed_at": closedAt(st, r.At),
 		})
+		if res.Error == nil && res.RowsAffected > 0 && r.RunID != "" {
+			res = tx.Model(&Case{}).Where("id = ?", r.CaseID).Update("run_id", r.RunID)
+		}
 		if res.Error != nil {
 			return res.Error
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -102,5 +103,14 @@ func (s *Store) Stuck(ctx context.Context, f Filter) ([]Case, error) {
 	q := f.apply(s.db.WithContext(ctx).Model(&Case{})).
 		Where("status = 'active' AND (overdue = ? OR waiting_on = 'system' OR blocked <> '')", true)
 	err := q.Order("stage_entered_at, seq").Limit(f.Limit).Find(&cases).Error
+	return cases, err
+}
+
+// Quiet returns active cases whose file has not changed since before, stalest
+// first: where to look for a workflow that has stopped making progress.
+func (s *Store) Quiet(ctx context.Context, before time.Time, limit int) ([]Case, error) {
+	var cases []Case
+	err := s.db.WithContext(ctx).Where("status = 'active' AND updated_at < ?", before).
+		Order("updated_at").Limit(limit).Find(&cases).Error
 	return cases, err
 }

@@ -37,8 +37,7 @@ type MonthlyReport struct {
 }
 
 // MonthlyReport computes the table for the month that starts at from.
-// serviceCharges maps a programme to its charge per departed case, in cents.
-func (s *Store) MonthlyReport(ctx context.Context, from time.Time, serviceCharges map[string]int64) (MonthlyReport, error) {
+func (s *Store) MonthlyReport(ctx context.Context, from time.Time) (MonthlyReport, error) {
 	to := from.AddDate(0, 1, 0)
 	db := s.db.WithContext(ctx)
 	rep := MonthlyReport{Returns: []ReturnsRow{}, Assistance: []AssistanceRow{}}
@@ -87,16 +86,16 @@ func (s *Store) MonthlyReport(ctx context.Context, from time.Time, serviceCharge
 		a := get(key{r.CountryOfReturn, r.Currency})
 		a.paid, a.payments = r.Cents, r.N
 	}
-	var departures []struct {
-		CountryOfReturn, Currency, Programme string
-		N                                    int64
+	var charges []struct {
+		CountryOfReturn, Currency string
+		Cents                     int64
 	}
-	if err := db.Raw(`SELECT country_of_return, currency, programme, COUNT(*) AS n FROM cases WHERE `+in("departed_at")+
-		` GROUP BY country_of_return, currency, programme`, args).Scan(&departures).Error; err != nil {
+	if err := db.Raw(`SELECT country_of_return, currency, SUM(service_charge_cents) AS cents FROM cases WHERE `+
+		in("departed_at")+` GROUP BY country_of_return, currency`, args).Scan(&charges).Error; err != nil {
 		return rep, err
 	}
-	for _, r := range departures {
-		get(key{r.CountryOfReturn, r.Currency}).charges += r.N * serviceCharges[r.Programme]
+	for _, r := range charges {
+		get(key{r.CountryOfReturn, r.Currency}).charges = r.Cents
 	}
 	for k, a := range acc {
 		rep.Assistance = append(rep.Assistance, AssistanceRow{CountryOfReturn: k.country, Currency: k.currency,

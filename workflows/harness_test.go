@@ -44,7 +44,7 @@ func testRules() contract.Rules {
 	return contract.Rules{
 		SLA: contract.SLA{Counselling: 14 * day, Screening: 7 * day, Clearance: 3 * day, MedicalClearance: 14 * day,
 			Travel: 21 * day, Arrival: 2 * day, ReintegrationPlanning: 30 * day, PlanApproval: 7 * day,
-			Procurement: 60 * day, Delivery: 30 * day, MonitoringVisit: 30 * day},
+			Procurement: 60 * day, MonitoringVisit: 30 * day},
 		MaxRebookings: 2, SystemStuckAfterAttempts: 3,
 		MonitoringOffsets: []time.Duration{90 * day, 180 * day, 365 * day},
 		Programme: contract.Programme{Name: "REAG-GARP", Currency: "EUR", PerAdult: money.MustParse("1000"),

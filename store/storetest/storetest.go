@@ -1,7 +1,8 @@
 // Package storetest opens real databases for tests: a SQLite file in the test's
 // temporary folder, and a fresh Postgres database on the server named by
-// HOMEWARD_TEST_POSTGRES_DSN, dropped when the test ends. When CI=true a missing
-// Postgres fails the test instead of skipping it.
+// HOMEWARD_TEST_POSTGRES_DSN, dropped when the test ends. A Postgres that is not
+// configured or does not answer skips the Postgres run, except when CI=true: then
+// it fails the test.
 package storetest
 
 import (
@@ -62,7 +63,10 @@ func freshPostgres(tb testing.TB) string {
 	}
 	defer admin.Close()
 	if err := admin.Ping(); err != nil {
-		tb.Fatalf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer: %v", err)
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer (CI=true needs it): %v", err)
+		}
+		tb.Skipf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer, skipping its run: %v", err)
 	}
 	name := fmt.Sprintf("homeward_test_%d", rand.Int64())
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {

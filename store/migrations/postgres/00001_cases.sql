@@ -33,6 +33,7 @@ CREATE TABLE cases (
     state            text NOT NULL DEFAULT '{}',
     state_seq        bigint NOT NULL DEFAULT 0,
     committed_cents  bigint NOT NULL DEFAULT 0,
+    service_charge_cents bigint NOT NULL DEFAULT 0,
     currency         text NOT NULL,
     created_by       text NOT NULL,
     workflow_id      text NOT NULL UNIQUE,
@@ -48,6 +49,7 @@ CREATE INDEX cases_created_at ON cases (created_at);
 CREATE INDEX cases_departed_at ON cases (departed_at);
 CREATE INDEX cases_plan_approved_at ON cases (plan_approved_at);
 CREATE INDEX cases_closed_at ON cases (closed_at);
+CREATE INDEX cases_active_updated ON cases (updated_at) WHERE status = 'active';
 CREATE INDEX cases_stage_seq ON cases (stage, seq DESC);
 CREATE INDEX cases_status_seq ON cases (status, seq DESC);
 CREATE INDEX cases_country_seq ON cases (country_of_return, seq DESC);

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+)
+
+// StuckCase is a case that needs a manager's eye, and why.
+type StuckCase struct {
+	Case       Summary   `json:"case"`
+	Reason     string    `json:"reason"` // overdue, system, blocked, workflow_task_failing
+	Detail     string    `json:"detail"`
+	Since      time.Time `json:"since"`
+	ForSeconds int64     `json:"for_seconds"`
+	UIURL      string    `json:"ui_url"`
+}
+
+// stuck lists the cases that do not move: overdue, waiting on a failing or
+// refusing partner (all three from the case file, which the workflow keeps), and
+// cases whose workflow task keeps failing (a bug, or a non-determinism error after
+// a deploy). The last cannot mark itself (its own code fails), and the pinned
+// server predates TemporalReportedProblems, so the cases that have been quiet
+// for a while are asked of Temporal directly.
+func (s *Server) stuck(c *gin.Context) {
+	cases, err := s.store.Stuck(c, store.Filter{Limit: 500})
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	now := s.now()
+	items := make([]StuckCase, 0, len(cases))
+	listed := map[string]bool{}
+	for _, cs := range cases {
+		item := StuckCase{Case: summary(cs), Since: cs.StageEnteredAt, UIURL: s.uiURL(cs.WorkflowID)}
+		switch {
+		case cs.Blocked != "":
+			item.Reason, item.Detail = "blocked", cs.Blocked
+		case cs.WaitingOn == string(contract.WaitingSystem):
+			item.Reason, item.Detail = "system", "an external service keeps failing; Homeward retries"
+		default:
+			item.Reason, item.Since = "overdue", *cs.StageDueAt
+			item.Detail = cs.Stage + " was due " + cs.StageDueAt.UTC().Format(time.RFC3339) + ", waiting on " + cs.WaitingOn
+		}
+		item.ForSeconds = int64(now.Sub(item.Since).Seconds())
+		items = append(items, item)
+		listed[cs.ID] = true
+	}
+	failing, err := s.failingTasks(c, now)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	for _, f := range failing {
+		if !listed[f.Case.ID] {
+			items = append(items, f)
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Since.Before(items[j].Since) })
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// failingTasks asks Temporal about the quietest active cases: a pending workflow
+// task on its second attempt or later means the workflow's code keeps failing.
+func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, error) {
+	quiet, err := s.store.Quiet(ctx, now.Add(-s.cfg.Temporal.TaskProbeAfter), s.cfg.Temporal.TaskProbeLimit)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		mu    sync.Mutex
+		out   []StuckCase
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, 8)
+	)
+	for _, cs := range quiet {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			d, err := s.temporal.DescribeWorkflowExecution(ctx, cs.WorkflowID, "")
+			if err != nil {
+				return // a case Temporal cannot describe now is not reported as failing
+			}
+			wt := d.GetPendingWorkflowTask()
+			if wt.GetAttempt() < 2 {
+				return
+			}
+			since := wt.GetOriginalScheduledTime().AsTime()
+			if wt.GetOriginalScheduledTime() == nil {
+				since = cs.UpdatedAt
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out = append(out, StuckCase{Case: summary(cs), Reason: "workflow_task_failing",
+				Detail: fmt.Sprintf("the workflow task has failed %d times: a bug or an incompatible deploy; see the history in the Temporal UI",
+					wt.GetAttempt()-1),
+				Since: since, ForSeconds: int64(now.Sub(since).Seconds()), UIURL: s.uiURL(cs.WorkflowID)})
+		})
+	}
+	wg.Wait()
+	return out, nil
+}
