@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/config"
@@ -16,22 +17,50 @@ import (
 // Principal is who calls: a user with a role in an office ("*": every office).
 type Principal = contract.Actor
 
-// Tokens maps bearer tokens to people (configuration; OIDC in production).
-type Tokens struct {
-	byToken []config.Token
+// Authenticator finds who holds a bearer token: a configured token, or an OIDC
+// access token (a JWT from the identity provider) when an issuer is configured.
+type Authenticator struct {
+	static   []config.Token
+	verifier *oidc.IDTokenVerifier
+	claims   config.OIDC
 }
 
-// NewTokens indexes the configured tokens.
-func NewTokens(ts []config.Token) *Tokens { return &Tokens{byToken: ts} }
+// NewAuthenticator prepares the configured ways to authenticate. The JWKS is
+// fetched when a token first needs it, and again when a token names a new key.
+func NewAuthenticator(ctx context.Context, cfg config.Auth) *Authenticator {
+	a := &Authenticator{static: cfg.Tokens, claims: cfg.OIDC}
+	if cfg.OIDC.Issuer != "" {
+		keys := oidc.NewRemoteKeySet(ctx, cfg.OIDC.JWKSURL)
+		a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, keys, &oidc.Config{ClientID: cfg.OIDC.Audience,
+			SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.PS256}})
+	}
+	return a
+}
 
-// Lookup finds the person holding a token, in constant time per token.
-func (t *Tokens) Lookup(token string) (Principal, bool) {
-	for _, ct := range t.byToken {
+// Authenticate returns the person holding the token.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
+	for _, ct := range a.static {
 		if subtle.ConstantTimeCompare([]byte(ct.Token), []byte(token)) == 1 {
-			return Principal{User: ct.User, Role: contract.Role(ct.Role), Office: ct.Office}, true
+			return Principal{User: ct.User, Role: contract.Role(ct.Role), Office: ct.Office}, nil
 		}
 	}
-	return Principal{}, false
+	if a.verifier == nil || strings.Count(token, ".") != 2 {
+		return Principal{}, fail(KindUnauthorized, "unknown or expired token")
+	}
+	t, err := a.verifier.Verify(ctx, token)
+	if err != nil {
+		return Principal{}, fail(KindUnauthorized, "the access token is not valid (signature, issuer, audience or expiry)")
+	}
+	var claims map[string]any
+	if err := t.Claims(&claims); err != nil {
+		return Principal{}, fail(KindUnauthorized, "the access token's claims cannot be read")
+	}
+	str := func(name string) string { s, _ := claims[name].(string); return s }
+	p := Principal{User: str(a.claims.UserClaim), Role: contract.Role(str(a.claims.RoleClaim)), Office: str(a.claims.OfficeClaim)}
+	if p.User == "" || p.Office == "" || !slices.Contains(config.Roles, string(p.Role)) {
+		return Principal{}, fail(KindForbidden, "the access token carries no Homeward user, role and office")
+	}
+	return p, nil
 }
 
 type ctxKey int
@@ -47,7 +76,7 @@ func withValue(c *gin.Context, k ctxKey, v any) {
 }
 
 // authenticate requires a valid bearer token.
-func authenticate(tokens *Tokens) gin.HandlerFunc {
+func authenticate(auth *Authenticator) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.GetHeader("Authorization")
 		token, ok := strings.CutPrefix(h, "Bearer ")
@@ -55,9 +84,9 @@ func authenticate(tokens *Tokens) gin.HandlerFunc {
 			respondError(c, fail(KindUnauthorized, "send Authorization: Bearer <token>"))
 			return
 		}
-		p, ok := tokens.Lookup(token)
-		if !ok {
-			respondError(c, fail(KindUnauthorized, "unknown or expired token"))
+		p, err := auth.Authenticate(c.Request.Context(), token)
+		if err != nil {
+			respondError(c, err)
 			return
 		}
 		withValue(c, principalKey, p)

@@ -34,7 +34,7 @@ func (s *Server) routes() http.Handler {
 		mg  = contract.RoleManager
 		svc = contract.RoleService
 	)
-	v1 := r.Group("/api/v1", authenticate(s.tokens))
+	v1 := r.Group("/api/v1", authenticate(s.auth))
 	people := allow(cw, ap, pr, mg)
 
 	v1.POST("/cases", allow(cw), s.registerCase)

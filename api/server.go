@@ -6,6 +6,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -26,7 +27,7 @@ type Server struct {
 	store    *store.Store
 	temporal client.Client
 	cfg      config.Config
-	tokens   *Tokens
+	auth     *Authenticator
 	logger   *slog.Logger
 	metrics  *metrics
 	now      func() time.Time
@@ -35,7 +36,7 @@ type Server struct {
 // NewServer returns the API as an http.Handler.
 func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{store: st, temporal: tc, cfg: cfg, tokens: NewTokens(cfg.Auth.Tokens), logger: logger,
+	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
 		metrics: newMetrics(), now: func() time.Time { return time.Now().UTC() }}
 	return s.routes()
 }

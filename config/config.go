@@ -88,9 +88,23 @@ type Simulator struct {
 	Seed          int64         `mapstructure:"seed"`
 }
 
-// Auth maps bearer tokens to people.
+// Auth maps bearer tokens to people: configured tokens, and (in production)
+// OIDC/JWT access tokens from an identity provider.
 type Auth struct {
 	Tokens []Token `mapstructure:"tokens"`
+	OIDC   OIDC    `mapstructure:"oidc"`
+}
+
+// OIDC verifies JWT access tokens: issuer, audience, signature with keys from the
+// JWKS URL; the user, role and office come from the named claims. An empty issuer
+// turns it off.
+type OIDC struct {
+	Issuer      string `mapstructure:"issuer"`
+	Audience    string `mapstructure:"audience"`
+	JWKSURL     string `mapstructure:"jwks_url"`
+	UserClaim   string `mapstructure:"user_claim"`
+	RoleClaim   string `mapstructure:"role_claim"`
+	OfficeClaim string `mapstructure:"office_claim"`
 }
 
 // Token is one bearer token and who presents it. Office "*" means every office.
@@ -302,6 +316,13 @@ func (c Config) Validate() error {
 	httpURL("simulator.api_url", c.Simulator.APIURL)
 	if c.Simulator.FailureRate < 0 || c.Simulator.FailureRate > 1 {
 		bad("simulator.failure_rate", "must be between 0 and 1, got %v", c.Simulator.FailureRate)
+	}
+	if o := c.Auth.OIDC; o.Issuer != "" {
+		httpURL("auth.oidc.issuer", o.Issuer)
+		httpURL("auth.oidc.jwks_url", o.JWKSURL)
+		if o.Audience == "" || o.UserClaim == "" || o.RoleClaim == "" || o.OfficeClaim == "" {
+			bad("auth.oidc", "audience, user_claim, role_claim and office_claim are required with an issuer")
+		}
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Auth.Tokens {
