@@ -62,7 +62,8 @@ func (s *Server) registerCase(c *gin.Context) {
 		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	adults, minors := reg.household(now)
-	err = s.store.CreateCase(c, cs, func(ctx context.Context, cs *store.Case) (string, error) {
+	audit := []store.AuditEntry{s.auditEntry(c, "", "registration", "create")}
+	err = s.store.CreateCase(c, cs, audit, func(ctx context.Context, cs *store.Case) (string, error) {
 		in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
 			CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
 			Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
@@ -118,10 +119,49 @@ func (s *Server) caseFor(c *gin.Context) (*store.Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !canSee(principal(c), cs.SendingOffice, cs.ReceivingOffice) {
+	p := principal(c)
+	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)
+	if visible && p.Role == contract.RoleApprover && cs.WaitingOn != string(contract.WaitingApprover) {
+		// Approvers see the cases waiting on them and those they decided.
+		if visible, err = s.store.DecidedBy(c, cs.ID, p.User); err != nil {
+			return nil, err
+		}
+	}
+	if !visible {
 		return nil, fail(KindNotFound, "no such case")
 	}
 	return cs, nil
+}
+
+// audit records that the caller read or changed a part of a case's personal data.
+func (s *Server) audit(c *gin.Context, caseID, part, action string) error {
+	return s.store.Audit(c, s.auditEntry(c, caseID, part, action))
+}
+
+func (s *Server) auditEntry(c *gin.Context, caseID, part, action string) store.AuditEntry {
+	p := principal(c)
+	return store.AuditEntry{At: s.now(), ActorUser: p.User, ActorRole: string(p.Role), CaseID: caseID, Part: part,
+		Action: action, RequestID: requestID(c)}
+}
+
+// auditTrail lists who read or changed a case's personal data (managers).
+func (s *Server) auditTrail(c *gin.Context) {
+	cs, err := s.caseFor(c)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	trail, err := s.store.AuditTrail(c, cs.ID)
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	items := make([]gin.H, 0, len(trail))
+	for _, e := range trail {
+		items = append(items, gin.H{"at": e.At.UTC(), "actor": gin.H{"user": e.ActorUser, "role": e.ActorRole},
+			"part": e.Part, "action": e.Action, "request_id": e.RequestID})
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
 // getCase returns the case file with its live state: the workflow's answer to a
@@ -131,6 +171,10 @@ func (s *Server) getCase(c *gin.Context) {
 	cs, err := s.caseFor(c)
 	if err != nil {
 		respondError(c, err)
+		return
+	}
+	if err := s.audit(c, cs.ID, "case_file", "read"); err != nil {
+		respondError(c, err) // no read of personal data without its audit entry
 		return
 	}
 	var live *contract.CaseState
@@ -164,6 +208,10 @@ type TimelineActor struct {
 func (s *Server) timeline(c *gin.Context) {
 	cs, err := s.caseFor(c)
 	if err != nil {
+		respondError(c, err)
+		return
+	}
+	if err := s.audit(c, cs.ID, "timeline", "read"); err != nil {
 		respondError(c, err)
 		return
 	}
@@ -215,6 +263,9 @@ func (s *Server) filter(c *gin.Context) (store.Filter, error) {
 	f := store.Filter{Stage: q.Get("stage"), Status: q.Get("status"), CountryOfReturn: q.Get("country_of_return"),
 		Office: q.Get("office"), WaitingOn: q.Get("waiting_on"), Cursor: q.Get("cursor"), Limit: 50,
 		Offices: officeScope(principal(c))}
+	if p := principal(c); p.Role == contract.RoleApprover {
+		f.Approver = p.User
+	}
 	if f.Stage != "" && !slices.Contains(stageNames(), f.Stage) {
 		bad("stage", "must be a stage name such as PlanApproval")
 	}

@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/cases", people, s.listCases)
 	v1.GET("/cases/:id", people, s.getCase)
 	v1.GET("/cases/:id/timeline", people, s.timeline)
+	v1.GET("/cases/:id/audit", allow(mg), s.auditTrail)
 
 	v1.POST("/cases/:id/counselling", allow(cw), action[contract.Counselling](s, contract.UpdateCounselling))
 	v1.POST("/cases/:id/screening", allow(cw), action[contract.Screening](s, contract.UpdateScreening))

@@ -88,10 +88,10 @@ func (c *Case) LiveState() (contract.CaseState, error) {
 	return s, err
 }
 
-// CreateCase numbers and inserts a new case, then calls start (which starts its
-// workflow) inside the same transaction: if start fails, no row remains, so a case
-// is never half-created. start returns the workflow's run ID.
-func (s *Store) CreateCase(ctx context.Context, c *Case, start func(context.Context, *Case) (string, error)) error {
+// CreateCase numbers and inserts a new case and its audit entries, then calls
+// start (which starts its workflow) inside the same transaction: if start fails,
+// no row remains, so a case is never half-created. start returns the run ID.
+func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, start func(context.Context, *Case) (string, error)) error {
 	seq, err := s.next(ctx, "case")
 	if err != nil {
 		return err
@@ -104,6 +104,14 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, start func(context.Cont
 				return ErrConflict
 			}
 			return err
+		}
+		for i := range audit {
+			audit[i].CaseID = c.ID
+		}
+		if len(audit) > 0 {
+			if err := tx.Create(&audit).Error; err != nil {
+				return err
+			}
 		}
 		runID, err := start(ctx, c)
 		if err != nil {

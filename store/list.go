@@ -20,6 +20,8 @@ type Filter struct {
 	// Offices limits the result to cases of these offices (sending or receiving);
 	// nil means every office (a manager).
 	Offices []string
+	// Approver limits the result to cases waiting on approvers or decided by this user.
+	Approver string
 	Limit   int
 	Cursor  string // opaque: the seq of the last case of the previous page
 }
@@ -54,6 +56,9 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 	}
 	if f.Offices != nil {
 		q = q.Where("(sending_office IN ? OR receiving_office IN ?)", f.Offices, f.Offices)
+	}
+	if f.Approver != "" {
+		q = q.Where("(waiting_on = 'approver' OR id IN ("+decidedBySQL+"))", f.Approver)
 	}
 	return q
 }
@@ -113,4 +118,14 @@ func (s *Store) Quiet(ctx context.Context, before time.Time, limit int) ([]Case,
 	err := s.db.WithContext(ctx).Where("status = 'active' AND updated_at < ?", before).
 		Order("updated_at").Limit(limit).Find(&cases).Error
 	return cases, err
+}
+
+// decidedBySQL selects the cases a user decided on (plan decisions, clearances).
+const decidedBySQL = "SELECT case_id FROM timeline_events WHERE actor_user = ? AND type IN ('plan_decision', 'clearance')"
+
+// DecidedBy says whether the user decided on the case.
+func (s *Store) DecidedBy(ctx context.Context, caseID, user string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM ("+decidedBySQL+" AND case_id = ?) d", user, caseID).Scan(&n).Error
+	return n > 0, err
 }

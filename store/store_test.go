@@ -36,11 +36,11 @@ func TestCreateCaseIsAllOrNothing(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		ok := newCase("GN")
-		require.NoError(t, s.CreateCase(ctx, ok, started))
+		require.NoError(t, s.CreateCase(ctx, ok, nil, started))
 		require.Regexp(t, `^HW-\d{4}-\d{6}$`, ok.Reference)
 
 		failed := newCase("GN")
-		err := s.CreateCase(ctx, failed, func(context.Context, *store.Case) (string, error) {
+		err := s.CreateCase(ctx, failed, nil, func(context.Context, *store.Case) (string, error) {
 			return "", errors.New("temporal unavailable")
 		})
 		require.Error(t, err)
@@ -57,7 +57,7 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		c := newCase("GN")
-		require.NoError(t, s.CreateCase(ctx, c, started))
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		paid := time.Now().UTC()
 		rec := func(seq int64, key string, stage contract.Stage) store.Record {
 			return store.Record{CaseID: c.ID, EventKey: key, Type: "stage", Summary: "moved", At: time.Now().UTC(),
@@ -92,7 +92,7 @@ func TestListPagesNewestFirstWithFilters(t *testing.T) {
 		var ids []string
 		for i := range 7 {
 			c := newCase([]string{"GN", "SN"}[i%2])
-			require.NoError(t, s.CreateCase(ctx, c, started))
+			require.NoError(t, s.CreateCase(ctx, c, nil, started))
 			ids = append(ids, c.ID)
 		}
 		var seen []string
@@ -119,5 +119,27 @@ func TestListPagesNewestFirstWithFilters(t *testing.T) {
 		require.Empty(t, p.Cases)
 		_, err = s.ListCases(ctx, store.Filter{Limit: 5, Cursor: "!!"})
 		require.ErrorIs(t, err, store.ErrBadCursor)
+	})
+}
+
+func TestTheAuditTrailIsAppendOnly(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := store.AuditEntry{At: time.Now().UTC(), ActorUser: "manager", ActorRole: "manager", CaseID: "c1",
+			Part: "case_file", Action: "read", RequestID: "r1"}
+		require.NoError(t, s.Audit(ctx, e, e))
+		trail, err := s.AuditTrail(ctx, "c1")
+		require.NoError(t, err)
+		require.Len(t, trail, 2)
+
+		db, err := s.SQL()
+		require.NoError(t, err)
+		_, err = db.Exec("UPDATE audit_log SET actor_user = 'someone else'")
+		require.ErrorContains(t, err, "append-only")
+		_, err = db.Exec("DELETE FROM audit_log")
+		require.ErrorContains(t, err, "append-only")
+		trail, err = s.AuditTrail(ctx, "c1")
+		require.NoError(t, err)
+		require.Equal(t, "manager", trail[0].ActorUser)
 	})
 }
