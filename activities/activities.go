@@ -8,6 +8,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
@@ -35,6 +36,13 @@ type Activities struct {
 func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
 	r.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordCase(ctx, r)
+}
+
+// AnonymiseClosedCases removes the personal data of up to limit cases closed
+// before cutoff (the retention schedule's work) and returns how many it did.
+func (a *Activities) AnonymiseClosedCases(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	return a.Store.AnonymiseClosedBefore(ctx, cutoff, limit,
+		store.AuditEntry{ActorUser: "homeward-retention", ActorRole: "system", RequestID: activity.GetInfo(ctx).WorkflowExecution.ID})
 }
 
 // UpsertRegistry writes the case record in the case registry (the system of record).

@@ -35,6 +35,14 @@ type Config struct {
 	Simulator Simulator `mapstructure:"simulator"`
 	Auth      Auth      `mapstructure:"auth"`
 	Rules     Rules     `mapstructure:"rules"`
+	Retention Retention `mapstructure:"retention"`
+}
+
+// Retention says when closed cases lose their personal data: a Temporal Schedule
+// runs the anonymisation every Every, for cases closed more than After ago.
+type Retention struct {
+	After time.Duration `mapstructure:"after"`
+	Every time.Duration `mapstructure:"every"`
 }
 
 // Temporal says where the Temporal server is and which queue the case workers poll.
@@ -356,6 +364,8 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("rules.monitoring_offsets[%d]", i), "offsets must increase")
 		}
 	}
+	positive("retention.after", c.Retention.After)
+	positive("retention.every", c.Retention.Every)
 	if len(c.Rules.Programmes) == 0 {
 		bad("rules.programmes", "needs at least one programme")
 	}

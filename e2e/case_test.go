@@ -40,8 +40,10 @@ func TestACompleteCaseThroughTheAPI(t *testing.T) {
 		r = h.decide(id, "dev-approver-gn", "approve", "Idempotency-Key", "approve-1")
 		again := h.decide(id, "dev-approver-gn", "approve", "Idempotency-Key", "approve-1")
 		require.JSONEq(t, string(r.Body), string(again.Body))
-		r = h.call("POST", path+"/plan/decisions", "dev-approver", map[string]any{"decision": "reject", "comment": "late"})
+		r = h.call("POST", path+"/plan/decisions", "dev-approver-gn", map[string]any{"decision": "reject", "comment": "late"})
 		require.Equal(t, http.StatusConflict, r.Status, "the plan is already approved")
+		r = h.call("POST", path+"/plan/decisions", "dev-approver", map[string]any{"decision": "reject", "comment": "late"})
+		require.Equal(t, http.StatusNotFound, r.Status, "an approver sees only the cases waiting on them or that they decided")
 
 		h.deliverAll(id, 1)
 		h.visitAll(id)

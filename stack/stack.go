@@ -111,6 +111,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err = s.worker.Start(); err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
+		if err = worker.EnsureRetentionSchedule(ctx, s.Temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
+			return nil, fmt.Errorf("retention schedule: %w", err)
+		}
 	}
 	s.serve(apiLn, api.NewServer(log.With("component", "api"), cfg, s.Store, s.Temporal))
 	return s, nil

@@ -53,6 +53,7 @@ type Case struct {
 	PlanApprovedAt     *time.Time
 	DepartedAt         *time.Time
 	ClosedAt           *time.Time
+	AnonymisedAt       *time.Time
 }
 
 // TimelineEvent is one line of a case's timeline: what happened, who did it, when.

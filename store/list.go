@@ -22,8 +22,8 @@ type Filter struct {
 	Offices []string
 	// Approver limits the result to cases waiting on approvers or decided by this user.
 	Approver string
-	Limit   int
-	Cursor  string // opaque: the seq of the last case of the previous page
+	Limit    int
+	Cursor   string // opaque: the seq of the last case of the previous page
 }
 
 // Page is one page of cases, newest first, and the cursor of the next page.

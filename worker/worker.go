@@ -4,6 +4,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/workflows"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -43,9 +46,30 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) worker.
 	return w
 }
 
-// RegisterWorkflows registers Homeward's workflow on a worker or a replayer.
+// RegisterWorkflows registers Homeward's workflows on a worker or a replayer.
 func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ReturnCase, workflow.RegisterOptions{Name: contract.WorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.AnonymiseClosedCases, workflow.RegisterOptions{Name: workflows.RetentionWorkflowType})
+}
+
+// RetentionScheduleID names the schedule that anonymises closed cases.
+func RetentionScheduleID(taskQueue string) string { return "homeward-retention-" + taskQueue }
+
+// EnsureRetentionSchedule creates the retention schedule unless it exists: every
+// worker may call it at start, the first one creates it.
+func EnsureRetentionSchedule(ctx context.Context, c client.Client, taskQueue string, r config.Retention) error {
+	id := RetentionScheduleID(taskQueue)
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      id,
+		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: r.Every}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{ID: id, Workflow: workflows.RetentionWorkflowType, TaskQueue: taskQueue,
+			Args: []any{workflows.RetentionInput{After: r.After}}},
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return nil
+	}
+	return err
 }
 
 // Run runs the worker until ctx is done, then stops it gracefully.

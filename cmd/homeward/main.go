@@ -151,6 +151,9 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	}
 	defer tc.Close()
 	acts := &activities.Activities{Store: st, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+	if err := worker.EnsureRetentionSchedule(ctx, tc, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
+		return fmt.Errorf("retention schedule: %w", err)
+	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
 	return worker.Run(ctx, worker.New(tc, cfg.Temporal.TaskQueue, acts))
 }

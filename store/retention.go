@@ -1,0 +1,62 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// anonymised replaces the personal parts of a case file.
+var anonymised = map[string]any{"beneficiary": `{"anonymised":true}`, "household": "[]", "vulnerabilities": "[]"}
+
+// AnonymiseClosedBefore removes the personal data of up to limit cases closed
+// before cutoff and not yet anonymised, and records each in the audit trail (who:
+// the retention schedule; no personal data). What the statistics count stays:
+// country, offices, programme, stage, dates, amounts. It returns how many it did.
+func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, limit int, by AuditEntry) (int, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
+		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	now := time.Now().UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, id := range ids {
+			var c Case
+			if err := tx.Where("id = ?", id).Take(&c).Error; err != nil {
+				return err
+			}
+			st, err := c.LiveState()
+			if err != nil {
+				return err
+			}
+			if st.Screening != nil { // free text and vulnerability flags
+				st.Screening.Flags, st.Screening.Mitigations = nil, nil
+			}
+			stateJSON, err := json.Marshal(st)
+			if err != nil {
+				return err
+			}
+			update := map[string]any{"state": string(stateJSON), "anonymised_at": now}
+			for k, v := range anonymised {
+				update[k] = v
+			}
+			if err := tx.Model(&Case{}).Where("id = ?", id).Updates(update).Error; err != nil {
+				return err
+			}
+			entry := by
+			entry.CaseID, entry.At, entry.Part, entry.Action = id, now, "personal_data", "anonymise"
+			if err := tx.Create(&entry).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}
