@@ -6,7 +6,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet histories
+.PHONY: run test build vet histories fuzz
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -25,10 +25,16 @@ run: $(TEMPORAL_CLI) build
 vet:
 	$(GO) vet ./...
 
-test: $(TEMPORAL_CLI) vet
+test: $(TEMPORAL_CLI) vet fuzz
 	$(GO) test -count=1 -timeout 14m ./...
 
 # Record the event histories the replay tests run (workflows/testdata/histories),
 # from the dev server. Do it when a workflow change is deliberately incompatible.
 histories: $(TEMPORAL_CLI)
 	HOMEWARD_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./e2e/
+
+# Fuzz the request decoding and validation for a short, fixed time each.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime=5s ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzActionBody$$' -fuzztime=5s ./api/
+	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime=5s ./api/

@@ -26,6 +26,7 @@ func (s *Server) routes() http.Handler {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openapiYAML) })
+	r.Any("/codec/*path", gin.WrapH(s.codecHandler()))
 
 	const (
 		cw  = contract.RoleCaseworker

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
@@ -30,14 +31,16 @@ type Server struct {
 	auth     *Authenticator
 	logger   *slog.Logger
 	metrics  *metrics
+	ring     *codec.KeyRing
 	now      func() time.Time
 }
 
 // NewServer returns the API as an http.Handler.
-func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client) http.Handler {
+// The ring decodes payloads for managers in the Temporal UI (/codec).
+func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
-		metrics: newMetrics(), now: func() time.Time { return time.Now().UTC() }}
+		metrics: newMetrics(), ring: ring, now: func() time.Time { return time.Now().UTC() }}
 	return s.routes()
 }
 

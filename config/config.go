@@ -36,6 +36,20 @@ type Config struct {
 	Auth      Auth      `mapstructure:"auth"`
 	Rules     Rules     `mapstructure:"rules"`
 	Retention Retention `mapstructure:"retention"`
+	Codec     Codec     `mapstructure:"codec"`
+}
+
+// Codec holds the keys that encrypt Temporal payloads (AES-256-GCM), and who may
+// decode them from the Temporal UI. The keys come from a file (KeysFile) or one
+// environment variable (HOMEWARD_CODEC_KEYS, the same JSON); never from the repo.
+type Codec struct {
+	KeysFile string `mapstructure:"keys_file"`
+	Keys     string `mapstructure:"keys"`
+	// UIOrigin is the Temporal UI's origin, the only one allowed to call /codec.
+	UIOrigin string `mapstructure:"ui_origin"`
+	// TrustLoopbackUI admits the UI on this machine without a token (homeward dev:
+	// the UI sends tokens only over HTTPS). Never in production.
+	TrustLoopbackUI bool `mapstructure:"trust_loopback_ui"`
 }
 
 // Retention says when closed cases lose their personal data: a Temporal Schedule
@@ -364,6 +378,10 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("rules.monitoring_offsets[%d]", i), "offsets must increase")
 		}
 	}
+	if c.Codec.KeysFile == "" && c.Codec.Keys == "" {
+		bad("codec", "keys_file or keys is required: Temporal payloads are always encrypted")
+	}
+	httpURL("codec.ui_origin", c.Codec.UIOrigin)
 	positive("retention.after", c.Retention.After)
 	positive("retention.every", c.Retention.Every)
 	if len(c.Rules.Programmes) == 0 {

@@ -53,6 +53,7 @@ func requiredEnv() map[string]string {
 	return map[string]string{
 		"HOMEWARD_AUTH_TOKENS":      "t-cw=caseworker-de:caseworker:DE-BER;t-svc=partner:service:*",
 		"HOMEWARD_SERVICES_API_KEY": "partner-key",
+		"HOMEWARD_CODEC_KEYS":       `{"active":"k1","keys":{"k1":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}`,
 	}
 }
 
@@ -213,6 +214,8 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 		"HOMEWARD_SERVICES_BASE_URL":   "http://simulator:8090",
 		"HOMEWARD_SERVICES_API_KEY":    "partner-key",
 		"HOMEWARD_AUTH_TOKENS":         requiredEnv()["HOMEWARD_AUTH_TOKENS"],
+		"HOMEWARD_CODEC_KEYS":          requiredEnv()["HOMEWARD_CODEC_KEYS"],
+		"HOMEWARD_CODEC_UI_ORIGIN":     "http://localhost:8233",
 	}
 	for _, name := range []string{"api", "worker"} {
 		s := service(t, p, name)
@@ -347,7 +350,7 @@ func TestComposePortsAndVolumes(t *testing.T) {
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {
-	for _, key := range []string{"HOMEWARD_AUTH_TOKENS", "HOMEWARD_SERVICES_API_KEY"} {
+	for _, key := range []string{"HOMEWARD_AUTH_TOKENS", "HOMEWARD_SERVICES_API_KEY", "HOMEWARD_CODEC_KEYS"} {
 		for _, value := range []*string{nil, ptr("")} {
 			e := requiredEnv()
 			delete(e, key)

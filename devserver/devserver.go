@@ -29,6 +29,9 @@ type Options struct {
 	DBFile    string // "" keeps everything in memory
 	CodecURL  string // the UI's codec endpoint, if any
 	Output    io.Writer
+	// Client are the options of the client the server hands back (data and
+	// failure converters); namespace and host are set from the fields above.
+	Client client.Options
 }
 
 // Server is a running dev server.
@@ -57,9 +60,13 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if o.Output == nil {
 		o.Output = io.Discard
 	}
+	o.Client.Namespace = o.Namespace
+	if o.Client.Logger == nil {
+		o.Client.Logger = tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
 	opts := testsuite.DevServerOptions{
 		ExistingPath:     o.CLI,
-		ClientOptions:    &client.Options{Namespace: o.Namespace, Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))},
+		ClientOptions:    &o.Client,
 		DBFilename:       o.DBFile,
 		EnableUI:         o.UIPort != 0,
 		LogLevel:         "error",

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,24 +33,24 @@ const (
 // canaryRegistration is a valid registration whose personal data is marked.
 func canaryRegistration() map[string]any {
 	r := registration()
-	set(r, "beneficiary.given_name", canary+"Given")
-	set(r, "beneficiary.family_name", canary+"Family")
-	set(r, "beneficiary.phone", canaryPhone)
-	set(r, "household", []any{map[string]any{"given_name": canary + "Child", "relationship": "child", "date_of_birth": "2016-02-11"}})
+	setField(r, "beneficiary.given_name", canary+"Given")
+	setField(r, "beneficiary.family_name", canary+"Family")
+	setField(r, "beneficiary.phone", canaryPhone)
+	setField(r, "household", []any{map[string]any{"given_name": canary + "Child", "relationship": "child", "date_of_birth": "2016-02-11"}})
 	return r
 }
 
-// remove, as the value given to set, deletes the field.
-var remove = &struct{}{}
+// removeField, as the value given to setField, deletes the field.
+var removeField = &struct{}{}
 
 // set changes the field at a dotted path of a JSON object ("beneficiary.phone").
-func set(m map[string]any, path string, v any) map[string]any {
+func setField(m map[string]any, path string, v any) map[string]any {
 	keys := strings.Split(path, ".")
 	inner := m
 	for _, k := range keys[:len(keys)-1] {
 		inner = inner[k].(map[string]any)
 	}
-	if v == remove {
+	if v == removeField {
 		delete(inner, keys[len(keys)-1])
 	} else {
 		inner[keys[len(keys)-1]] = v
@@ -63,7 +62,7 @@ func set(m map[string]any, path string, v any) map[string]any {
 func regWith(pathsAndValues ...any) map[string]any {
 	r := canaryRegistration()
 	for i := 0; i+1 < len(pathsAndValues); i += 2 {
-		set(r, pathsAndValues[i].(string), pathsAndValues[i+1])
+		setField(r, pathsAndValues[i].(string), pathsAndValues[i+1])
 	}
 	return r
 }
@@ -187,7 +186,7 @@ func TestRegistrationRefusesBadInput(t *testing.T) {
 			{"missing required fields", "dev-caseworker", `{}`, 422, []string{"beneficiary.given_name", "beneficiary.family_name",
 				"beneficiary.date_of_birth", "beneficiary.sex", "beneficiary.nationality", "host_country", "country_of_return",
 				"sending_office", "receiving_office", "programme", "consent.data_processing", "consent.given_at"}},
-			{"missing beneficiary", "dev-caseworker", regWith("beneficiary", remove), 422, []string{"beneficiary.given_name"}},
+			{"missing beneficiary", "dev-caseworker", regWith("beneficiary", removeField), 422, []string{"beneficiary.given_name"}},
 			{"bad country code", "dev-caseworker", regWith("country_of_return", "XX"), 422, []string{"country_of_return"}},
 			{"bad nationality", "dev-caseworker", regWith("beneficiary.nationality", "gn"), 422, []string{"beneficiary.nationality"}},
 			{"bad phone", "dev-caseworker", regWith("beneficiary.phone", "0621 "+canary), 422, []string{"beneficiary.phone"}},
@@ -330,15 +329,15 @@ func TestActionsRefuseBadInput(t *testing.T) {
 		{name: "another office's case, timeline", method: "GET", path: path + "/timeline", token: "dev-caseworker-sn", status: 404},
 		{name: "another office's case, action", method: "POST", path: path + "/counselling", token: "dev-caseworker-sn", body: counselling(), status: 404},
 		{name: "wrong stage: screening before counselling", method: "POST", path: path + "/screening", token: "dev-caseworker", body: map[string]any{"risk": "low"}, status: 409},
-		{name: "wrong stage: clearance without a high-risk screening", method: "POST", path: path + "/screening/clearance", token: "dev-approver", body: map[string]any{"decision": "cleared"}, status: 409},
+		{name: "wrong stage: departure before counselling", method: "POST", path: path + "/departure", token: "dev-caseworker", body: map[string]any{"departed_at": now(), "flight": "HW101"}, status: 409},
 		{name: "wrong role: an approver records counselling", method: "POST", path: path + "/counselling", token: "dev-approver", body: counselling(), status: 403},
 		{name: "wrong role: a caseworker decides on a plan", method: "POST", path: path + "/plan/decisions", token: "dev-caseworker", body: map[string]any{"decision": "approve"}, status: 403},
 		{name: "no token", method: "POST", path: path + "/counselling", body: counselling(), status: 401},
-		{name: "outcome not one of the outcomes", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: set(counselling(), "outcome", "maybe"), status: 422, fields: []string{"outcome"}},
-		{name: "held_at in the future", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: set(counselling(), "held_at", inAnHour), status: 422, fields: []string{"held_at"}},
-		{name: "held_at missing", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: set(counselling(), "held_at", remove), status: 422, fields: []string{"held_at"}},
-		{name: "unknown field", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: set(counselling(), "mood", canary), status: 400, fields: []string{"mood"}},
-		{name: "wrong type", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: set(counselling(), "outcome", true), status: 400, fields: []string{"outcome"}},
+		{name: "outcome not one of the outcomes", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: setField(counselling(), "outcome", "maybe"), status: 422, fields: []string{"outcome"}},
+		{name: "held_at in the future", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: setField(counselling(), "held_at", inAnHour), status: 422, fields: []string{"held_at"}},
+		{name: "held_at missing", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: setField(counselling(), "held_at", removeField), status: 422, fields: []string{"held_at"}},
+		{name: "unknown field", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: setField(counselling(), "mood", canary), status: 400, fields: []string{"mood"}},
+		{name: "wrong type", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: setField(counselling(), "outcome", true), status: 400, fields: []string{"outcome"}},
 		{name: "malformed JSON", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: `{"outcome": `, status: 400},
 		{name: "empty body", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: "", status: 400},
 		{name: "Idempotency-Key over 255 characters", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: counselling(), headers: []string{"Idempotency-Key", strings.Repeat("k", 256)}, status: 422},
@@ -373,13 +372,13 @@ func TestActionsRefuseBadInput(t *testing.T) {
 		types = h.timelineTypes(id)
 		return slices.Contains(types, "counselling")
 	})
-	require.Equal(t, 1, count(types, "counselling"), "one counselling in the timeline: %v", types)
-	require.Equal(t, 1, count(types, "registered"), "one registration in the timeline: %v", types)
+	require.Equal(t, 1, occurrences(types, "counselling"), "one counselling in the timeline: %v", types)
+	require.Equal(t, 1, occurrences(types, "registered"), "one registration in the timeline: %v", types)
 	require.NotContains(t, types, "screening")
 	h.onlyCases(id)
 }
 
-func count(xs []string, x string) int {
+func occurrences(xs []string, x string) int {
 	n := 0
 	for _, v := range xs {
 		if v == x {
@@ -406,10 +405,8 @@ func TestRegistrationWhenTemporalIsDown(t *testing.T) {
 	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
 	t.Cleanup(dead.Close)
-	s, err := stack.Start(context.Background(), stack.Options{Config: testConfig(t, "sqlite"), Temporal: dead, NoWorker: true})
-	require.NoError(t, err)
-	t.Cleanup(s.Stop)
-	h := &homeward{t: t, s: s, router: contractRouter(t)}
+	// PlainPayloads: a client that never connected cannot be wrapped with the codec; nothing reaches Temporal here.
+	h := startWith(t, stack.Options{Config: testConfig(t, "sqlite"), Temporal: dead, NoWorker: true, PlainPayloads: true})
 
 	r := h.call("POST", "/api/v1/cases", "dev-caseworker", canaryRegistration(), "Idempotency-Key", "down-1")
 	h.problem(r, http.StatusServiceUnavailable)
@@ -444,7 +441,8 @@ func TestMetricsCarryNoIDsOrPersonalData(t *testing.T) {
 	require.Equal(t, http.StatusOK, h.call("GET", path+"/timeline", "dev-caseworker", nil).Status)
 	h.problem(h.call("GET", "/api/v1/cases/"+uuid.NewString(), "dev-caseworker", nil), http.StatusNotFound)
 	h.problem(h.call("POST", "/api/v1/cases", "dev-caseworker", regWith("host_country", "GN")), http.StatusUnprocessableEntity)
-	h.problem(h.call("GET", "/api/v1/"+canary, "dev-caseworker", nil), http.StatusNotFound)
+	const rawPath = "/api/v1/no-such-route-7f3a"
+	h.problem(h.call("GET", rawPath, "dev-caseworker", nil), http.StatusNotFound)
 
 	m := h.call("GET", "/metrics", "", nil)
 	require.Equal(t, http.StatusOK, m.Status)
@@ -461,5 +459,6 @@ func TestMetricsCarryNoIDsOrPersonalData(t *testing.T) {
 	}
 	require.NotRegexp(t, uuidRE, body, "a case ID in the metrics")
 	require.NotContains(t, body, path)
+	require.NotContains(t, body, rawPath, "an unmatched path in the metrics")
 	h.noPersonalData(m.Body)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -37,6 +38,7 @@ func testConfig(t *testing.T, driver string) config.Config {
 	cfg.Simulator.CallbackDelay = 50 * time.Millisecond
 	cfg.Services.Timeout = 2 * time.Second
 	cfg.Rules.MonitoringOffsets = []time.Duration{2 * time.Second, 3 * time.Second, 4 * time.Second}
+	cfg.Codec.KeysFile = filepath.Join(t.TempDir(), "codec-keys.json") // created on first use
 	return cfg
 }
 

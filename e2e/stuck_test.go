@@ -95,7 +95,7 @@ func TestStuckFindsAWorkflowWhoseTaskKeepsFailing(t *testing.T) {
 	cfg := testConfig(t, "sqlite")
 	cfg.Temporal.TaskProbeAfter = 0
 	s := startWith(t, stack.Options{Config: cfg, Temporal: temporalClient(), NoWorker: true})
-	broken := sdkworker.New(temporalClient(), cfg.Temporal.TaskQueue, sdkworker.Options{})
+	broken := sdkworker.New(s.s.Temporal, cfg.Temporal.TaskQueue, sdkworker.Options{}) // same keys: it decodes, then panics
 	broken.RegisterWorkflowWithOptions(func(workflow.Context, contract.CaseInput) error { panic("a bug in the new deploy") },
 		workflow.RegisterOptions{Name: contract.WorkflowType})
 	require.NoError(t, broken.Start())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/devserver"
 	"github.com/homeward/homeward/partners"
@@ -29,12 +30,18 @@ import (
 // Options say what to run. With Temporal set, the stack uses that client and
 // starts no dev server.
 type Options struct {
-	Config     config.Config
-	Temporal   client.Client
-	Logger     *slog.Logger
-	DevOutput  io.Writer // the dev server's own output
-	NoWorker   bool      // tests that run the worker as a separate process
-	KeepInMemo bool      // dev server without a database file (tests)
+	Config   config.Config
+	Temporal client.Client
+	// Ring encrypts payloads; nil loads it from the configuration (creating the
+	// key file on first use: homeward dev).
+	Ring *codec.KeyRing
+	// PlainPayloads leaves payloads unencrypted: only for recording the replay
+	// tests' histories from test data.
+	PlainPayloads bool
+	Logger        *slog.Logger
+	DevOutput     io.Writer // the dev server's own output
+	NoWorker      bool      // tests that run the worker as a separate process
+	KeepInMemo    bool      // dev server without a database file (tests)
 }
 
 // Stack is a running Homeward.
@@ -76,10 +83,27 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.APIURL, s.SimURL = "http://"+apiLn.Addr().String(), "http://"+simLn.Addr().String()
 	cfg.Services.BaseURL, cfg.Simulator.APIURL = s.SimURL, s.APIURL
 
-	s.Temporal = o.Temporal
-	if s.Temporal == nil {
+	ring := o.Ring
+	if ring == nil {
+		if ring, _, err = codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, true); err != nil {
+			return nil, err
+		}
+	}
+	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace}
+	if !o.PlainPayloads {
+		clientOpts.DataConverter, clientOpts.FailureConverter = codec.ClientOptions(ring)
+	}
+	switch {
+	case o.Temporal != nil && o.PlainPayloads:
+		s.Temporal = o.Temporal
+	case o.Temporal != nil:
+		if s.Temporal, err = client.NewClientFromExisting(o.Temporal, clientOpts); err != nil {
+			return nil, err
+		}
+	default:
 		dev := devserver.Options{CLI: cfg.Dev.TemporalCLI, Namespace: cfg.Temporal.Namespace, Port: cfg.Dev.TemporalPort,
-			UIPort: cfg.Dev.UIPort, Output: o.DevOutput}
+			UIPort: cfg.Dev.UIPort, Output: o.DevOutput, Client: clientOpts,
+			CodecURL: s.APIURL + "/codec/" + cfg.Temporal.Namespace}
 		if !o.KeepInMemo {
 			dev.DBFile = filepath.Join(cfg.Dev.DataDir, "temporal.db")
 		}
@@ -115,7 +139,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("retention schedule: %w", err)
 		}
 	}
-	s.serve(apiLn, api.NewServer(log.With("component", "api"), cfg, s.Store, s.Temporal))
+	s.serve(apiLn, api.NewServer(log.With("component", "api"), cfg, s.Store, s.Temporal, ring))
 	return s, nil
 }
 

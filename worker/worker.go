@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/workflows"
@@ -20,13 +21,17 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Dial connects a Temporal client. Its logger is the application's, so the SDK's
-// lines follow the same rules (no personal data: the SDK logs IDs and types only).
-func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger) (client.Client, error) {
+// Dial connects a Temporal client that encrypts every payload with the key ring.
+// Its logger is the application's, so the SDK's lines follow the same rules (no
+// personal data: the SDK logs IDs and types only).
+func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing) (client.Client, error) {
+	dc, fc := codec.ClientOptions(ring)
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.Address,
-		Namespace: cfg.Namespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:         cfg.Address,
+		Namespace:        cfg.Namespace,
+		Logger:           tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		DataConverter:    dc,
+		FailureConverter: fc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal at %s: %w", cfg.Address, err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
@@ -41,7 +42,8 @@ commands:
   api        the HTTP API
   worker     the Temporal worker (case workflows and activities)
   simulator  the simulator of partner services
-  migrate    apply the database migrations`
+  migrate    apply the database migrations
+  keys rotate  add a new active payload encryption key to codec.keys_file`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("homeward", flag.ContinueOnError)
@@ -51,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if fs.NArg() < 1 {
 		fs.Usage()
 		return errors.New("one command expected")
 	}
@@ -74,6 +76,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Logger: logger.With("component", "simulator")})
 		logger.Info("simulator listening", "address", cfg.Dev.SimulatorAddress)
 		return sim.ListenAndServe(ctx, cfg.Dev.SimulatorAddress)
+	case "keys":
+		if fs.NArg() != 2 || fs.Arg(1) != "rotate" {
+			return errors.New("usage: homeward keys rotate")
+		}
+		id, err := codec.RotateKeyRingFile(cfg.Codec.KeysFile)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new active key %s in %s; restart the api and workers to use it (older keys still decode)\n", id, cfg.Codec.KeysFile)
+		return nil
 	case "migrate":
 		st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
 		if err != nil {
@@ -93,14 +105,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Starting Homeward on this machine (data in %s/)...\n", cfg.Dev.DataDir)
-	s, err := stack.Start(ctx, stack.Options{Config: cfg, Logger: logger})
+	ring, created, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, true)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "Created a payload encryption key in %s (keep it: without it the cases' histories cannot be read).\n", cfg.Codec.KeysFile)
+	}
+	// The UI on this machine decodes payloads without a token: it sends tokens
+	// only over HTTPS. Production never sets this.
+	cfg.Codec.TrustLoopbackUI = true
+	s, err := stack.Start(ctx, stack.Options{Config: cfg, Logger: logger, Ring: ring})
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
 	fmt.Fprintf(stdout, "\nHomeward is running.\n")
 	fmt.Fprintf(stdout, "  API          %s/api/v1   (contract: %s/openapi.yaml)\n", s.APIURL, s.APIURL)
-	fmt.Fprintf(stdout, "  Temporal UI  %s\n", s.UIURL)
+	fmt.Fprintf(stdout, "  Temporal UI  %s   (payloads are encrypted; this UI decodes them through %s/codec)\n", s.UIURL, s.APIURL)
 	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s, task queue %s)\n", s.Config.Temporal.Address,
 		s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
 	fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
@@ -120,12 +142,16 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer st.Close()
-	tc, err := worker.Dial(ctx, cfg.Temporal, logger)
+	ring, _, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, false)
+	if err != nil {
+		return err
+	}
+	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, st, tc), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, st, tc, ring), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("API listening", "address", cfg.HTTP.Address)
@@ -145,7 +171,11 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return err
 	}
 	defer st.Close()
-	tc, err := worker.Dial(ctx, cfg.Temporal, logger)
+	ring, _, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, false)
+	if err != nil {
+		return err
+	}
+	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring)
 	if err != nil {
 		return err
 	}
