@@ -40,11 +40,16 @@ func (s *Server) registerCase(c *gin.Context) {
 		return
 	}
 	var key *string
+	fp := fingerprint(reg)
 	if k := c.GetHeader("Idempotency-Key"); k != "" {
+		if len(k) > 255 {
+			respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
+			return
+		}
 		scoped := p.User + ":" + k
 		key = &scoped
 		if existing, err := s.store.CaseByIdempotencyKey(c, scoped); err == nil {
-			s.respondCase(c, http.StatusOK, existing, nil)
+			s.replayRegistration(c, existing, fp)
 			return
 		}
 	}
@@ -85,15 +90,34 @@ func (s *Server) registerCase(c *gin.Context) {
 		if key != nil {
 			// A concurrent retry with the same key may have won the race.
 			if existing, e := s.store.CaseByIdempotencyKey(c, *key); e == nil {
-				s.respondCase(c, http.StatusOK, existing, nil)
+				s.replayRegistration(c, existing, fp)
 				return
 			}
 		}
 		respondError(c, err)
 		return
 	}
+	if key != nil {
+		if err := s.store.RememberResponse(c, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
+			Status: http.StatusCreated, Body: cs.ID, CreatedAt: now}); err != nil {
+			loggerFrom(c).Warn("registration fingerprint not stored", "error", err.Error())
+		}
+	}
 	c.Header("Location", "/api/v1/cases/"+cs.ID)
 	s.respondCase(c, http.StatusCreated, cs, nil)
+}
+
+func registrationKey(scoped string) string { return "register\x00" + scoped }
+
+// replayRegistration answers a repeated registration: the case it created, or
+// 409 if the same key now comes with another body.
+func (s *Server) replayRegistration(c *gin.Context, existing *store.Case, fp string) {
+	first, err := s.store.RememberedResponse(c, registrationKey(*existing.IdempotencyKey))
+	if err == nil && first.Fingerprint != fp {
+		respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different registration"))
+		return
+	}
+	s.respondCase(c, http.StatusOK, existing, nil)
 }
 
 func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -71,9 +72,11 @@ func malformed(err error) *Error {
 	var syntaxErr *json.SyntaxError
 	var timeErr *time.ParseError
 	switch {
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return fail(KindMalformed, "the body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return &Error{Kind: KindMalformed, Detail: "a field has the wrong type",
-			Fields: []contractFieldError{{Field: typeErr.Field, Message: "must be a " + typeErr.Type.String()}}}
+			Fields: []contractFieldError{{Field: typeErr.Field, Message: "must be " + jsonKind(typeErr.Type)}}}
 	case errors.As(err, &syntaxErr):
 		return fail(KindMalformed, "the body is not valid JSON")
 	case errors.As(err, &timeErr):
@@ -89,6 +92,31 @@ func malformed(err error) *Error {
 }
 
 type contractFieldError = contract.FieldError
+
+// jsonKind names a Go type the way a JSON client thinks of it.
+func jsonKind(t reflect.Type) string {
+	if t == reflect.TypeOf(time.Time{}) {
+		return "an RFC 3339 time string"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "another type"
+}
 
 // unknownField reads the field's name from encoding/json's error.
 func unknownField(msg string) (string, bool) {

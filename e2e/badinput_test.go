@@ -346,6 +346,7 @@ func TestActionsRefuseBadInput(t *testing.T) {
 		{name: "limit not a number", method: "GET", path: "/api/v1/cases?limit=ten", token: "dev-caseworker", status: 422, fields: []string{"limit"}},
 		{name: "unknown stage", method: "GET", path: "/api/v1/cases?stage=Nope", token: "dev-caseworker", status: 422, fields: []string{"stage"}},
 		{name: "cursor not given out", method: "GET", path: "/api/v1/cases?cursor=not-a-cursor!", token: "dev-caseworker", status: 422, fields: []string{"cursor"}},
+		{name: "cursor guessed", method: "GET", path: "/api/v1/cases?cursor=zzz", token: "dev-caseworker", status: 422, fields: []string{"cursor"}},
 		{name: "unknown filter", method: "GET", path: "/api/v1/cases?colour=red", token: "dev-caseworker", status: 422, fields: []string{"colour"}},
 		{name: "stuck cases for a caseworker", method: "GET", path: "/api/v1/stuck", token: "dev-caseworker", status: 403},
 		{name: "monthly report, bad month", method: "GET", path: "/api/v1/reports/monthly?month=2026-13", token: "dev-manager", status: 422, fields: []string{"month"}},
@@ -461,4 +462,18 @@ func TestMetricsCarryNoIDsOrPersonalData(t *testing.T) {
 	require.NotContains(t, body, path)
 	require.NotContains(t, body, rawPath, "an unmatched path in the metrics")
 	h.noPersonalData(m.Body)
+}
+
+// The same Idempotency-Key with another registration is a conflict, not the first case.
+func TestRegistrationKeyReusedForAnotherBody(t *testing.T) {
+	h := start(t, testConfig(t, "sqlite"))
+	first := h.call("POST", "/api/v1/cases", "dev-caseworker", registration(), "Idempotency-Key", "reg-42")
+	require.Equal(t, http.StatusCreated, first.Status, string(first.Body))
+	other := registration()
+	other["country_of_return"] = "SN"
+	r := h.call("POST", "/api/v1/cases", "dev-caseworker", other, "Idempotency-Key", "reg-42")
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Body))
+	page, err := h.s.Store.ListCases(t.Context(), store.Filter{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, page.Cases, 1)
 }

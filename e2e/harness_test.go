@@ -154,7 +154,7 @@ func (h *homeward) eventually(what string, within time.Duration, cond func() boo
 // caseAt fetches a case and waits until it satisfies cond.
 func (h *homeward) waitCase(id, what string, cond func(c map[string]any) bool) map[string]any {
 	h.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // generous: the machine may be busy; a passing wait returns at once
 	for {
 		r := h.call("GET", "/api/v1/cases/"+id, "dev-manager", nil)
 		require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))

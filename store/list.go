@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -67,9 +68,9 @@ func (f Filter) apply(q *gorm.DB) *gorm.DB {
 func (s *Store) ListCases(ctx context.Context, f Filter) (Page, error) {
 	q := f.apply(s.db.WithContext(ctx).Model(&Case{}))
 	if f.Cursor != "" {
-		after, err := strconv.ParseInt(f.Cursor, 36, 64)
+		after, err := parseCursor(f.Cursor)
 		if err != nil {
-			return Page{}, ErrBadCursor
+			return Page{}, err
 		}
 		q = q.Where("seq < ?", after)
 	}
@@ -80,10 +81,22 @@ func (s *Store) ListCases(ctx context.Context, f Filter) (Page, error) {
 	var p Page
 	if len(cases) > f.Limit {
 		cases = cases[:f.Limit]
-		p.NextCursor = strconv.FormatInt(cases[len(cases)-1].Seq, 36)
+		p.NextCursor = cursorPrefix + strconv.FormatInt(cases[len(cases)-1].Seq, 36)
 	}
 	p.Cases = cases
 	return p, nil
+}
+
+// cursorPrefix marks the cursors this store gives out.
+const cursorPrefix = "c1."
+
+// parseCursor reads a cursor this store gave out: the prefix and a positive case number.
+func parseCursor(c string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(c, cursorPrefix), 36, 64)
+	if !strings.HasPrefix(c, cursorPrefix) || err != nil || n <= 0 {
+		return 0, ErrBadCursor
+	}
+	return n, nil
 }
 
 // ErrBadCursor says a list cursor was not one this API gave out.

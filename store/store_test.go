@@ -117,8 +117,10 @@ func TestListPagesNewestFirstWithFilters(t *testing.T) {
 		p, err = s.ListCases(ctx, store.Filter{Limit: 50, Offices: []string{"XX-NOP"}})
 		require.NoError(t, err)
 		require.Empty(t, p.Cases)
-		_, err = s.ListCases(ctx, store.Filter{Limit: 5, Cursor: "!!"})
-		require.ErrorIs(t, err, store.ErrBadCursor)
+		for _, bad := range []string{"!!", "zzz", "c1.-5", "c1.0", "c1."} {
+			_, err = s.ListCases(ctx, store.Filter{Limit: 5, Cursor: bad})
+			require.ErrorIs(t, err, store.ErrBadCursor, bad)
+		}
 	})
 }
 
