@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +66,8 @@ func (s *Server) registerCase(c *gin.Context) {
 		SendingOffice: reg.SendingOffice, ReceivingOffice: reg.ReceivingOffice, Programme: reg.Programme,
 		Vulnerable: reg.vulnerable(), Beneficiary: mustJSON(reg.Beneficiary), Household: mustJSON(orEmpty(reg.Household)),
 		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
+		BeneficiaryKey: s.store.IdentityKey(strings.ToLower(strings.TrimSpace(reg.Beneficiary.FamilyName)),
+			strings.ToLower(strings.TrimSpace(reg.Beneficiary.GivenName)), reg.Beneficiary.DateOfBirth, reg.Beneficiary.Nationality),
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	adults, minors := reg.household(now)
 	audit := []store.AuditEntry{s.auditEntry(c, "", "registration", "create")}

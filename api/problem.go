@@ -110,6 +110,8 @@ func classify(err error) *Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.As(err, &notFound):
 		return fail(KindNotFound, "no such case")
+	case errors.Is(err, store.ErrActiveCaseExists):
+		return fail(KindConflict, "this person already has an active case")
 	case errors.Is(err, store.ErrConflict):
 		return fail(KindConflict, "a conflicting request was made at the same time; retry")
 	case unavailable(err):

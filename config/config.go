@@ -75,6 +75,13 @@ type Temporal struct {
 type Database struct {
 	Driver string `mapstructure:"driver"` // sqlite or postgres
 	DSN    string `mapstructure:"dsn"`
+	// The key ring that seals sensitive columns at rest (not the payload ring),
+	// from a file or one environment variable (HOMEWARD_DATABASE_KEYS, JSON), and
+	// the key that identity lookups hash with (empty: the ring's active key; set
+	// it in production, and never remove that key).
+	KeysFile    string `mapstructure:"keys_file"`
+	Keys        string `mapstructure:"keys"`
+	LookupKeyID string `mapstructure:"lookup_key_id"`
 }
 
 // HTTP configures the API server.
@@ -327,6 +334,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database.DSN == "" {
 		bad("database.dsn", "must not be empty")
+	}
+	if c.Database.KeysFile == "" && c.Database.Keys == "" {
+		bad("database", "keys_file or keys is required: sensitive columns are always sealed")
 	}
 	hostPort("http.address", c.HTTP.Address)
 	if c.HTTP.BodyLimitBytes <= 0 {

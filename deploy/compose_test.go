@@ -54,6 +54,7 @@ func requiredEnv() map[string]string {
 		"HOMEWARD_AUTH_TOKENS":      "t-cw=caseworker-de:caseworker:DE-BER;t-svc=partner:service:*",
 		"HOMEWARD_SERVICES_API_KEY": "partner-key",
 		"HOMEWARD_CODEC_KEYS":       `{"active":"k1","keys":{"k1":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}`,
+		"HOMEWARD_DATABASE_KEYS":    `{"active":"d1","keys":{"d1":"ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}}`,
 	}
 }
 
@@ -215,6 +216,7 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 		"HOMEWARD_SERVICES_API_KEY":    "partner-key",
 		"HOMEWARD_AUTH_TOKENS":         requiredEnv()["HOMEWARD_AUTH_TOKENS"],
 		"HOMEWARD_CODEC_KEYS":          requiredEnv()["HOMEWARD_CODEC_KEYS"],
+		"HOMEWARD_DATABASE_KEYS":       requiredEnv()["HOMEWARD_DATABASE_KEYS"],
 		"HOMEWARD_CODEC_UI_ORIGIN":     "http://localhost:8233",
 	}
 	for _, name := range []string{"api", "worker"} {
@@ -350,7 +352,7 @@ func TestComposePortsAndVolumes(t *testing.T) {
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {
-	for _, key := range []string{"HOMEWARD_AUTH_TOKENS", "HOMEWARD_SERVICES_API_KEY", "HOMEWARD_CODEC_KEYS"} {
+	for _, key := range []string{"HOMEWARD_AUTH_TOKENS", "HOMEWARD_SERVICES_API_KEY", "HOMEWARD_CODEC_KEYS", "HOMEWARD_DATABASE_KEYS"} {
 		for _, value := range []*string{nil, ptr("")} {
 			e := requiredEnv()
 			delete(e, key)

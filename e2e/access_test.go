@@ -58,3 +58,30 @@ func TestAccessByOfficeAndRoleAndTheAuditTrail(t *testing.T) {
 	require.Contains(t, byUser["approver-gn"], "case_file:read")
 	require.NotContains(t, byUser, "caseworker-sn", "a refused read reads nothing")
 }
+
+// One person has at most one active case: a second registration of the same
+// person (found by a keyed hash; the names are sealed at rest) is a conflict,
+// and the sealed columns hold no names.
+func TestOneActiveCasePerPersonAndSealedColumns(t *testing.T) {
+	h := start(t, testConfig(t, "sqlite"))
+	reg := registration()
+	first := h.call("POST", "/api/v1/cases", "dev-caseworker", reg)
+	require.Equal(t, http.StatusCreated, first.Status, string(first.Body))
+	again := h.call("POST", "/api/v1/cases", "dev-caseworker", reg)
+	require.Equal(t, http.StatusConflict, again.Status, string(again.Body))
+
+	db, err := h.s.Store.SQL()
+	require.NoError(t, err)
+	var raw string
+	require.NoError(t, db.QueryRow("SELECT beneficiary || household || vulnerabilities || state FROM cases").Scan(&raw))
+	require.NotContains(t, raw, "Aminata")
+	require.NotContains(t, raw, "Mariama")
+	require.NotContains(t, raw, "health_needs")
+	require.Equal(t, "Aminata", first.JSON(t)["beneficiary"].(map[string]any)["given_name"], "the API reads it back")
+
+	id := first.JSON(t)["id"].(string)
+	h.counsel(id, "withdrawn")
+	h.waitCase(id, "closure", stageIs("Closed"))
+	require.Equal(t, http.StatusCreated, h.call("POST", "/api/v1/cases", "dev-caseworker", reg).Status,
+		"once the case is closed, the person may return later")
+}

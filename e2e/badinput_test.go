@@ -237,9 +237,11 @@ func TestRegistrationIsIdempotent(t *testing.T) {
 		const n = 5
 		results := make([]sent, n)
 		var wg sync.WaitGroup
+		someoneElse := canaryRegistration() // the first case is active: one person, one active case
+		setField(someoneElse, "beneficiary.family_name", canary+"OtherFamily")
 		for i := range n {
 			wg.Go(func() {
-				results[i] = h.send("POST", "/api/v1/cases", "dev-caseworker", canaryRegistration(), "Idempotency-Key", "reg-2")
+				results[i] = h.send("POST", "/api/v1/cases", "dev-caseworker", someoneElse, "Idempotency-Key", "reg-2")
 			})
 		}
 		wg.Wait()

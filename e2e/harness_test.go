@@ -38,7 +38,9 @@ func testConfig(t *testing.T, driver string) config.Config {
 	cfg.Simulator.CallbackDelay = 50 * time.Millisecond
 	cfg.Services.Timeout = 2 * time.Second
 	cfg.Rules.MonitoringOffsets = []time.Duration{2 * time.Second, 3 * time.Second, 4 * time.Second}
-	cfg.Codec.KeysFile = filepath.Join(t.TempDir(), "codec-keys.json") // created on first use
+	keys := t.TempDir()
+	cfg.Codec.KeysFile = filepath.Join(keys, "codec-keys.json") // created on first use
+	cfg.Database.KeysFile = filepath.Join(keys, "database-keys.json")
 	return cfg
 }
 
@@ -174,10 +176,13 @@ func stageIs(stage string) func(map[string]any) bool {
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
-// registration is a valid registration body.
+var people atomic.Int64
+
+// registration is a valid registration body, each time of another person (one
+// person has at most one active case).
 func registration() map[string]any {
 	return map[string]any{
-		"beneficiary": map[string]any{"given_name": "Aminata", "family_name": "Camara", "date_of_birth": "1990-04-01",
+		"beneficiary": map[string]any{"given_name": "Aminata", "family_name": fmt.Sprintf("Camara %d", people.Add(1)), "date_of_birth": "1990-04-01",
 			"sex": "female", "nationality": "GN", "languages": []string{"fr"}, "phone": "+224621234567"},
 		"household":       []any{map[string]any{"given_name": "Mariama", "relationship": "child", "date_of_birth": "2016-02-11"}},
 		"vulnerabilities": []string{"health_needs"},

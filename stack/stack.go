@@ -117,7 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.Config, s.UIURL = cfg, cfg.Temporal.UIURL
 
-	if s.Store, err = store.Open(cfg.Database.Driver, cfg.Database.DSN); err != nil {
+	if s.Store, err = OpenCaseFile(cfg.Database, true); err != nil {
 		return nil, err
 	}
 	if _, err = s.Store.Migrate(ctx); err != nil {

@@ -40,8 +40,11 @@ type Case struct {
 	Vulnerabilities string // JSON
 	Consent         string // JSON
 	State           string // JSON of contract.CaseState
-	StateSeq        int64
-	CommittedCents  int64
+	// BeneficiaryKey is a keyed hash of the beneficiary's identity, for finding a
+	// second active case of the same person.
+	BeneficiaryKey string
+	StateSeq       int64
+	CommittedCents int64
 	// ServiceChargeCents is the programme's charge per departed case, as the case's rules had it.
 	ServiceChargeCents int64
 	Currency           string
@@ -99,8 +102,21 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 	}
 	c.Seq = seq
 	c.Reference = fmt.Sprintf("HW-%d-%06d", c.CreatedAt.Year(), seq)
+	row := *c
+	if err := s.seal(&row); err != nil {
+		return err
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(c).Error; err != nil {
+		if c.BeneficiaryKey != "" {
+			var n int64
+			if err := tx.Model(&Case{}).Where("beneficiary_key = ? AND status = 'active'", c.BeneficiaryKey).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrActiveCaseExists
+			}
+		}
+		if err := tx.Create(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return ErrConflict
 			}
@@ -119,7 +135,7 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 			return err
 		}
 		c.RunID = runID
-		return tx.Model(c).Update("run_id", runID).Error
+		return tx.Model(&row).Update("run_id", runID).Error
 	})
 }
 
@@ -135,20 +151,54 @@ func (s *Store) next(ctx context.Context, name string) (int64, error) {
 
 // CaseByID returns a case, or ErrNotFound.
 func (s *Store) CaseByID(ctx context.Context, id string) (*Case, error) {
-	var c Case
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
-		return nil, notFound(err)
-	}
-	return &c, nil
+	return s.caseWhere(ctx, "id = ?", id)
 }
 
 // CaseByIdempotencyKey finds the case a retried registration already created.
 func (s *Store) CaseByIdempotencyKey(ctx context.Context, key string) (*Case, error) {
+	return s.caseWhere(ctx, "idempotency_key = ?", key)
+}
+
+func (s *Store) caseWhere(ctx context.Context, where string, arg any) (*Case, error) {
 	var c Case
-	if err := s.db.WithContext(ctx).Where("idempotency_key = ?", key).Take(&c).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where(where, arg).Take(&c).Error; err != nil {
 		return nil, notFound(err)
 	}
+	if err := s.open(&c); err != nil {
+		return nil, err
+	}
 	return &c, nil
+}
+
+// ErrActiveCaseExists says the beneficiary already has an active case.
+var ErrActiveCaseExists = errors.New("the beneficiary already has an active case")
+
+// sealed are the columns sealed at rest.
+func sealed(c *Case) map[string]*string {
+	return map[string]*string{"beneficiary": &c.Beneficiary, "household": &c.Household,
+		"vulnerabilities": &c.Vulnerabilities, "state": &c.State}
+}
+
+func (s *Store) seal(c *Case) error {
+	for col, v := range sealed(c) {
+		out, err := s.sealer.Seal(col, *v)
+		if err != nil {
+			return err
+		}
+		*v = out
+	}
+	return nil
+}
+
+func (s *Store) open(c *Case) error {
+	for col, v := range sealed(c) {
+		out, err := s.sealer.Open(col, *v)
+		if err != nil {
+			return err
+		}
+		*v = out
+	}
+	return nil
 }
 
 // Record is what the workflow writes to the case file after each change: a
@@ -173,12 +223,16 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 	if err != nil {
 		return err
 	}
+	sealedState, err := s.sealer.Seal("state", string(stateJSON))
+	if err != nil {
+		return err
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Case{}).Where("id = ? AND state_seq < ?", r.CaseID, st.Seq).Updates(map[string]any{
 			"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
 			"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
 			"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
-			"state": string(stateJSON), "state_seq": st.Seq, "updated_at": r.At,
+			"state": sealedState, "state_seq": st.Seq, "updated_at": r.At,
 			"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),
 			"departed_at": departedAt(st), "closed_at": closedAt(st, r.At),
 		})

@@ -27,7 +27,11 @@ type Filter struct {
 	Cursor   string // opaque: the seq of the last case of the previous page
 }
 
-// Page is one page of cases, newest first, and the cursor of the next page.
+// personal are the columns lists never read: they hold personal data (sealed).
+var personal = []string{"beneficiary", "household", "vulnerabilities", "consent", "state"}
+
+// Page is one page of cases, newest first, and the cursor of the next page. Its
+// cases carry no personal data: lists show summaries.
 type Page struct {
 	Cases      []Case
 	NextCursor string
@@ -75,7 +79,7 @@ func (s *Store) ListCases(ctx context.Context, f Filter) (Page, error) {
 		q = q.Where("seq < ?", after)
 	}
 	var cases []Case
-	if err := q.Order("seq DESC").Limit(f.Limit + 1).Find(&cases).Error; err != nil {
+	if err := q.Omit(personal...).Order("seq DESC").Limit(f.Limit + 1).Find(&cases).Error; err != nil {
 		return Page{}, err
 	}
 	var p Page
@@ -110,7 +114,7 @@ func (e errorString) Error() string { return string(e) }
 func (s *Store) Due(ctx context.Context, f Filter, waitingOn []string) ([]Case, error) {
 	var cases []Case
 	q := f.apply(s.db.WithContext(ctx).Model(&Case{})).Where("status = 'active' AND waiting_on IN ?", waitingOn)
-	err := q.Order("stage_due_at IS NULL, stage_due_at, seq").Limit(f.Limit).Find(&cases).Error
+	err := q.Omit(personal...).Order("stage_due_at IS NULL, stage_due_at, seq").Limit(f.Limit).Find(&cases).Error
 	return cases, err
 }
 
@@ -120,7 +124,7 @@ func (s *Store) Stuck(ctx context.Context, f Filter) ([]Case, error) {
 	var cases []Case
 	q := f.apply(s.db.WithContext(ctx).Model(&Case{})).
 		Where("status = 'active' AND (overdue = ? OR waiting_on = 'system' OR blocked <> '')", true)
-	err := q.Order("stage_entered_at, seq").Limit(f.Limit).Find(&cases).Error
+	err := q.Omit(personal...).Order("stage_entered_at, seq").Limit(f.Limit).Find(&cases).Error
 	return cases, err
 }
 
@@ -128,7 +132,7 @@ func (s *Store) Stuck(ctx context.Context, f Filter) ([]Case, error) {
 // first: where to look for a workflow that has stopped making progress.
 func (s *Store) Quiet(ctx context.Context, before time.Time, limit int) ([]Case, error) {
 	var cases []Case
-	err := s.db.WithContext(ctx).Where("status = 'active' AND updated_at < ?", before).
+	err := s.db.WithContext(ctx).Omit(personal...).Where("status = 'active' AND updated_at < ?", before).
 		Order("updated_at").Limit(limit).Find(&cases).Error
 	return cases, err
 }

@@ -29,6 +29,9 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if err := tx.Where("id = ?", id).Take(&c).Error; err != nil {
 				return err
 			}
+			if err := s.open(&c); err != nil {
+				return err
+			}
 			st, err := c.LiveState()
 			if err != nil {
 				return err
@@ -40,7 +43,11 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if err != nil {
 				return err
 			}
-			update := map[string]any{"state": string(stateJSON), "anonymised_at": now}
+			sealedState, err := s.sealer.Seal("state", string(stateJSON))
+			if err != nil {
+				return err
+			}
+			update := map[string]any{"state": sealedState, "anonymised_at": now, "beneficiary_key": ""}
 			for k, v := range anonymised {
 				update[k] = v
 			}

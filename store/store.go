@@ -36,6 +36,32 @@ var (
 type Store struct {
 	db     *gorm.DB
 	driver string
+	sealer Sealer
+}
+
+// Sealer encrypts the most sensitive columns at rest (identity, household,
+// vulnerabilities, the case's state); its own keys, not Temporal's.
+type Sealer interface {
+	Seal(column, plain string) (string, error)
+	Open(column, value string) (string, error)
+	Hash(parts ...string) string
+}
+
+// plain is the sealer of a store given none: values are stored as they are, and
+// no identity key is made.
+type plain struct{}
+
+func (plain) Seal(_, v string) (string, error) { return v, nil }
+func (plain) Open(_, v string) (string, error) { return v, nil }
+func (plain) Hash(...string) string            { return "" }
+
+// IdentityKey is the keyed hash that finds a beneficiary's other active case.
+func (s *Store) IdentityKey(parts ...string) string { return s.sealer.Hash(parts...) }
+
+// WithSealer makes the store seal its sensitive columns.
+func (s *Store) WithSealer(x Sealer) *Store {
+	s.sealer = x
+	return s
 }
 
 // Open connects to the database. For SQLite the DSN is a file path (its folder is
@@ -81,7 +107,7 @@ func Open(driver, dsn string) (*Store, error) {
 		sqlDB.SetMaxOpenConns(20)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, driver: driver}, nil
+	return &Store{db: db, driver: driver, sealer: plain{}}, nil
 }
 
 // Close releases the connections.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
@@ -143,5 +144,36 @@ func TestTheAuditTrailIsAppendOnly(t *testing.T) {
 		trail, err = s.AuditTrail(ctx, "c1")
 		require.NoError(t, err)
 		require.Equal(t, "manager", trail[0].ActorUser)
+	})
+}
+
+func TestSensitiveColumnsAreSealedAtRest(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ring := codec.GenerateKeyRing()
+		sealer, err := codec.NewSealer(ring, ring.ActiveKeyID())
+		require.NoError(t, err)
+		s.WithSealer(sealer)
+		ctx := context.Background()
+		c := newCase("GN")
+		c.Beneficiary, c.Household, c.Vulnerabilities = `{"given_name":"Aminata"}`, `[{"given_name":"Mariama"}]`, `["victim_of_trafficking"]`
+		c.BeneficiaryKey = s.IdentityKey("camara", "aminata", "1990-04-01", "GN")
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		require.Equal(t, `{"given_name":"Aminata"}`, c.Beneficiary, "the caller's copy stays readable")
+
+		db, err := s.SQL()
+		require.NoError(t, err)
+		var raw string
+		require.NoError(t, db.QueryRow("SELECT beneficiary || household || vulnerabilities FROM cases WHERE id = $1", c.ID).Scan(&raw))
+		for _, secret := range []string{"Aminata", "Mariama", "trafficking"} {
+			require.NotContains(t, raw, secret)
+		}
+		got, err := s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, `{"given_name":"Aminata"}`, got.Beneficiary)
+		require.Equal(t, `["victim_of_trafficking"]`, got.Vulnerabilities)
+
+		again := newCase("GN")
+		again.BeneficiaryKey = c.BeneficiaryKey
+		require.ErrorIs(t, s.CreateCase(ctx, again, nil, started), store.ErrActiveCaseExists, "one active case per person")
 	})
 }

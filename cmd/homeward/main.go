@@ -137,7 +137,7 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 }
 
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
+	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
+	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
 		return err
 	}
