@@ -28,25 +28,24 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/workflows"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
 // root is the repository root, seen from this package's directory.
 const root = ".."
 
-// searchAttributes is what Homeward's workflows set and managers query in the UI.
-var searchAttributes = map[string]string{
-	"CaseStage":       "Keyword",
-	"CaseStatus":      "Keyword",
-	"WaitingOn":       "Keyword",
-	"StageEnteredAt":  "Datetime",
-	"StageDueAt":      "Datetime",
-	"Overdue":         "Bool",
-	"CountryOfReturn": "Keyword",
-	"SendingOffice":   "Keyword",
-	"ReceivingOffice": "Keyword",
-	"Vulnerable":      "Bool",
-	"Programme":       "Keyword",
-}
+// searchAttributes is what Homeward's workflows set and managers query in the UI,
+// as the workflow code declares them (workflows/search.go), in the CLI's type names.
+var searchAttributes = func() map[string]string {
+	names := map[enumspb.IndexedValueType]string{enumspb.INDEXED_VALUE_TYPE_KEYWORD: "Keyword",
+		enumspb.INDEXED_VALUE_TYPE_BOOL: "Bool", enumspb.INDEXED_VALUE_TYPE_DATETIME: "Datetime"}
+	out := map[string]string{}
+	for name, typ := range workflows.SearchAttributes() {
+		out[name] = names[typ]
+	}
+	return out
+}()
 
 // requiredEnv is the least a production start needs: the two secrets without defaults.
 func requiredEnv() map[string]string {

@@ -23,21 +23,9 @@ var (
 	SAProgramme       = temporal.NewSearchAttributeKeyKeyword("Programme")
 )
 
-// SearchAttributes are the custom search attributes a Temporal namespace needs
-// for Homeward, with their types, for registering them (dev server or operator API).
-func SearchAttributes() map[string]enumspb.IndexedValueType {
-	kw, b, t := enumspb.INDEXED_VALUE_TYPE_KEYWORD, enumspb.INDEXED_VALUE_TYPE_BOOL, enumspb.INDEXED_VALUE_TYPE_DATETIME
-	return map[string]enumspb.IndexedValueType{
-		SACaseStage.GetName(): kw, SACaseStatus.GetName(): kw, SAWaitingOn.GetName(): kw,
-		SAStageEnteredAt.GetName(): t, SAStageDueAt.GetName(): t, SAOverdue.GetName(): b,
-		SACountryOfReturn.GetName(): kw, SASendingOffice.GetName(): kw, SAReceivingOffice.GetName(): kw,
-		SAVulnerable.GetName(): b, SAProgramme.GetName(): kw,
-	}
-}
-
-// DevServerSearchAttributes is the same set in the form the SDK's dev server
-// launcher takes (it only reads the keys' types).
-func DevServerSearchAttributes() temporal.SearchAttributes {
+// declared is every custom search attribute, once, with its type (the zero value
+// only carries the key and its type).
+func declared() temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(
 		SACaseStage.ValueSet(""), SACaseStatus.ValueSet(""), SAWaitingOn.ValueSet(""),
 		SAStageEnteredAt.ValueSet(time.Time{}), SAStageDueAt.ValueSet(time.Time{}), SAOverdue.ValueSet(false),
@@ -45,6 +33,20 @@ func DevServerSearchAttributes() temporal.SearchAttributes {
 		SAVulnerable.ValueSet(false), SAProgramme.ValueSet(""),
 	)
 }
+
+// SearchAttributes are the custom search attributes a Temporal namespace needs
+// for Homeward, with their types, for registering them (operator API, compose).
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	out := map[string]enumspb.IndexedValueType{}
+	for key := range declared().GetUntypedValues() {
+		out[key.GetName()] = key.GetValueType()
+	}
+	return out
+}
+
+// DevServerSearchAttributes is the same set in the form the SDK's dev server
+// launcher takes (it reads the keys' types).
+func DevServerSearchAttributes() temporal.SearchAttributes { return declared() }
 
 // StartSearchAttributes are the attributes a case's workflow starts with.
 func StartSearchAttributes(country, sending, receiving, programme string, vulnerable bool, now time.Time) temporal.SearchAttributes {

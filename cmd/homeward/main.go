@@ -24,6 +24,7 @@ import (
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
+	"go.temporal.io/sdk/client"
 )
 
 func main() {
@@ -136,22 +137,40 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 	return nil
 }
 
-func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+// production is what the api and the worker both need: the case file (sealed),
+// the payload key ring, and a Temporal client that encrypts with it.
+type production struct {
+	store    *store.Store
+	ring     *codec.KeyRing
+	temporal client.Client
+}
+
+func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*production, func(), error) {
 	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer st.Close()
 	ring, _, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, false)
 	if err != nil {
-		return err
+		_ = st.Close()
+		return nil, nil, err
 	}
 	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring)
 	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return &production{store: st, ring: ring, temporal: tc}, func() { tc.Close(); _ = st.Close() }, nil
+}
+
+func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	p, closeAll, err := connect(ctx, cfg, logger)
+	if err != nil {
 		return err
 	}
-	defer tc.Close()
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, st, tc, ring), ReadHeaderTimeout: 10 * time.Second}
+	defer closeAll()
+	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, p.store, p.temporal, p.ring),
+		ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	logger.Info("API listening", "address", cfg.HTTP.Address)
@@ -166,24 +185,15 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	st, err := stack.OpenCaseFile(cfg.Database, false)
+	p, closeAll, err := connect(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ring, _, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, false)
-	if err != nil {
-		return err
-	}
-	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	acts := &activities.Activities{Store: st, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
-	if err := worker.EnsureRetentionSchedule(ctx, tc, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
+	defer closeAll()
+	acts := &activities.Activities{Store: p.store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+	if err := worker.EnsureRetentionSchedule(ctx, p.temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
 		return fmt.Errorf("retention schedule: %w", err)
 	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
-	return worker.Run(ctx, worker.New(tc, cfg.Temporal.TaskQueue, acts))
+	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts))
 }
