@@ -24,7 +24,9 @@ func (s *Server) routes() http.Handler {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	if s.cfg.HTTP.MetricsAddress == "" {
+		r.GET("/metrics", gin.WrapH(s.metrics.handler()))
+	}
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openapiYAML) })
 	r.Any("/codec/*path", gin.WrapH(s.codecHandler()))
 

@@ -38,12 +38,24 @@ type Server struct {
 
 // NewServer returns the API as an http.Handler.
 // The ring decodes payloads for managers in the Temporal UI (/codec).
+// With http.metrics_address set, /metrics is not on this handler: serve
+// MetricsHandler on that internal address instead.
 func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
-		metrics: newMetrics(), ring: ring, now: func() time.Time { return time.Now().UTC() }}
-	return s.routes()
+	return New(logger, cfg, st, tc, ring).Handler()
 }
+
+// New builds the API server.
+func New(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	return &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
+		metrics: newMetrics(), ring: ring, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Handler is the API.
+func (s *Server) Handler() http.Handler { return s.routes() }
+
+// MetricsHandler serves the Prometheus metrics (for an internal port).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }
 
 // decode reads a JSON body strictly: one object, no unknown fields, within the limit.
 func decode(c *gin.Context, limit int64, v any) error {

@@ -88,6 +88,8 @@ type Database struct {
 type HTTP struct {
 	Address        string `mapstructure:"address"`
 	BodyLimitBytes int64  `mapstructure:"body_limit_bytes"`
+	// MetricsAddress serves /metrics on an internal address instead of the API's.
+	MetricsAddress string `mapstructure:"metrics_address"`
 }
 
 // Dev configures `homeward dev`, everything on one machine.
@@ -339,6 +341,9 @@ func (c Config) Validate() error {
 		bad("database", "keys_file or keys is required: sensitive columns are always sealed")
 	}
 	hostPort("http.address", c.HTTP.Address)
+	if c.HTTP.MetricsAddress != "" {
+		hostPort("http.metrics_address", c.HTTP.MetricsAddress)
+	}
 	if c.HTTP.BodyLimitBytes <= 0 {
 		bad("http.body_limit_bytes", "must be positive")
 	}

@@ -169,10 +169,16 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer closeAll()
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: api.NewServer(logger, cfg, p.store, p.temporal, p.ring),
-		ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
+	a := api.New(logger, cfg, p.store, p.temporal, p.ring)
+	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
+	if cfg.HTTP.MetricsAddress != "" {
+		metrics := &http.Server{Addr: cfg.HTTP.MetricsAddress, Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- metrics.ListenAndServe() }()
+		defer metrics.Close()
+		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
+	}
 	logger.Info("API listening", "address", cfg.HTTP.Address)
 	select {
 	case err := <-errc:

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Histories, "histories", histories, "folder with completed-run1.json and completed-run2.json")
 	fs.StringVar(&o.PostgresDSN, "postgres", os.Getenv("HOMEWARD_BENCH_POSTGRES_DSN"),
 		"Postgres DSN for the reads part too (a database is created and dropped); default $HOMEWARD_BENCH_POSTGRES_DSN")
+	fs.StringVar(&o.CaseDB, "case-db", "sqlite", "the stack's case file: sqlite (as homeward dev) or postgres (a fresh database on -postgres's server)")
 	fs.IntVar(&o.Cases, "cases", o.Cases, "throughput: cases driven through the whole lifecycle")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "throughput: cases at a time")
 	fs.IntVar(&o.LAWorkflows, "activity-workflows", o.LAWorkflows, "throughput: workflows of 10 activities per kind in the activity-cost table")
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.OpenCases, "open-cases", o.OpenCases, "open: cases left waiting at Counselling")
 	fs.DurationVar(&o.IdleWindow, "idle", o.IdleWindow, "open: how long the idle process is watched")
 	fs.IntVar(&o.Replays, "replays", o.Replays, "replay: replays of each history")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "throughput: write a CPU profile of this process (worker, API, simulator, driver) while Homeward's cases run")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
