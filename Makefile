@@ -6,7 +6,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet histories fuzz
+.PHONY: run test build vet histories fuzz ui-check
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -38,3 +38,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime=5s ./api/
 	$(GO) test -run '^$$' -fuzz '^FuzzActionBody$$' -fuzztime=5s ./api/
 	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime=5s ./api/
+
+# The Temporal UI as a manager sees it: headless Debian chromium (installed if
+# missing) finds an overdue case by the saved query and reads its decoded details.
+# Screenshots and logs go to uicheck/out/. About 20 s (plus installs the first time).
+ui-check:
+	bash uicheck/run.sh

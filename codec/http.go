@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -131,7 +132,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	originAllowed := false
 	if origin != "" {
-		if h.origin == "" || origin != h.origin {
+		if h.origin == "" || (origin != h.origin && !h.sameLoopbackUI(origin)) {
 			// Foreign origin (including "null"): no CORS headers, so a browser will not let the
 			// page read anything, and refuse outright so nothing is decoded or audited.
 			http.Error(w, "origin not allowed", http.StatusForbidden)
@@ -260,6 +261,19 @@ func (h *handler) route(path string) (namespace, op string, ok bool) {
 		return "", "", false
 	}
 	return namespace, op, true
+}
+
+// sameLoopbackUI admits, in loopback-trust mode only (homeward dev), the UI under
+// another loopback name: http://localhost:8233 is the same UI as http://127.0.0.1:8233.
+func (h *handler) sameLoopbackUI(origin string) bool {
+	if !h.opts.TrustOriginOnLoopback {
+		return false
+	}
+	want, err1 := url.Parse(h.origin)
+	got, err2 := url.Parse(origin)
+	loopbackName := func(host string) bool { return host == "localhost" || host == "127.0.0.1" || host == "::1" }
+	return err1 == nil && err2 == nil && got.Scheme == want.Scheme && got.Port() == want.Port() &&
+		loopbackName(got.Hostname()) && loopbackName(want.Hostname())
 }
 
 func (h *handler) authorize(r *http.Request, originAllowed bool) (string, error) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -418,4 +419,26 @@ func TestHandlerWithSDKRemoteCodec(t *testing.T) {
 	if !proto.Equal(dec[0], jsonPayload(t, "via remote")) {
 		t.Fatalf("round trip: %v", dec[0])
 	}
+}
+
+// On this machine (loopback trust), the UI opened as localhost is the same UI as
+// 127.0.0.1; without loopback trust, or on another port, it is not.
+func TestLoopbackUIUnderAnotherName(t *testing.T) {
+	ring := GenerateKeyRing()
+	body := func() *strings.Reader { return strings.NewReader(`{"payloads":[]}`) }
+	status := func(trust bool, origin string) int {
+		h := Handler(ring, Options{AllowedOrigin: "http://127.0.0.1:8233", TrustOriginOnLoopback: trust,
+			Audit: func(context.Context, string, string, string, int) error { return nil }})
+		r := httptest.NewRequest("POST", "/codec/default/decode", body())
+		r.RemoteAddr = "127.0.0.1:50000"
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Origin", origin)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	require.Equal(t, http.StatusOK, status(true, "http://localhost:8233"))
+	require.Equal(t, http.StatusForbidden, status(false, "http://localhost:8233"))
+	require.Equal(t, http.StatusForbidden, status(true, "http://localhost:9999"))
+	require.Equal(t, http.StatusForbidden, status(true, "http://evil.example:8233"))
 }

@@ -286,5 +286,8 @@ func (w *caseRun) details() string {
 	if w.next != "" {
 		fmt.Fprintf(&b, "- Next: %s\n", w.next)
 	}
+	// An empty last paragraph (a no-break space): the UI (2.42) sizes the details
+	// frame a few pixels short and would clip the last line.
+	b.WriteString("\n\u00a0\n")
 	return b.String()
 }
