@@ -6,7 +6,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet histories fuzz ui-check
+.PHONY: run test build vet histories fuzz ui-check workflowcheck reliability soak soak-short bench bench-quick
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -25,7 +25,7 @@ run: $(TEMPORAL_CLI) build
 vet:
 	$(GO) vet ./...
 
-test: $(TEMPORAL_CLI) vet fuzz
+test: $(TEMPORAL_CLI) vet workflowcheck fuzz
 	$(GO) test -count=1 -timeout 14m ./...
 
 # Record the event histories the replay tests run (workflows/testdata/histories),
@@ -44,3 +44,33 @@ fuzz:
 # Screenshots and logs go to uicheck/out/. About 20 s (plus installs the first time).
 ui-check:
 	bash uicheck/run.sh
+
+# Temporal's determinism check on the workflow code, pinned in tools/workflowcheck/go.mod.
+WORKFLOWCHECK := bin/workflowcheck
+$(WORKFLOWCHECK): tools/workflowcheck/go.mod tools/workflowcheck/go.sum
+	@mkdir -p bin
+	cd tools/workflowcheck && $(GO) build -o ../../$(WORKFLOWCHECK) go.temporal.io/sdk/contrib/tools/workflowcheck
+
+workflowcheck: $(WORKFLOWCHECK)
+	$(WORKFLOWCHECK) -config tools/workflowcheck/workflowcheck.config.yaml ./workflows/...
+
+# Restarts this machine's Postgres: never part of make test (packages run in parallel).
+reliability: $(TEMPORAL_CLI)
+	HOMEWARD_TEST_PG_RESTART=1 $(GO) test -count=1 -timeout 10m -v -run 'TestPostgresRestartedDuringLoad|TestWorkerKilled|TestDuplicateAndConcurrentDecisions' ./e2e/
+
+soak-short: $(TEMPORAL_CLI)
+	HOMEWARD_SOAK=short $(GO) test -count=1 -timeout 15m -v -run '^TestSoak$$' ./e2e/
+
+soak: $(TEMPORAL_CLI)
+	HOMEWARD_SOAK=long $(GO) test -count=1 -timeout 15m -v -run '^TestSoak$$' ./e2e/
+
+# Benchmarks (docs/benchmarks.md): about 10 minutes; reads on Postgres too unless
+# HOMEWARD_BENCH_POSTGRES_DSN is set empty.
+HOMEWARD_BENCH_POSTGRES_DSN ?= $(HOMEWARD_TEST_POSTGRES_DSN)
+export HOMEWARD_BENCH_POSTGRES_DSN
+
+bench: $(TEMPORAL_CLI)
+	$(GO) run ./cmd/homewardbench
+
+bench-quick: $(TEMPORAL_CLI)
+	$(GO) run ./cmd/homewardbench -quick

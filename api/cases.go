@@ -110,7 +110,7 @@ func (s *Server) registerCase(c *gin.Context) {
 	s.respondCase(c, http.StatusCreated, cs, nil)
 }
 
-func registrationKey(scoped string) string { return "register\x00" + scoped }
+func registrationKey(scoped string) string { return "register:" + scoped }
 
 // replayRegistration answers a repeated registration: the case it created, or
 // 409 if the same key now comes with another body.

@@ -1,0 +1,522 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/stack"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" for creating the bench database
+)
+
+// readQuery is one read through the API, and the SQL the store runs for it (as
+// store/list.go and store/report.go build it) for the query plan.
+type readQuery struct {
+	name  string
+	path  string
+	token string
+	list  bool // counts toward list_p99
+	probe bool // /stuck with the default task probe
+	sql   []planSQL
+}
+
+type planSQL struct {
+	label string
+	q     string
+	args  []any
+}
+
+// The SQL below mirrors store.Filter.apply, ListCases, Due, Stuck, Quiet and
+// MonthlyReport; GORM writes the same conditions (its quoting aside).
+//
+// sel is the projection: every column but the personal ones (store/list.go omits them).
+var sel = "SELECT * FROM cases"
+
+func listSQL(where string, args ...any) []planSQL {
+	q := sel
+	if where != "" {
+		q += " WHERE " + where
+	}
+	return []planSQL{{"list", q + " ORDER BY seq DESC LIMIT 51", args}}
+}
+
+func dueSQL(where string, args []any, waiting []any) []planSQL {
+	w := "status = 'active' AND waiting_on IN (" + marks(len(waiting)) + ")"
+	if where != "" {
+		w = where + " AND " + w
+	}
+	return []planSQL{{"due", sel + " WHERE " + w + " ORDER BY stage_due_at IS NULL, stage_due_at, seq LIMIT 200",
+		append(args, waiting...)}}
+}
+
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func stuckSQL(now time.Time, probeAfter time.Duration, probeLimit int) []planSQL {
+	out := []planSQL{{"stuck", sel + " WHERE status = 'active' AND (overdue = ? OR waiting_on = 'system' OR blocked <> '') ORDER BY stage_entered_at, seq LIMIT 500",
+		[]any{true}}}
+	if probeLimit > 0 {
+		out = append(out, planSQL{"quiet", sel + " WHERE status = 'active' AND updated_at < ? ORDER BY updated_at LIMIT ?",
+			[]any{now.Add(-probeAfter), probeLimit}})
+	}
+	return out
+}
+
+func reportSQL(month string) []planSQL {
+	from, _ := time.Parse("2006-01", month)
+	to := from.AddDate(0, 1, 0)
+	in := func(col string) string { return "(" + col + " >= ? AND " + col + " < ?)" }
+	count := func(col string) string { return "SUM(CASE WHEN " + in(col) + " THEN 1 ELSE 0 END)" }
+	ft := []any{from, to}
+	rep := func(n int) []any {
+		var a []any
+		for range n {
+			a = append(a, ft...)
+		}
+		return a
+	}
+	return []planSQL{
+		{"report returns", `SELECT country_of_return, stage, ` + count("created_at") + ` AS registered, ` + count("departed_at") +
+			` AS departed, ` + count("closed_at") + ` AS closed FROM cases WHERE ` + in("created_at") + ` OR ` + in("departed_at") +
+			` OR ` + in("closed_at") + ` GROUP BY country_of_return, stage ORDER BY country_of_return, stage`, rep(6)},
+		{"report committed", `SELECT country_of_return, currency, SUM(committed_cents) AS cents, COUNT(*) AS n FROM cases WHERE ` +
+			in("plan_approved_at") + ` GROUP BY country_of_return, currency`, rep(1)},
+		{"report paid", `SELECT c.country_of_return, p.currency, SUM(p.amount_cents) AS cents, COUNT(*) AS n FROM payments p JOIN cases c ON c.id = p.case_id WHERE ` +
+			in("p.paid_at") + ` GROUP BY c.country_of_return, p.currency`, rep(1)},
+		{"report charges", `SELECT country_of_return, currency, SUM(service_charge_cents) AS cents FROM cases WHERE ` + in("departed_at") +
+			` GROUP BY country_of_return, currency`, rep(1)},
+	}
+}
+
+func readQueries(now time.Time, month string, probeAfter time.Duration, cursor string, cursorSeq int64) []readQuery {
+	return []readQuery{
+		{name: "list: all cases (manager)", path: "/api/v1/cases", token: "dev-manager", list: true, sql: listSQL("")},
+		{name: "list: stage=PlanApproval", path: "/api/v1/cases?stage=PlanApproval", token: "dev-manager", list: true,
+			sql: listSQL("stage = ?", "PlanApproval")},
+		{name: "list: country=GN&status=active", path: "/api/v1/cases?country_of_return=GN&status=active", token: "dev-manager", list: true,
+			sql: listSQL("status = ? AND country_of_return = ?", "active", "GN")},
+		{name: "list: overdue&waiting_on=approver&office=GN-CKY&vulnerable", token: "dev-manager", list: true,
+			path: "/api/v1/cases?overdue=true&waiting_on=approver&office=GN-CKY&vulnerable=true",
+			sql: listSQL("(sending_office = ? OR receiving_office = ?) AND vulnerable = ? AND overdue = ? AND waiting_on = ?",
+				"GN-CKY", "GN-CKY", true, true, "approver")},
+		{name: "list: caseworker DE-BER, status=active", path: "/api/v1/cases?status=active", token: "dev-caseworker", list: true,
+			sql: listSQL("status = ? AND (sending_office IN (?) OR receiving_office IN (?))", "active", "DE-BER", "DE-BER")},
+		{name: fmt.Sprintf("list: stage=Closed, page after case %d", cursorSeq), path: "/api/v1/cases?stage=Closed&cursor=" + url.QueryEscape(cursor),
+			token: "dev-manager", list: true, sql: listSQL("stage = ? AND seq < ?", "Closed", cursorSeq)},
+		{name: "/tasks: caseworker DE-BER", path: "/api/v1/tasks", token: "dev-caseworker",
+			sql: dueSQL("(sending_office IN (?) OR receiving_office IN (?))", []any{"DE-BER", "DE-BER"}, []any{"caseworker"})},
+		{name: "/tasks: approver GN-CKY", path: "/api/v1/tasks", token: "dev-approver-gn",
+			sql: dueSQL("(sending_office IN (?) OR receiving_office IN (?))", []any{"GN-CKY", "GN-CKY"}, []any{"approver"})},
+		{name: "/tasks: manager (waiting on system)", path: "/api/v1/tasks", token: "dev-manager", sql: dueSQL("", nil, []any{"system"})},
+		{name: "/stuck (task probe off)", path: "/api/v1/stuck", token: "dev-manager", sql: stuckSQL(now, probeAfter, 0)},
+		{name: "/stuck (task probe 100, the default)", path: "/api/v1/stuck", token: "dev-manager", probe: true, sql: stuckSQL(now, probeAfter, 100)},
+		{name: "/reports/monthly?month=" + month, path: "/api/v1/reports/monthly?month=" + month, token: "dev-manager", sql: reportSQL(month)},
+	}
+}
+
+func (e *env) reads(ctx context.Context, o Options, w io.Writer, res *results) error {
+	dbs := []struct{ driver, dsn string }{{"sqlite", filepath.Join(e.dir, "reads.db")}}
+	if o.PostgresDSN != "" {
+		dsn, drop, err := freshPostgres(ctx, o.PostgresDSN)
+		if err != nil {
+			return fmt.Errorf("postgres (HOMEWARD_BENCH_POSTGRES_DSN): %w", err)
+		}
+		defer drop()
+		dbs = append(dbs, struct{ driver, dsn string }{"postgres", dsn})
+	}
+	for _, d := range dbs {
+		if err := e.readsOn(ctx, o, w, res, d.driver, d.dsn); err != nil {
+			return fmt.Errorf("%s: %w", d.driver, err)
+		}
+	}
+	return nil
+}
+
+// readBudget bounds the time spent on one query (at least 20 requests are sent).
+const readBudget = 5 * time.Second
+
+func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results, driver, dsn string) error {
+	// The case file as Homeward opens it: sensitive columns sealed with its own keys.
+	dbCfg := config.Database{Driver: driver, DSN: dsn, KeysFile: filepath.Join(e.dir, driver+"-database-keys.json")}
+	st, err := stack.OpenCaseFile(dbCfg, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return err
+	}
+	ring, _, err := codec.Load("", dbCfg.KeysFile, false)
+	if err != nil {
+		return err
+	}
+	sealer, err := codec.NewSealer(ring, ring.ActiveKeyID())
+	if err != nil {
+		return err
+	}
+	db, err := st.SQL()
+	if err != nil {
+		return err
+	}
+	if sel, err = projection(ctx, db); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	o.logf("seeding %d cases in %s", o.ReadCases, driver)
+	ss, err := seed(ctx, db, driver, o.ReadCases, now, sealer)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+
+	// Two API servers on the seeded store: the default task probe (100 Temporal
+	// describes per /stuck at most) and none.
+	cfg := e.stack.Config
+	cfg.Database.Driver, cfg.Database.DSN = driver, dsn
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	noProbe := cfg
+	noProbe.Temporal.TaskProbeLimit = 0
+	urlNoProbe, stop1, err := serve(api.NewServer(quiet, noProbe, st, e.stack.Temporal, e.ring))
+	if err != nil {
+		return err
+	}
+	defer stop1()
+	urlProbe, stop2, err := serve(api.NewServer(quiet, cfg, st, e.stack.Temporal, e.ring))
+	if err != nil {
+		return err
+	}
+	defer stop2()
+
+	cursor, cursorSeq, err := deepCursor(ctx, newAPIClient(urlNoProbe), int64(ss.cases/2))
+	if err != nil {
+		return err
+	}
+	queries := readQueries(now, ss.reportMonth, cfg.Temporal.TaskProbeAfter, cursor, cursorSeq)
+	tb := &table{title: fmt.Sprintf("3. Reads at scale on %s: %d cases seeded, %d requests per query through the API, one at a time", driver, ss.cases, o.ReadRequests),
+		head: []string{"query", "items", "requests", "p50 ms", "p99 ms", "max ms", "errors", "plan"}}
+	var worst time.Duration
+	var plans []string
+	for _, q := range queries {
+		base := urlNoProbe
+		if q.probe {
+			base = urlProbe
+		}
+		cl := newAPIClient(base)
+		lat := &Latencies{}
+		errs, items := 0, 0
+		var firstErr error
+		for range 3 { // warm-up: connections, caches, the statement's plan
+			_, _ = cl.expect(ctx, "GET", q.path, q.token, nil, []int{http.StatusOK})
+		}
+		until := time.Now().Add(readBudget)
+		for i := 0; i < o.ReadRequests && (i < 20 || time.Now().Before(until)); i++ {
+			t := time.Now()
+			b, err := cl.expect(ctx, "GET", q.path, q.token, nil, []int{http.StatusOK})
+			if err != nil {
+				errs++
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			lat.Add(time.Since(t))
+			if i == 0 {
+				items = countItems(b)
+			}
+		}
+		flags, text, err := explain(ctx, db, driver, q.sql)
+		if err != nil {
+			return fmt.Errorf("explaining %s: %w", q.name, err)
+		}
+		plans = append(plans, fmt.Sprintf("-- %s\n%s", q.name, text))
+		tb.add(q.name, itoa(items), itoa(lat.Len()+errs), ms(lat.Quantile(.5)), ms(lat.Quantile(.99)), ms(lat.Quantile(1)), itoa(errs), flags)
+		if firstErr != nil {
+			tb.note("%s: first error: %v", q.name, firstErr)
+		}
+		if q.list && lat.Quantile(.99) > worst {
+			worst = lat.Quantile(.99)
+		}
+	}
+	res.listP99[driver] = worst
+	tb.note("seeded in %s: %d active (%d overdue, %d waiting on the system), %d payments; no timeline events",
+		ss.took.Round(time.Second), ss.active, ss.overdue, ss.system, ss.payments)
+	if driver == "postgres" {
+		tb.note("ANALYZE after seeding (as autovacuum would)")
+	} else {
+		tb.note("no ANALYZE after seeding: Homeward never runs it (nor PRAGMA optimize) on SQLite")
+	}
+	tb.note("each query: 3 warm-up requests, then %d requests or %s, whichever ends first", o.ReadRequests, readBudget)
+	tb.note("worst list p99: %s ms (target < 20 ms); /stuck with the probe also asks Temporal about up to 100 quiet cases", ms(worst))
+	tb.note("plan: FULL SCAN = the whole table is read; SORT = the matching rows are sorted before the page is cut; index walk = an index")
+	tb.note("  read in list order, filtering rows until the page is full (fast when many rows match, the whole index when few do);")
+	tb.note("  ok = an index serves filter and order. Postgres: \"/ generic\" = the prepared statement's generic plan differs")
+	tb.print(w)
+	fmt.Fprintf(w, "\n-- query plans (%s):\n", driver)
+	for _, p := range plans {
+		fmt.Fprintln(w, p)
+	}
+	return nil
+}
+
+// projection is the list queries' SELECT: every column of cases but the personal
+// ones, which store/list.go omits.
+func projection(ctx context.Context, db *sql.DB) (string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT * FROM cases LIMIT 0")
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	personal := []string{"beneficiary", "household", "vulnerabilities", "consent", "state"}
+	var keep []string
+	for _, c := range cols {
+		if !slices.Contains(personal, c) {
+			keep = append(keep, c)
+		}
+	}
+	return "SELECT " + strings.Join(keep, ", ") + " FROM cases", nil
+}
+
+// deepCursor pages through the closed cases (200 at a time) until the page ends
+// below case number seq, and returns that page's cursor and its last case number.
+func deepCursor(ctx context.Context, cl *apiClient, seq int64) (string, int64, error) {
+	cursor := ""
+	for range 1000 {
+		path := "/api/v1/cases?stage=Closed&limit=200"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		b, err := cl.expect(ctx, "GET", path, "dev-manager", nil, []int{http.StatusOK})
+		if err != nil {
+			return "", 0, err
+		}
+		var page struct {
+			Items []struct {
+				Reference string `json:"reference"`
+			} `json:"items"`
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return "", 0, err
+		}
+		if len(page.Items) == 0 || page.NextCursor == "" {
+			return "", 0, fmt.Errorf("no page of closed cases ends below case %d", seq)
+		}
+		ref := page.Items[len(page.Items)-1].Reference
+		n, _ := strconv.ParseInt(ref[strings.LastIndexByte(ref, '-')+1:], 10, 64)
+		cursor = page.NextCursor
+		if n <= seq {
+			return cursor, n, nil
+		}
+	}
+	return "", 0, fmt.Errorf("no page of closed cases ends below case %d", seq)
+}
+
+func countItems(b []byte) int {
+	var v struct {
+		Items   []json.RawMessage `json:"items"`
+		Returns []json.RawMessage `json:"returns"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return len(v.Items) + len(v.Returns)
+}
+
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// explain returns the plans of the statements and a verdict on them.
+func explain(ctx context.Context, db *sql.DB, driver string, qs []planSQL) (string, string, error) {
+	var verdicts []string
+	var text strings.Builder
+	for _, q := range qs {
+		stmt := "EXPLAIN QUERY PLAN " + q.q
+		if driver == "postgres" {
+			stmt = "EXPLAIN " + q.q
+		}
+		rows, err := db.QueryContext(ctx, rebind(driver, stmt), q.args...)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: %w", q.label, err)
+		}
+		lines, err := planLines(rows)
+		if err != nil {
+			return "", "", err
+		}
+		fmt.Fprintf(&text, "[%s] %s\n", q.label, strings.Replace(q.q, sel, "SELECT <all but personal columns> FROM cases", 1))
+		for _, l := range lines {
+			fmt.Fprintf(&text, "    %s\n", l)
+		}
+		v := verdict(driver, q.label, lines)
+		if driver == "postgres" {
+			// The store's queries go through pgx's statement cache: prepared
+			// statements, which Postgres plans generically after five runs.
+			generic, err := genericPlan(ctx, db, q)
+			if err != nil {
+				return "", "", fmt.Errorf("%s (generic plan): %w", q.label, err)
+			}
+			fmt.Fprintf(&text, "  generic plan (a prepared statement; Postgres may switch to it from its 6th execution on a connection):\n")
+			for _, l := range generic {
+				fmt.Fprintf(&text, "    %s\n", l)
+			}
+			if g := verdict(driver, q.label, generic); g != v {
+				v += " / generic " + strings.TrimPrefix(g, q.label+": ")
+			}
+		}
+		verdicts = append(verdicts, v)
+	}
+	return strings.Join(verdicts, "; "), strings.TrimRight(text.String(), "\n"), nil
+}
+
+// genericPlan explains the statement as Postgres plans a prepared statement
+// without looking at its parameters (plan_cache_mode=force_generic_plan).
+func genericPlan(ctx context.Context, db *sql.DB, q planSQL) ([]string, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		return nil, err
+	}
+	defer func() {
+		_, _ = conn.ExecContext(context.Background(), "DEALLOCATE bench_generic")
+		_, _ = conn.ExecContext(context.Background(), "RESET plan_cache_mode")
+	}()
+	if _, err := conn.ExecContext(ctx, "PREPARE bench_generic AS "+rebind("postgres", q.q)); err != nil {
+		return nil, err
+	}
+	lits := make([]string, len(q.args))
+	for i, a := range q.args {
+		lits[i] = literal(a)
+	}
+	stmt := "EXPLAIN EXECUTE bench_generic"
+	if len(lits) > 0 {
+		stmt += "(" + strings.Join(lits, ", ") + ")"
+	}
+	rows, err := conn.QueryContext(ctx, stmt)
+	if err != nil {
+		return nil, err
+	}
+	return planLines(rows)
+}
+
+func literal(a any) string {
+	switch v := a.(type) {
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	case bool:
+		return strconv.FormatBool(v)
+	case time.Time:
+		return "'" + v.UTC().Format(time.RFC3339Nano) + "'"
+	}
+	return fmt.Sprint(a)
+}
+
+// planLines reads an EXPLAIN's rows: the last column (SQLite: detail; Postgres: the line).
+func planLines(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+	}
+	return lines, rows.Err()
+}
+
+func verdict(driver, label string, lines []string) string {
+	var flags []string
+	for _, l := range lines {
+		t := strings.TrimLeft(l, " ->|`-")
+		f := strings.Fields(t)
+		switch driver {
+		case "sqlite":
+			if len(f) >= 2 && f[0] == "SCAN" {
+				if i := strings.Index(t, "INDEX "); i >= 0 {
+					flags = append(flags, "index walk("+strings.Fields(t[i+6:])[0]+")")
+				} else {
+					flags = append(flags, "FULL SCAN("+f[1]+")")
+				}
+			}
+			if strings.Contains(t, "USE TEMP B-TREE") {
+				flags = append(flags, "SORT")
+			}
+		case "postgres":
+			if strings.HasPrefix(t, "Seq Scan on ") || strings.HasPrefix(t, "Parallel Seq Scan on ") {
+				i := slices.Index(f, "on")
+				flags = append(flags, "FULL SCAN("+f[i+1]+")")
+			}
+			if strings.HasPrefix(t, "Index Scan") && strings.Contains(t, "using cases_seq_key") {
+				flags = append(flags, "index walk(cases_seq_key)")
+			}
+			if strings.HasPrefix(t, "Sort ") {
+				flags = append(flags, "SORT")
+			}
+		}
+	}
+	if len(flags) == 0 {
+		flags = []string{"ok"}
+	}
+	return label + ": " + strings.Join(slices.Compact(flags), "+")
+}
+
+// freshPostgres creates a database for the run on the server of dsn and returns
+// its DSN and a function that drops it.
+func freshPostgres(ctx context.Context, base string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("homeward_bench_%d", rand.Int64())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
