@@ -133,6 +133,10 @@ func TestWorkerKilledWhileTheCaseWaitsForAnApproval(t *testing.T) {
 // visit falls due at the deadline set before the kill (arrival + offset), not an
 // offset after the restart, and nothing that had been done is done again.
 func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
+	// Timing-sensitive on a busy machine (the deadline window is 2 s): run by make reliability.
+	if os.Getenv("HOMEWARD_TEST_PG_RESTART") != "1" {
+		t.Skip("make reliability runs it")
+	}
 	bin := buildHomewardBinary(t)
 	cfg := testConfig(t, "sqlite")
 	offset := 12 * time.Second
