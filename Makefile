@@ -25,7 +25,7 @@ run: $(TEMPORAL_CLI) build
 vet:
 	$(GO) vet ./...
 
-test: $(TEMPORAL_CLI) vet workflowcheck fuzz
+test: $(TEMPORAL_CLI) vet workflowcheck
 	$(GO) test -count=1 -timeout 14m ./...
 
 # Record the event histories the replay tests run (workflows/testdata/histories),
