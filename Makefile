@@ -28,10 +28,12 @@ vet:
 test: $(TEMPORAL_CLI) vet workflowcheck
 	$(GO) test -count=1 -timeout 14m ./...
 
-# Record the event histories the replay tests run (workflows/testdata/histories),
-# from the dev server. Do it when a workflow change is deliberately incompatible.
+# Record the event histories the replay tests run, from the dev server, into
+# workflows/testdata/histories/$(VERSION): after a change behind workflow.GetVersion,
+# with VERSION the new version (the older folders stay and keep replaying).
+VERSION ?= $(error set VERSION=v<N>, the workflow version the histories are of)
 histories: $(TEMPORAL_CLI)
-	HOMEWARD_RECORD_HISTORIES=1 $(GO) test -count=1 -run TestRecordHistories -v ./e2e/
+	HOMEWARD_RECORD_HISTORIES=$(VERSION) $(GO) test -count=1 -run TestRecordHistories -v ./e2e/
 
 # Fuzz the request decoding and validation for a short, fixed time each.
 fuzz:

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
@@ -16,14 +17,16 @@ import (
 )
 
 // TestRecordHistories records one event history per major path of a case, from
-// the dev server, into workflows/testdata/histories, where the replay tests run
-// them through the current workflow code. It runs only with
-// HOMEWARD_RECORD_HISTORIES=1 (make histories): recorded histories are a
+// the dev server, into workflows/testdata/histories/$HOMEWARD_RECORD_HISTORIES,
+// where the replay tests run them through the current workflow code. It runs only
+// when that names a version (make histories VERSION=v1): recorded histories are a
 // deliberate change, committed with the workflow change that needs them.
 func TestRecordHistories(t *testing.T) {
-	if os.Getenv("HOMEWARD_RECORD_HISTORIES") != "1" {
-		t.Skip("set HOMEWARD_RECORD_HISTORIES=1 (make histories) to record new histories")
+	version := os.Getenv("HOMEWARD_RECORD_HISTORIES")
+	if version == "" {
+		t.Skip("set HOMEWARD_RECORD_HISTORIES=v<N> (make histories VERSION=v<N>) to record new histories")
 	}
+	require.Regexp(t, `^v[0-9]+$`, version, "the version folder: v<N>, the highest workflow.GetVersion in versions.go")
 	paths := map[string]func(h *homeward, id string){
 		"completed": func(h *homeward, id string) {
 			h.counsel(id, "confirmed")
@@ -55,6 +58,13 @@ func TestRecordHistories(t *testing.T) {
 				h.accept("POST", "/api/v1/cases/"+id+"/departure", "dev-caseworker", map[string]any{"no_show": true})
 			}
 		},
+		"withdrawn-while-holding-a-flight": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			require.NoError(h.t, h.s.Simulator.SetFault("travel", simulator.Fault{Latency: time.Second}))
+			h.screen(id, "low")
+			h.whenPartnerHas(id, "travel", 1)
+			h.withdraw(id)
+		},
 		"plan-changes-then-withdrawn": func(h *homeward, id string) {
 			h.counsel(id, "confirmed")
 			h.screen(id, "low")
@@ -65,7 +75,7 @@ func TestRecordHistories(t *testing.T) {
 			h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "deceased"})
 		},
 	}
-	dir := filepath.Join("..", "workflows", "testdata", "histories")
+	dir := filepath.Join("..", "workflows", "testdata", "histories", version)
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	for name, drive := range paths {
 		t.Run(name, func(t *testing.T) {

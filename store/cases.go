@@ -228,7 +228,9 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Case{}).Where("id = ? AND state_seq < ?", r.CaseID, st.Seq).Updates(map[string]any{
+		// A later write of the same step wins: a workflow task that failed after its
+		// local activity wrote may run again and record that step differently.
+		res := tx.Model(&Case{}).Where("id = ? AND state_seq <= ?", r.CaseID, st.Seq).Updates(map[string]any{
 			"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
 			"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
 			"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
@@ -254,7 +256,9 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 		}
 		ev := TimelineEvent{CaseID: r.CaseID, EventKey: r.EventKey, Type: r.Type, ActorUser: r.Actor.User,
 			ActorRole: string(r.Actor.Role), Summary: r.Summary, At: r.At}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev).Error; err != nil {
+		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
+			DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at"})}).
+			Create(&ev).Error; err != nil {
 			return err
 		}
 		for _, p := range st.Procurement {

@@ -40,6 +40,8 @@ type caseRun struct {
 	next string
 	// notifying counts notifications under way.
 	notifying int
+	// version is the behaviour this case started with (see versions.go).
+	version workflow.Version
 }
 
 // ReturnCase is the workflow of one return case, from registration to closure.
@@ -76,7 +78,7 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		err = w.close(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, "Case closed: "+wd.Body.Reason)
 	case temporal.IsCanceledError(err):
 		// The workflow itself was cancelled (by an operator): compensate even so.
-		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx := disconnected(ctx)
 		w.undoBookings(dctx)
 		_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
 		return w.st, err
@@ -85,6 +87,7 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 }
 
 func (w *caseRun) setup(ctx workflow.Context) error {
+	w.version = workflow.GetVersion(ctx, changeFinishInFlightCalls, workflow.DefaultVersion, versionFinishInFlightCalls)
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.CaseState, error) {
 		return w.st, nil
 	}); err != nil {

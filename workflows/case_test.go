@@ -124,6 +124,24 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 				require.Equal(t, 0, c.p.count("TicketFlight"))
 			},
 		},
+		"a release the partner refuses does not hold the closure up": {
+			script: func(c *caseTest) {
+				c.p.departIn = 3 * day
+				c.p.fail["CancelFlight"] = []error{temporal.NewNonRetryableApplicationError("travel: rejected (409): booking is ticketed", "PartnerRejected", nil)}
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+					at(3*time.Hour, medical("fit_with_escort", 1*day, 0)). // expires before the flight: reassessment pending
+					at(4*time.Hour, withdraw("withdrawn"))
+			},
+			reason: contract.ClosedWithdrawn,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Empty(t, c.refusal("withdrawal"))
+				require.Equal(t, 1, c.p.count("CancelFlight"), "a refusal is not retried")
+				require.Equal(t, "held", st.Travel.BookingStatus, "the case says the hold was not released")
+				require.Empty(t, st.Blocked)
+				require.Contains(t, c.p.eventTypes(), "undo_refused")
+				require.Equal(t, []string{"manager"}, c.p.notified("undo_refused"))
+			},
+		},
 		"deceased after arrival": {
 			script: func(c *caseTest) { c.toArrival().at(6*time.Hour, withdraw("deceased")) },
 			reason: contract.ClosedDeceased,

@@ -279,6 +279,11 @@ func (w *caseRun) procure(ctx workflow.Context) error {
 		})
 	}
 	if err := w.wait(ctx, "procurement", func() bool { return done == len(items) }); err != nil {
+		if w.finishesInFlightCalls() {
+			// Withdrawn: the items' calls under way end first, so the closure
+			// sees every payment made.
+			_ = workflow.Await(disconnected(ctx), func() bool { return done == len(items) })
+		}
 		return err
 	}
 	for _, err := range errs {
@@ -384,6 +389,9 @@ func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
 		return err
 	}
 	w.notificationsSent(ctx)
+	if w.finishesInFlightCalls() && ctx.Err() != nil {
+		return ctx.Err() // withdrawn meanwhile: the case closes here
+	}
 	w.drainFacts(ctx)
 	next := w.in
 	next.Resumed = &contract.Resume{State: w.st, PendingMedical: w.pendingMedical, PendingArrival: w.pendingArrival,
@@ -444,13 +452,13 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 // undoBookings is the compensation of a withdrawal: release what was booked and not
 // used, and pay nothing more. It runs on a context that is not cancelled.
 func (w *caseRun) undoBookings(ctx workflow.Context) {
-	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	ctx = disconnected(ctx)
 	t := w.st.Travel
 	if t == nil || t.DepartedAt != nil {
 		return
 	}
 	if t.BookingStatus == "held" {
-		if err := w.call(ctx, "Cancel the flight hold", acts.CancelFlight, nil, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
+		if err := w.undoCall(ctx, "Cancel the flight hold", acts.CancelFlight, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
 			t.BookingRef); err == nil {
 			t.BookingStatus = "cancelled"
 			w.record(ctx, "booking_cancelled", systemActor, "Flight hold cancelled")
@@ -464,7 +472,7 @@ func (w *caseRun) cancelEscort(ctx workflow.Context) {
 	if t == nil || t.EscortStatus != "booked" {
 		return
 	}
-	if err := w.call(ctx, "Cancel the escort", acts.CancelEscort, nil, w.key(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)),
+	if err := w.undoCall(ctx, "Cancel the escort", acts.CancelEscort, w.key(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)),
 		t.EscortRef); err == nil {
 		t.EscortStatus = "cancelled"
 		w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")

@@ -103,11 +103,21 @@ func (w *caseRun) key(step string) string { return w.in.CaseID + "/" + step }
 
 // record writes the change to the case file (a local activity: Homeward's own
 // database, idempotent by the event key).
+//
+// The write retries until the database takes it: a local activity's retries end
+// at its schedule-to-close timeout, which would otherwise default to the 10 s of
+// one attempt, and a case file that misses a change while the database restarts
+// would disagree with the case. It is not cancelled with the process either: what
+// happened before a withdrawal is written before the closure.
 func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, summary string) {
 	w.st.Seq++
+	if w.finishesInFlightCalls() {
+		ctx = disconnected(ctx)
+	}
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+		ScheduleToCloseTimeout: 10 * 365 * 24 * time.Hour,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
 		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot()}
@@ -168,10 +178,26 @@ func (w *caseRun) notificationsSent(ctx workflow.Context) {
 // notification goes out) while retries go on, so it heals when the partner is
 // back. A partner's refusal (4xx) is not retried: the case says it is blocked and
 // tries again later, with a growing pause.
+//
+// A call under way when the case is withdrawn is asked to stop, and the case
+// waits for its answer: a flight held or a payment made in that moment is known
+// to the compensation, which releases the one and never pays the other again.
 func (w *caseRun) call(ctx workflow.Context, summary string, activity, out any, args ...any) error {
+	return w.callPartner(ctx, false, summary, activity, out, args...)
+}
+
+// undoCall is a call that compensates (cancel a hold, an escort). A partner's refusal
+// ends it, recorded and told to a manager to settle by hand, instead of holding
+// the closure up: a booking ticketed meanwhile cannot be cancelled.
+func (w *caseRun) undoCall(ctx workflow.Context, summary string, activity any, args ...any) error {
+	return w.callPartner(ctx, true, summary, activity, nil, args...)
+}
+
+func (w *caseRun) callPartner(ctx workflow.Context, compensating bool, summary string, activity, out any, args ...any) error {
 	opts := workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		Summary:             summary,
+		WaitForCancellation: w.finishesInFlightCalls(),
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: int32(w.rules.SystemStuckAfterAttempts),
 			NonRetryableErrorTypes: []string{activities.ErrPartnerRejected}},
@@ -188,16 +214,26 @@ func (w *caseRun) call(ctx workflow.Context, summary string, activity, out any, 
 		if w.st.WaitingOn == contract.WaitingSystem || w.st.Blocked != "" {
 			w.st.WaitingOn, w.st.Blocked = waitingBefore, ""
 			w.show(ctx)
-			w.record(ctx, "recovered", systemActor, summary+": succeeded again")
+			outcome := ": succeeded again"
+			if err != nil {
+				outcome = ": given up"
+			}
+			w.record(ctx, "recovered", systemActor, summary+outcome)
 		}
 	}()
 	for pause := 10 * time.Minute; ; pause = min(2*pause, 24*time.Hour) {
+		if rejected(err) && compensating && w.finishesInFlightCalls() {
+			w.record(ctx, "undo_refused", systemActor, summary+": refused: "+partnerMessage(err))
+			w.notify(ctx, "manager", "undo_refused", fmt.Sprintf("Case %s: %s was refused (%s); settle it with the partner.",
+				w.in.Reference, summary, partnerMessage(err)))
+			return err
+		}
 		if rejected(err) {
 			w.st.WaitingOn, w.st.Blocked = contract.WaitingSystem, summary+": "+partnerMessage(err)
 			w.show(ctx)
 			w.record(ctx, "blocked", systemActor, "Blocked: "+w.st.Blocked)
 			w.notify(ctx, "manager", "blocked", fmt.Sprintf("Case %s is blocked: %s", w.in.Reference, w.st.Blocked))
-			if err := w.sleep(ctx, pause, "Try again: "+summary); err != nil {
+			if err = w.sleep(ctx, pause, "Try again: "+summary); err != nil {
 				return err
 			}
 		} else if w.st.WaitingOn != contract.WaitingSystem {
@@ -228,7 +264,7 @@ func partnerMessage(err error) string {
 
 // close ends the case with one closure reason.
 func (w *caseRun) close(ctx workflow.Context, reason contract.ClosureReason, by contract.Actor, why string) error {
-	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	ctx = disconnected(ctx)
 	w.st.Stage, w.st.Status, w.st.ClosureReason = contract.StageClosed, contract.StatusClosed, reason
 	w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = contract.WaitingNobody, nil, false
 	w.st.StageEnteredAt = workflow.Now(ctx)

@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string) error {
 	cli, _ := devserver.FindCLI(wd)
 	histories := ""
 	if cli != "" {
-		histories = filepath.Join(filepath.Dir(filepath.Dir(cli)), "workflows", "testdata", "histories")
+		histories = filepath.Join(filepath.Dir(filepath.Dir(cli)), "workflows", "testdata", "histories", "v1")
 	}
 
 	fs := flag.NewFlagSet("homewardbench", flag.ContinueOnError)
