@@ -82,6 +82,20 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		require.Len(t, ps, 1)
 		require.EqualValues(t, 12000, ps[0].AmountCents)
 
+		// A workflow task that failed after writing step 2 runs again and records
+		// step 2 otherwise: the later write is the one the case's history keeps.
+		again := rec(2, "e2", contract.StageMedicalClearance)
+		again.Type, again.Summary = "overdue", "overdue instead"
+		require.NoError(t, s.RecordCase(ctx, again))
+		got, err = s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "MedicalClearance", got.Stage)
+		tl, err = s.Timeline(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, tl, 2)
+		require.Equal(t, []string{"stage", "overdue"}, []string{tl[0].Type, tl[1].Type})
+		require.Equal(t, "overdue instead", tl[1].Summary)
+
 		err = s.RecordCase(ctx, store.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
