@@ -134,12 +134,5 @@ func unavailable(err error) bool {
 	if errors.As(err, &unav) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "connect: ", "broken pipe", "connection reset", "database is locked",
-		"failed to connect", "the database system is", "no connection", "bad connection", "server closed", "i/o timeout"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+	return store.Unavailable(err) || strings.Contains(err.Error(), "i/o timeout") || strings.Contains(err.Error(), "connect: ")
 }
