@@ -129,9 +129,15 @@ func invalidFromWorkflow(msg string) *Error {
 }
 
 func unavailable(err error) bool {
-	var unav *serviceerror.Unavailable
-	var deadline *serviceerror.DeadlineExceeded
-	if errors.As(err, &unav) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
+	var (
+		unav      *serviceerror.Unavailable
+		deadline  *serviceerror.DeadlineExceeded
+		notReady  *serviceerror.WorkflowNotReady // an update whose workflow task failed (a worker died): send it again
+		aborted   *serviceerror.Aborted
+		exhausted *serviceerror.ResourceExhausted
+	)
+	if errors.As(err, &unav) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &notReady) || errors.As(err, &aborted) || errors.As(err, &exhausted) {
 		return true
 	}
 	return store.Unavailable(err) || strings.Contains(err.Error(), "i/o timeout") || strings.Contains(err.Error(), "connect: ")
