@@ -1,5 +1,6 @@
 # Homeward's two front doors: `make run` (everything on one machine) and `make test`.
 GO ?= go
+SHELL := /bin/bash
 TEMPORAL_CLI := bin/temporal
 
 # The integration tests run against this Postgres too (CI=true makes it required).
@@ -25,8 +26,14 @@ run: $(TEMPORAL_CLI) build
 vet:
 	$(GO) vet ./...
 
+# Three phases: every package's tests; then, alone on the machine, what restarts
+# Postgres, kills workers or loads everything (the short soak); then the fuzzers.
+SERIAL_TESTS := ^(TestSoak|TestPostgresRestartedDuringLoad|TestWorkerKilledWhileAVisitTimerRuns)$$
 test: $(TEMPORAL_CLI) vet workflowcheck
-	$(GO) test -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -timeout 10m ./...
+	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
+		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
+	$(MAKE) --no-print-directory fuzz
 
 # Record the event histories the replay tests run, from the dev server, into
 # workflows/testdata/histories/$(VERSION): after a change behind workflow.GetVersion,
@@ -56,9 +63,9 @@ $(WORKFLOWCHECK): tools/workflowcheck/go.mod tools/workflowcheck/go.sum
 workflowcheck: $(WORKFLOWCHECK)
 	$(WORKFLOWCHECK) -config tools/workflowcheck/workflowcheck.config.yaml ./workflows/...
 
-# Restarts this machine's Postgres: never part of make test (packages run in parallel).
+# The fault tests alone (make test runs them too; these restart this machine's Postgres).
 reliability: $(TEMPORAL_CLI)
-	HOMEWARD_TEST_PG_RESTART=1 $(GO) test -count=1 -timeout 10m -v -run 'TestPostgresRestartedDuringLoad|TestWorkerKilled|TestDuplicateAndConcurrentDecisions' ./e2e/
+	HOMEWARD_TEST_SERIAL=1 $(GO) test -count=1 -timeout 10m -v -run 'TestPostgresRestartedDuringLoad|TestWorkerKilled|TestDuplicateAndConcurrentDecisions|TestWithdrawalWhile' ./e2e/
 
 soak-short: $(TEMPORAL_CLI)
 	HOMEWARD_SOAK=short $(GO) test -count=1 -timeout 15m -v -run '^TestSoak$$' ./e2e/

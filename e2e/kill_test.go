@@ -133,9 +133,10 @@ func TestWorkerKilledWhileTheCaseWaitsForAnApproval(t *testing.T) {
 // visit falls due at the deadline set before the kill (arrival + offset), not an
 // offset after the restart, and nothing that had been done is done again.
 func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
-	// Timing-sensitive on a busy machine (the deadline window is 2 s): run by make reliability.
-	if os.Getenv("HOMEWARD_TEST_PG_RESTART") != "1" {
-		t.Skip("make reliability runs it")
+	// It waits out a real deadline with the worker down: make test runs it in its
+	// serial phase, after the other packages, so a busy machine does not skew it.
+	if os.Getenv("HOMEWARD_TEST_SERIAL") != "1" {
+		t.Skip("make test runs it in its serial phase (HOMEWARD_TEST_SERIAL=1)")
 	}
 	bin := buildHomewardBinary(t)
 	cfg := testConfig(t, "sqlite")
@@ -174,7 +175,9 @@ func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
 	t.Logf("visit 1 was due at %s; it fell due at %s (the worker was down from %s to %s)", due.Format(time.TimeOnly),
 		fired.Format("15:04:05.000"), killedAt.Format("15:04:05.000"), restartAt.Format("15:04:05.000"))
 	require.False(t, fired.Before(due), "not before its deadline")
-	require.Less(t, fired.Sub(due), 2*time.Second, "at its deadline, not an offset after the restart")
+	// A timer started afresh by the new worker would fire an offset (12 s) after the
+	// restart, 9 s after the deadline; 5 s leaves room for a busy machine.
+	require.Less(t, fired.Sub(due), 5*time.Second, "at its deadline, not an offset after the restart")
 
 	h.visitAll(id)
 	require.Equal(t, "completed", h.waitCase(id, "closure", stageIs("Closed"))["closure_reason"])
@@ -252,10 +255,11 @@ func TestDuplicateAndConcurrentDecisions(t *testing.T) {
 // Retry-After (never 500) and /readyz fails; afterwards every case completes, its
 // timeline is complete with each row once, the case file agrees with the workflow,
 // and no workflow runs without its row. Restarting Postgres disturbs every other
-// test using it, so this runs only when HOMEWARD_TEST_PG_RESTART=1 (make reliability).
+// test using it, so make test runs it in its serial phase (HOMEWARD_TEST_SERIAL=1),
+// when nothing else runs.
 func TestPostgresRestartedDuringLoad(t *testing.T) {
-	if os.Getenv("HOMEWARD_TEST_PG_RESTART") != "1" {
-		t.Skip("restarts the machine's Postgres: set HOMEWARD_TEST_PG_RESTART=1 (make reliability)")
+	if os.Getenv("HOMEWARD_TEST_SERIAL") != "1" {
+		t.Skip("restarts the machine's Postgres: make test runs it in its serial phase (HOMEWARD_TEST_SERIAL=1)")
 	}
 	cluster := postgresCluster(t)
 	cfg := testConfig(t, "postgres")
