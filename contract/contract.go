@@ -189,4 +189,6 @@ type Resume struct {
 	PendingMedical []MedicalResult `json:"pending_medical,omitempty"`
 	PendingArrival []Arrival       `json:"pending_arrival,omitempty"`
 	SeenRequests   []string        `json:"seen_requests,omitempty"`
+	// Generation counts the runs before this one (absent before it was added: 1).
+	Generation int `json:"generation,omitempty"`
 }

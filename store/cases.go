@@ -44,6 +44,7 @@ type Case struct {
 	// second active case of the same person.
 	BeneficiaryKey string
 	StateSeq       int64
+	WrittenIn      int64 // see Record.WrittenIn
 	CommittedCents int64
 	// ServiceChargeCents is the programme's charge per departed case, as the case's rules had it.
 	ServiceChargeCents int64
@@ -213,6 +214,10 @@ type Record struct {
 	State    contract.CaseState `json:"state"`
 	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
 	RunID string `json:"run_id,omitempty"`
+	// WrittenIn orders the workflow tasks that write: the run's generation (how many
+	// continue-as-new before it) in the high 32 bits, the history length when the
+	// task started in the low ones.
+	WrittenIn int64 `json:"written_in,omitempty"`
 }
 
 // RecordCase writes a Record idempotently: the event at most once (by its key),
@@ -228,13 +233,15 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 		return err
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// A later write of the same step wins: a workflow task that failed after its
-		// local activity wrote may run again and record that step differently.
-		res := tx.Model(&Case{}).Where("id = ? AND state_seq <= ?", r.CaseID, st.Seq).Updates(map[string]any{
+		// A later workflow task's write wins, and within a task the later step. A task
+		// that failed after its local activity wrote is run again (with a longer
+		// history): it may record a step differently, or not reach it at all.
+		res := tx.Model(&Case{}).Where("id = ? AND (written_in < ? OR (written_in = ? AND state_seq <= ?))",
+			r.CaseID, r.WrittenIn, r.WrittenIn, st.Seq).Updates(map[string]any{
 			"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
 			"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
 			"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
-			"state": sealedState, "state_seq": st.Seq, "updated_at": r.At,
+			"state": sealedState, "state_seq": st.Seq, "written_in": r.WrittenIn, "updated_at": r.At,
 			"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),
 			"departed_at": departedAt(st), "closed_at": closedAt(st, r.At),
 		})

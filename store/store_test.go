@@ -82,19 +82,31 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		require.Len(t, ps, 1)
 		require.EqualValues(t, 12000, ps[0].AmountCents)
 
-		// A workflow task that failed after writing step 2 runs again and records
-		// step 2 otherwise: the later write is the one the case's history keeps.
-		again := rec(2, "e2", contract.StageMedicalClearance)
+		// A workflow task (history length 10) wrote steps 3 and 4, then failed; its
+		// next attempt (history length 13) takes another path and writes only step 3.
+		// The row and the timeline keep what the case's history keeps.
+		inTask := func(r store.Record, task int64) store.Record { r.WrittenIn = task; return r }
+		require.NoError(t, s.RecordCase(ctx, inTask(rec(3, "e3", contract.StageMedicalClearance), 10)))
+		require.NoError(t, s.RecordCase(ctx, inTask(rec(4, "e4", contract.StageTravel), 10)))
+		again := inTask(rec(3, "e3", contract.StageScreening), 13)
 		again.Type, again.Summary = "overdue", "overdue instead"
 		require.NoError(t, s.RecordCase(ctx, again))
 		got, err = s.CaseByID(ctx, c.ID)
 		require.NoError(t, err)
-		require.Equal(t, "MedicalClearance", got.Stage)
+		require.Equal(t, "Screening", got.Stage, "the retried task's step 3, not the failed task's step 4")
+		require.EqualValues(t, 3, got.StateSeq)
 		tl, err = s.Timeline(ctx, c.ID)
 		require.NoError(t, err)
-		require.Len(t, tl, 2)
-		require.Equal(t, []string{"stage", "overdue"}, []string{tl[0].Type, tl[1].Type})
-		require.Equal(t, "overdue instead", tl[1].Summary)
+		summaries := map[string]string{}
+		for _, e := range tl {
+			summaries[e.EventKey] = e.Summary
+		}
+		require.Equal(t, "overdue instead", summaries["e3"], "step 3 as the retried task recorded it")
+		// An earlier task's write arriving late changes nothing.
+		require.NoError(t, s.RecordCase(ctx, inTask(rec(4, "e4", contract.StageTravel), 10)))
+		got, err = s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Screening", got.Stage)
 
 		err = s.RecordCase(ctx, store.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
 		require.ErrorIs(t, err, store.ErrNotFound)

@@ -97,6 +97,15 @@ func (w *caseRun) setup(ctx workflow.Context) error {
 	return w.registerActions(ctx)
 }
 
+// generation counts the runs before this one (continue-as-new): the case file
+// orders writes by it first, as a new run's history starts short again.
+func (w *caseRun) generation() int {
+	if w.in.Resumed == nil {
+		return 0
+	}
+	return max(w.in.Resumed.Generation, 1) // a run continued before generations were counted
+}
+
 // closure ends the process early with a closure reason.
 type closure struct {
 	reason contract.ClosureReason

@@ -395,7 +395,7 @@ func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
 	w.drainFacts(ctx)
 	next := w.in
 	next.Resumed = &contract.Resume{State: w.st, PendingMedical: w.pendingMedical, PendingArrival: w.pendingArrival,
-		SeenRequests: w.seen}
+		SeenRequests: w.seen, Generation: w.generation() + 1}
 	return workflow.NewContinueAsNewError(ctx, contract.WorkflowType, next)
 }
 

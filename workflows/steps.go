@@ -120,7 +120,8 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 	})
 	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
-		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot()}
+		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot(),
+		WrittenIn: int64(w.generation())<<32 | int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
 	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordCase, rec).Get(ctx, nil); err != nil {
 		// Retries are unlimited: only cancellation ends them, and then the next
 		// record (the closure) carries the state.
