@@ -16,12 +16,18 @@ import (
 func TestWithdrawalWhileAPartnerCallIsUnderWay(t *testing.T) {
 	slow := simulator.Fault{Latency: time.Second}
 
-	t.Run("the flight hold is released", func(t *testing.T) {
+	// toSlowTravel takes a case to the travel agency, which answers in a second.
+	toSlowTravel := func(t *testing.T) (*homeward, string) {
 		h := start(t, testConfig(t, "sqlite"))
 		id := h.register()
 		h.counsel(id, "confirmed")
 		require.NoError(t, h.s.Simulator.SetFault("travel", slow))
 		h.screen(id, "low")
+		return h, id
+	}
+
+	t.Run("the flight hold is released", func(t *testing.T) {
+		h, id := toSlowTravel(t)
 		h.whenPartnerHas(id, "travel", 1) // the hold request
 		c := h.withdraw(id)
 
@@ -33,11 +39,7 @@ func TestWithdrawalWhileAPartnerCallIsUnderWay(t *testing.T) {
 	})
 
 	t.Run("a flight ticketed meanwhile closes the case without blocking it", func(t *testing.T) {
-		h := start(t, testConfig(t, "sqlite"))
-		id := h.register()
-		h.counsel(id, "confirmed")
-		require.NoError(t, h.s.Simulator.SetFault("travel", slow))
-		h.screen(id, "low")
+		h, id := toSlowTravel(t)
 		h.whenPartnerHas(id, "travel", 2) // the hold, then the ticket (fit: no escort)
 		c := h.withdraw(id)
 

@@ -110,12 +110,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			},
 		},
 		"withdrawal before departure undoes the bookings": {
-			script: func(c *caseTest) {
-				c.p.departIn = 3 * day
-				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
-					at(3*time.Hour, medical("fit_with_escort", 1*day, 0)). // expires before the flight: reassessment pending
-					at(4*time.Hour, withdraw("withdrawn"))
-			},
+			script: withdrawnWithAFlightHeld,
 			reason: contract.ClosedWithdrawn,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Empty(t, c.refusal("withdrawal"))
@@ -126,11 +121,8 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		},
 		"a release the partner refuses does not hold the closure up": {
 			script: func(c *caseTest) {
-				c.p.departIn = 3 * day
 				c.p.fail["CancelFlight"] = []error{temporal.NewNonRetryableApplicationError("travel: rejected (409): booking is ticketed", "PartnerRejected", nil)}
-				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
-					at(3*time.Hour, medical("fit_with_escort", 1*day, 0)). // expires before the flight: reassessment pending
-					at(4*time.Hour, withdraw("withdrawn"))
+				withdrawnWithAFlightHeld(c)
 			},
 			reason: contract.ClosedWithdrawn,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
@@ -411,4 +403,13 @@ func TestADepartureReportedWhileTheNoticeIsRetriedCounts(t *testing.T) {
 	for label := range c.accepted {
 		require.Empty(t, c.refusal(label), label)
 	}
+}
+
+// withdrawnWithAFlightHeld withdraws a case while its flight is held: the medical
+// clearance expires before the flight, and the reassessment is pending.
+func withdrawnWithAFlightHeld(c *caseTest) {
+	c.p.departIn = 3 * day
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 1*day, 0)).
+		at(4*time.Hour, withdraw("withdrawn"))
 }
