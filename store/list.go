@@ -2,11 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 )
 
 // Filter selects cases for the list, the inbox and the stuck view.
@@ -37,49 +42,181 @@ type Page struct {
 	NextCursor string
 }
 
-func (f Filter) apply(q *gorm.DB) *gorm.DB {
+// The reads below (the list, the inbox, the stuck view, the quiet cases, the
+// monthly report) are written so that an index serves both their filter and their
+// order, on both dialects (migration 00006_read_indexes; TestReadsUseTheirIndexes
+// checks the plans):
+//
+//   - A case is of an office when it is its sending or its receiving office. No
+//     single index serves that OR in list order, so a list filtered by office is
+//     the UNION ALL of two branches, one per office column, each read newest first
+//     from an index that leads with its column (cases_sending_seq and
+//     cases_receiving_seq, or their overdue-only partial twins) until the page is
+//     full; the second branch leaves out the first's cases, so each case comes
+//     once. The cursor (seq < ?) applies to both.
+//   - The constant parts of partial indexes' predicates are written into the SQL
+//     text, never bound: a planner matches a partial index only against the
+//     statement's text (SQLite), or the values it plans with (Postgres, whose
+//     generic plan of a prepared statement knows none).
+//   - On Postgres these statements run unprepared (readDB): their best plan
+//     depends on the values (an office that is never a sending office, a rare
+//     waiting_on), and pgx's cached prepared statements switch to a generic plan
+//     after five runs, which walks the whole seq index for them.
+
+// cond is one side of a WHERE clause: conditions joined by AND, with their
+// arguments (GORM placeholders: ?, and IN ? for a slice).
+type cond struct {
+	sql  []string
+	args []any
+}
+
+func (c *cond) add(sql string, args ...any) {
+	c.sql = append(c.sql, sql)
+	c.args = append(c.args, args...)
+}
+
+func (c cond) where() string {
+	if len(c.sql) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(c.sql, " AND ")
+}
+
+// with returns a copy of c with one more condition.
+func (c cond) with(sql string, args ...any) cond {
+	return cond{sql: append(slices.Clone(c.sql), sql), args: append(slices.Clone(c.args), args...)}
+}
+
+// flag is a boolean column's test, written as partial indexes' predicates
+// write it (SQLite: overdue = 1; Postgres: overdue), with the value in the text.
+func (s *Store) flag(col string, v bool) string {
+	switch {
+	case s.driver == "postgres" && v:
+		return col
+	case s.driver == "postgres":
+		return "NOT " + col
+	case v:
+		return col + " = 1"
+	}
+	return col + " = 0"
+}
+
+// stuckSQL is the stuck view's condition, as the partial index cases_stuck has it.
+func (s *Store) stuckSQL() string {
+	return "status = 'active' AND (" + s.flag("overdue", true) + " OR waiting_on = 'system' OR blocked <> '')"
+}
+
+// where returns the filter's conditions as one branch, or as two when split is
+// set and the filter names an office: cases whose sending office it is, and
+// cases whose receiving office it is and sending office is not. Together they
+// are the filter's cases, each once.
+func (s *Store) where(f Filter, split bool) []cond {
+	var c cond
 	if f.Stage != "" {
-		q = q.Where("stage = ?", f.Stage)
+		c.add("stage = ?", f.Stage)
 	}
 	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
+		c.add("status = ?", f.Status)
 	}
 	if f.CountryOfReturn != "" {
-		q = q.Where("country_of_return = ?", f.CountryOfReturn)
-	}
-	if f.Office != "" {
-		q = q.Where("(sending_office = ? OR receiving_office = ?)", f.Office, f.Office)
+		c.add("country_of_return = ?", f.CountryOfReturn)
 	}
 	if f.Vulnerable != nil {
-		q = q.Where("vulnerable = ?", *f.Vulnerable)
+		c.add("vulnerable = ?", *f.Vulnerable)
 	}
 	if f.Overdue != nil {
-		q = q.Where("overdue = ?", *f.Overdue)
+		c.add(s.flag("overdue", *f.Overdue))
 	}
 	if f.WaitingOn != "" {
-		q = q.Where("waiting_on = ?", f.WaitingOn)
-	}
-	if f.Offices != nil {
-		q = q.Where("(sending_office IN ? OR receiving_office IN ?)", f.Offices, f.Offices)
+		c.add("waiting_on = ?", f.WaitingOn)
 	}
 	if f.Approver != "" {
-		q = q.Where("(waiting_on = 'approver' OR id IN ("+decidedBySQL+"))", f.Approver)
+		c.add("(waiting_on = 'approver' OR id IN ("+decidedBySQL+"))", f.Approver)
 	}
-	return q
+	switch {
+	case !split || (f.Office == "" && f.Offices == nil):
+		if f.Office != "" {
+			c.add("(sending_office = ? OR receiving_office = ?)", f.Office, f.Office)
+		}
+		if f.Offices != nil {
+			c.add("(sending_office IN ? OR receiving_office IN ?)", f.Offices, f.Offices)
+		}
+		return []cond{c}
+	case f.Office != "":
+		if f.Offices != nil {
+			c.add("(sending_office IN ? OR receiving_office IN ?)", f.Offices, f.Offices)
+		}
+		return []cond{c.with("sending_office = ?", f.Office),
+			c.with("receiving_office = ? AND sending_office <> ?", f.Office, f.Office)}
+	default:
+		return []cond{c.with("sending_office IN ?", f.Offices),
+			c.with("receiving_office IN ? AND sending_office NOT IN ?", f.Offices, f.Offices)}
+	}
+}
+
+// listColumns is the lists' projection: every column of cases but the personal ones.
+var listColumns = sync.OnceValue(func() string {
+	sch, err := schema.Parse(&Case{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		panic(err)
+	}
+	var cols []string
+	for _, c := range sch.DBNames {
+		if !slices.Contains(personal, c) {
+			cols = append(cols, c)
+		}
+	}
+	return strings.Join(cols, ", ")
+})
+
+// selectSQL reads the branches in order, limit rows: one statement, or the
+// UNION ALL of the branches merged in order (order then names result columns).
+// SQLite merges the branches as they come, each read in order from its index,
+// and stops at the limit. Postgres merges them in order (Merge Append) only when
+// each branch is ordered and cut at the limit itself.
+func (s *Store) selectSQL(branches []cond, order string, limit int) (string, []any) {
+	one := func(c cond) string { return "SELECT " + listColumns() + " FROM cases" + c.where() }
+	if len(branches) == 1 {
+		return one(branches[0]) + " ORDER BY " + order + " LIMIT ?", append(branches[0].args, limit)
+	}
+	var parts []string
+	var args []any
+	for i, b := range branches {
+		if s.driver == "postgres" {
+			parts = append(parts, "SELECT * FROM ("+one(b)+" ORDER BY "+order+" LIMIT ?) b"+strconv.Itoa(i))
+			args = append(append(args, b.args...), limit)
+		} else {
+			parts = append(parts, one(b))
+			args = append(args, b.args...)
+		}
+	}
+	return strings.Join(parts, " UNION ALL ") + " ORDER BY " + order + " LIMIT ?", append(args, limit)
+}
+
+// listSQL is ListCases' statement.
+func (s *Store) listSQL(f Filter) (string, []any, error) {
+	branches := s.where(f, true)
+	if f.Cursor != "" {
+		after, err := parseCursor(f.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		for i := range branches {
+			branches[i].add("seq < ?", after)
+		}
+	}
+	q, args := s.selectSQL(branches, "seq DESC", f.Limit+1)
+	return q, args, nil
 }
 
 // ListCases returns one page of cases, newest first.
 func (s *Store) ListCases(ctx context.Context, f Filter) (Page, error) {
-	q := f.apply(s.db.WithContext(ctx).Model(&Case{}))
-	if f.Cursor != "" {
-		after, err := parseCursor(f.Cursor)
-		if err != nil {
-			return Page{}, err
-		}
-		q = q.Where("seq < ?", after)
+	q, args, err := s.listSQL(f)
+	if err != nil {
+		return Page{}, err
 	}
 	var cases []Case
-	if err := q.Omit(personal...).Order("seq DESC").Limit(f.Limit + 1).Find(&cases).Error; err != nil {
+	if err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error; err != nil {
 		return Page{}, err
 	}
 	var p Page
@@ -110,31 +247,87 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
+// dueOrder is the inbox's order, oldest due date first and undated last, as the
+// index cases_inbox has it.
+const dueOrder = "stage_due_at IS NULL, stage_due_at, seq"
+
+// dueSQL is Due's statement. With one role, the index cases_inbox (waiting_on,
+// then the inbox's order, then the offices) serves filter and order: it is read
+// in order and the office test needs no row.
+func (s *Store) dueSQL(f Filter, waitingOn []string) (string, []any) {
+	c := s.where(f, false)[0]
+	c.add("status = 'active'")
+	if len(waitingOn) == 1 {
+		c.add("waiting_on = ?", waitingOn[0])
+	} else {
+		c.add("waiting_on IN ?", waitingOn)
+	}
+	return s.selectSQL([]cond{c}, dueOrder, f.Limit)
+}
+
 // Due returns active cases waiting on one of the roles, oldest due date first: the inbox.
 func (s *Store) Due(ctx context.Context, f Filter, waitingOn []string) ([]Case, error) {
+	q, args := s.dueSQL(f, waitingOn)
 	var cases []Case
-	q := f.apply(s.db.WithContext(ctx).Model(&Case{})).Where("status = 'active' AND waiting_on IN ?", waitingOn)
-	err := q.Omit(personal...).Order("stage_due_at IS NULL, stage_due_at, seq").Limit(f.Limit).Find(&cases).Error
+	err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error
 	return cases, err
+}
+
+// stuckQuery is Stuck's statement: the partial index cases_stuck holds exactly
+// these cases, in this order.
+func (s *Store) stuckQuery(f Filter) (string, []any) {
+	c := s.where(f, false)[0]
+	c.add(s.stuckSQL())
+	return s.selectSQL([]cond{c}, "stage_entered_at, seq", f.Limit)
 }
 
 // Stuck returns active cases that are overdue, blocked or waiting on the system,
 // longest first.
 func (s *Store) Stuck(ctx context.Context, f Filter) ([]Case, error) {
+	q, args := s.stuckQuery(f)
 	var cases []Case
-	q := f.apply(s.db.WithContext(ctx).Model(&Case{})).
-		Where("status = 'active' AND (overdue = ? OR waiting_on = 'system' OR blocked <> '')", true)
-	err := q.Omit(personal...).Order("stage_entered_at, seq").Limit(f.Limit).Find(&cases).Error
+	err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error
 	return cases, err
+}
+
+// quietSQL is Quiet's statement (index cases_quiet).
+func (s *Store) quietSQL(before time.Time, limit int) (string, []any) {
+	var c cond
+	c.add("status = 'active' AND updated_at < ?", before)
+	return s.selectSQL([]cond{c}, "updated_at", limit)
 }
 
 // Quiet returns active cases whose file has not changed since before, stalest
 // first: where to look for a workflow that has stopped making progress.
 func (s *Store) Quiet(ctx context.Context, before time.Time, limit int) ([]Case, error) {
+	q, args := s.quietSQL(before, limit)
 	var cases []Case
-	err := s.db.WithContext(ctx).Omit(personal...).Where("status = 'active' AND updated_at < ?", before).
-		Order("updated_at").Limit(limit).Find(&cases).Error
+	err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error
 	return cases, err
+}
+
+// readDB is the database for the statements above. On Postgres they run as
+// unnamed statements (pgx's QueryExecModeExec: one round trip, as a cached
+// statement takes), which Postgres plans for their values each time; every other
+// statement keeps pgx's statement cache.
+func (s *Store) readDB(ctx context.Context) *gorm.DB {
+	db := s.db.WithContext(ctx)
+	if s.driver == "postgres" {
+		db.Statement.ConnPool = customPlans{db.Statement.ConnPool}
+	}
+	return db
+}
+
+// customPlans runs queries through pgx with QueryExecModeExec, passed as the
+// first argument (pgx reads it as an option, database/sql passes it through).
+type customPlans struct{ gorm.ConnPool }
+
+func (p customPlans) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.ConnPool.QueryContext(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
+}
+
+func (p customPlans) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return p.ConnPool.QueryRowContext(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
 }
 
 // decidedBySQL selects the cases a user decided on (plan decisions, clearances).
