@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -18,14 +19,19 @@ import (
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 )
 
-// registerCase stores a new case and starts its workflow, in one step: if the
-// workflow cannot start, nothing is stored (503), so no case is half-created. A
-// retried request with the same Idempotency-Key returns the case it created.
+// registerCase stores a new case and starts its workflow (store.CreateCase): if
+// the workflow cannot start, nothing is stored (503), so no case is half-created.
+// A retried request with the same Idempotency-Key returns the case it created
+// (after waiting for that registration to finish, if it is under way).
 func (s *Server) registerCase(c *gin.Context) {
 	p := principal(c)
+	// The request's context, not c: gin reuses c once the handler returns, while
+	// database/sql may still look at the context of a transaction's statement.
+	ctx := c.Request.Context()
 	var reg Registration
 	if err := decode(c, s.cfg.HTTP.BodyLimitBytes, &reg); err != nil {
 		respondError(c, err)
@@ -49,8 +55,7 @@ func (s *Server) registerCase(c *gin.Context) {
 		}
 		scoped := p.User + ":" + k
 		key = &scoped
-		if existing, err := s.store.CaseByIdempotencyKey(c, scoped); err == nil {
-			s.replayRegistration(c, existing, fp)
+		if existing, err := s.store.CaseByIdempotencyKey(ctx, scoped); err == nil && s.replayRegistration(c, existing, fp) {
 			return
 		}
 	}
@@ -71,29 +76,41 @@ func (s *Server) registerCase(c *gin.Context) {
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	adults, minors := reg.household(now)
 	audit := []store.AuditEntry{s.auditEntry(c, "", "registration", "create")}
-	err = s.store.CreateCase(c, cs, audit, func(ctx context.Context, cs *store.Case) (string, error) {
-		in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
-			CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
-			Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
-			Minors: minors, RegisteredBy: p, RegisteredAt: now, Rules: rules}
-		run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: cs.WorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-			TypedSearchAttributes: workflows.StartSearchAttributes(cs.CountryOfReturn, cs.SendingOffice,
-				cs.ReceivingOffice, cs.Programme, cs.Vulnerable, now),
-			StaticSummary: fmt.Sprintf("%s · %s → %s", cs.Reference, cs.HostCountry, cs.CountryOfReturn),
-		}, contract.WorkflowType, in)
-		if err != nil {
-			return "", err
-		}
-		return run.GetRunID(), nil
-	})
+	create := func() error {
+		return s.store.CreateCase(ctx, cs, audit, func(ctx context.Context, cs *store.Case) (string, error) {
+			in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
+				CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
+				Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
+				Minors: minors, RegisteredBy: p, RegisteredAt: now, Rules: rules}
+			// The workflow ID is the case's, and an ID once used is refused
+			// (conflict policy FAIL, reuse policy REJECT_DUPLICATE): one case, at
+			// most one workflow, whoever retries.
+			run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: cs.WorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+				TypedSearchAttributes: workflows.StartSearchAttributes(cs.CountryOfReturn, cs.SendingOffice,
+					cs.ReceivingOffice, cs.Programme, cs.Vulnerable, now),
+				StaticSummary: fmt.Sprintf("%s · %s → %s", cs.Reference, cs.HostCountry, cs.CountryOfReturn),
+			}, contract.WorkflowType, in)
+			if err != nil {
+				return "", err
+			}
+			return run.GetRunID(), nil
+		})
+	}
+	err = create()
+	if err != nil && errors.Is(err, store.ErrActiveCaseExists) && s.settleStaleCaseOf(ctx, cs.BeneficiaryKey) {
+		// The person's "active case" was a registration that never started: gone now.
+		err = create()
+	}
 	if err != nil {
 		if key != nil {
-			// A concurrent retry with the same key may have won the race.
-			if existing, e := s.store.CaseByIdempotencyKey(c, *key); e == nil {
-				s.replayRegistration(c, existing, fp)
+			// A concurrent retry with the same key may have won the race. (Our own
+			// row may remain if its workflow started and recording that failed,
+			// or the start failed and removing it did too: then the error stands.)
+			if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil && existing.ID != cs.ID &&
+				s.replayRegistration(c, existing, fp) {
 				return
 			}
 		}
@@ -101,7 +118,7 @@ func (s *Server) registerCase(c *gin.Context) {
 		return
 	}
 	if key != nil {
-		if err := s.store.RememberResponse(c, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
+		if err := s.store.RememberResponse(ctx, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
 			Status: http.StatusCreated, Body: cs.ID, CreatedAt: now}); err != nil {
 			loggerFrom(c).Warn("registration fingerprint not stored", "error", err.Error())
 		}
@@ -110,17 +127,99 @@ func (s *Server) registerCase(c *gin.Context) {
 	s.respondCase(c, http.StatusCreated, cs, nil)
 }
 
+// settle resolves a case row whose workflow's run ID is not recorded (see
+// store.CreateCase). While its registration may still be under way it waits for
+// it: the row gets its run ID, or disappears. Once store.UnstartedAfter has
+// passed, the registration stopped between its steps, and Temporal says what
+// happened: no workflow, the row is deleted (the case never existed); a workflow,
+// its run ID is recorded. It returns the case, or nil if there is none.
+func (s *Server) settle(ctx context.Context, cs *store.Case) (*store.Case, error) {
+	waitUntil := time.Now().Add(store.StartTimeout + 5*time.Second)
+	for cs.Unstarted() && s.now().Sub(cs.CreatedAt) < store.UnstartedAfter {
+		if time.Now().After(waitUntil) {
+			return nil, fail(KindUnavailable, "the case's registration is still under way; retry shortly")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		again, err := s.store.CaseByID(ctx, cs.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		cs = again
+	}
+	if !cs.Unstarted() {
+		return cs, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d, err := s.temporal.DescribeWorkflowExecution(dctx, cs.WorkflowID, "")
+	var missing *serviceerror.NotFound
+	switch {
+	case errors.As(err, &missing):
+		if _, err := s.store.DeleteUnstartedCase(ctx, cs.ID); err != nil {
+			return nil, err
+		}
+		s.logger.Warn("a registration whose workflow never started was removed", "case_id", cs.ID)
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	runID := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	if err := s.store.RecordStart(ctx, cs.ID, runID, nil); err != nil {
+		return nil, err
+	}
+	s.logger.Warn("a registration that stopped after its workflow started was completed (its audit entry is missing)",
+		"case_id", cs.ID)
+	cs.RunID = runID
+	return cs, nil
+}
+
+// settleStaleCaseOf settles the person's active case if it is a registration
+// that stopped before its workflow was known to start, and says whether it was
+// removed. A registration of the same person under way is a conflict: not waited for.
+func (s *Server) settleStaleCaseOf(ctx context.Context, beneficiaryKey string) bool {
+	if beneficiaryKey == "" {
+		return false
+	}
+	other, err := s.store.ActiveCaseOf(ctx, beneficiaryKey)
+	if err != nil || !other.Unstarted() || s.now().Sub(other.CreatedAt) < store.UnstartedAfter {
+		return false
+	}
+	settled, err := s.settle(ctx, other)
+	return err == nil && settled == nil
+}
+
 func registrationKey(scoped string) string { return "register:" + scoped }
 
 // replayRegistration answers a repeated registration: the case it created, or
-// 409 if the same key now comes with another body.
-func (s *Server) replayRegistration(c *gin.Context, existing *store.Case, fp string) {
+// 409 if the same key now comes with another body. A registration still under
+// way is waited for; it answers false (and nothing) if that one never started,
+// so the caller registers anew.
+func (s *Server) replayRegistration(c *gin.Context, existing *store.Case, fp string) bool {
+	if existing.Unstarted() {
+		settled, err := s.settle(c.Request.Context(), existing)
+		if err != nil {
+			respondError(c, err)
+			return true
+		}
+		if settled == nil {
+			return false
+		}
+		existing = settled
+	}
 	first, err := s.store.RememberedResponse(c, registrationKey(*existing.IdempotencyKey))
 	if err == nil && first.Fingerprint != fp {
 		respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different registration"))
-		return
+		return true
 	}
 	s.respondCase(c, http.StatusOK, existing, nil)
+	return true
 }
 
 func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {
@@ -145,6 +244,15 @@ func (s *Server) caseFor(c *gin.Context) (*store.Case, error) {
 	cs, err := s.store.CaseByID(c, id)
 	if err != nil {
 		return nil, err
+	}
+	if cs.Unstarted() {
+		// A registration under way, or one that stopped (see store.CreateCase).
+		if cs, err = s.settle(c.Request.Context(), cs); err != nil {
+			return nil, err
+		}
+		if cs == nil {
+			return nil, fail(KindNotFound, "no such case")
+		}
 	}
 	p := principal(c)
 	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)

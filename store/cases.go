@@ -93,9 +93,40 @@ func (c *Case) LiveState() (contract.CaseState, error) {
 	return s, err
 }
 
-// CreateCase numbers and inserts a new case and its audit entries, then calls
-// start (which starts its workflow) inside the same transaction: if start fails,
-// no row remains, so a case is never half-created. start returns the run ID.
+// CreateCase registers a case: it numbers and stores the row, calls start (which
+// starts the case's workflow and returns its run ID), then records the run ID and
+// the audit entries. No transaction is open while start runs: a registration
+// waiting for Temporal holds no lock that other writers (the workflows' case-file
+// writes) or other registrations wait for.
+//
+//  1. The row is inserted with an empty run_id. Its unique keys claim the case:
+//     the Idempotency-Key (a concurrent retry finds this row and waits for it, see
+//     the API), and the person (one active case per beneficiary_key: the unique
+//     index cases_beneficiary_key).
+//  2. start runs detached from the caller's cancellation, within StartTimeout: a
+//     client that hangs up does not leave a start half-known. The workflow ID
+//     derives from the case ID, and the start refuses an ID already used, so no
+//     retry ever starts a second workflow for the row.
+//  3. If start failed, the row is deleted (only while its run_id is empty) and
+//     the error returned: nothing remains. Otherwise the run ID and the audit
+//     entries are written in one transaction. The audit entries wait for the
+//     start because audit_log is append-only: an entry written in step 1 could
+//     not be taken back when the start fails, and would record a registration
+//     that never happened.
+//
+// If the process dies between 1 and 3 (or the database is down for step 3), a row
+// is left with an empty run_id, and either no workflow (it died before or during
+// the start) or a running one. The workflow's first case-file write (RecordCase of
+// "registered") sets run_id, so a row whose run_id is still empty UnstartedAfter
+// its creation is a registration that stopped: the API settles it when it meets
+// one (a read of the case, a retry with its Idempotency-Key, a new registration
+// of the same person) by asking Temporal: no workflow, the row is deleted
+// (DeleteUnstartedCase); a workflow, its run ID is recorded (RecordStart). One
+// thing is lost if the process dies after the start and before step 3: the
+// registration's audit entry. And as before, a start that fails with an error
+// although Temporal did start the workflow (the answer lost on the way back, past
+// the SDK's own retries), if the workflow has not written yet, gets its row
+// deleted: that workflow's case-file writes then find no case.
 func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, start func(context.Context, *Case) (string, error)) error {
 	seq, err := s.next(ctx, "case")
 	if err != nil {
@@ -103,41 +134,65 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 	}
 	c.Seq = seq
 	c.Reference = fmt.Sprintf("HW-%d-%06d", c.CreatedAt.Year(), seq)
+	c.RunID = ""
 	row := *c
 	if err := s.seal(&row); err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	// One statement, no transaction: the unique indexes are the checks. Only a
+	// refused row costs a second look, to say why.
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		if !duplicate(err) {
+			return err
+		}
 		if c.BeneficiaryKey != "" {
 			var n int64
-			if err := tx.Model(&Case{}).Where("beneficiary_key = ? AND status = 'active'", c.BeneficiaryKey).Count(&n).Error; err != nil {
+			if err := s.db.WithContext(ctx).Model(&Case{}).Where("beneficiary_key = ? AND status = 'active'", c.BeneficiaryKey).
+				Count(&n).Error; err != nil {
 				return err
 			}
 			if n > 0 {
 				return ErrActiveCaseExists
 			}
 		}
-		if err := tx.Create(&row).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return ErrConflict
-			}
+		return ErrConflict
+	}
+
+	detached := context.WithoutCancel(ctx)
+	startCtx, cancel := context.WithTimeout(detached, StartTimeout)
+	runID, err := start(startCtx, c)
+	cancel()
+	after, cancel := context.WithTimeout(detached, 10*time.Second)
+	defer cancel()
+	if err != nil {
+		deleted, derr := s.DeleteUnstartedCase(after, c.ID)
+		if derr != nil {
+			// The row stays, without a run ID: settled later (see above).
+			return errors.Join(err, fmt.Errorf("case %s: removing the unstarted registration: %w", c.ID, derr))
+		}
+		got, gerr := s.CaseByID(after, c.ID)
+		if deleted || gerr != nil || got.RunID == "" {
 			return err
 		}
-		for i := range audit {
-			audit[i].CaseID = c.ID
+		// The start's answer was lost, but the workflow started and has written
+		// its run ID: the registration succeeded.
+		runID = got.RunID
+	}
+	c.RunID = runID
+	for i := range audit {
+		audit[i].CaseID = c.ID
+	}
+	for attempt := 0; ; attempt++ {
+		err = s.RecordStart(after, c.ID, runID, audit)
+		if err == nil || !Unavailable(err) || attempt == 2 {
+			break
 		}
-		if len(audit) > 0 {
-			if err := tx.Create(&audit).Error; err != nil {
-				return err
-			}
-		}
-		runID, err := start(ctx, c)
-		if err != nil {
-			return err
-		}
-		c.RunID = runID
-		return tx.Model(&row).Update("run_id", runID).Error
-	})
+		time.Sleep(time.Duration(250<<(2*attempt)) * time.Millisecond) // 250 ms, 1 s
+	}
+	if err != nil {
+		return fmt.Errorf("case %s: the workflow started, recording it failed: %w", c.ID, err)
+	}
+	return nil
 }
 
 // next returns the next value of a named counter. Numbers are never reused; a

@@ -37,6 +37,7 @@ type Store struct {
 	db     *gorm.DB
 	driver string
 	sealer Sealer
+	sqlite *sqlitePool // nil on Postgres
 }
 
 // Sealer encrypts the most sensitive columns at rest (identity, household,
@@ -66,8 +67,11 @@ func (s *Store) WithSealer(x Sealer) *Store {
 
 // Open connects to the database. For SQLite the DSN is a file path (its folder is
 // created); WAL and a busy timeout are set so the API and the worker can share it.
+// On SQLite writes take turns on one connection and reads have their own
+// (sqlitePool); Postgres keeps one pool of 20 connections.
 func Open(driver, dsn string) (*Store, error) {
 	var dial gorm.Dialector
+	var pool *sqlitePool
 	switch driver {
 	case "sqlite":
 		if dir := filepath.Dir(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); dir != "" {
@@ -75,14 +79,11 @@ func Open(driver, dsn string) (*Store, error) {
 				return nil, fmt.Errorf("store: creating %s: %w", dir, err)
 			}
 		}
-		if !strings.Contains(dsn, "_pragma") {
-			sep := "?"
-			if strings.Contains(dsn, "?") {
-				sep = "&"
-			}
-			dsn += sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+		var err error
+		if pool, err = openSQLite(dsn, 4); err != nil {
+			return nil, err
 		}
-		dial = sqlite.Dialector{DriverName: "sqlite", DSN: dsn}
+		dial = sqlite.Dialector{DriverName: "sqlite", Conn: pool}
 	case "postgres":
 		dial = postgres.Open(dsn)
 	default:
@@ -95,23 +96,32 @@ func Open(driver, dsn string) (*Store, error) {
 		TranslateError:         true,
 	})
 	if err != nil {
+		if pool != nil {
+			_ = pool.close()
+		}
 		return nil, fmt.Errorf("store: opening %s: %w", driver, err)
 	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	if driver == "sqlite" {
-		sqlDB.SetMaxOpenConns(4)
-	} else {
+	s := &Store{db: db, driver: driver, sealer: plain{}, sqlite: pool}
+	if pool == nil {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// As many idle as open: database/sql keeps 2 idle connections by default,
+		// and closes the others as they come back; a new Postgres connection is a
+		// new server process (milliseconds). Idle ones close after 5 minutes.
 		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, driver: driver, sealer: plain{}}, nil
+	return s, nil
 }
 
 // Close releases the connections.
 func (s *Store) Close() error {
+	if s.sqlite != nil {
+		return s.sqlite.close()
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -124,6 +134,9 @@ func (s *Store) Driver() string { return s.driver }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.sqlite != nil {
+		return errors.Join(s.sqlite.w.PingContext(ctx), s.sqlite.r.PingContext(ctx))
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -156,7 +169,9 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
-// SQL exposes the connection pool for tests and benchmarks that seed data.
+// SQL exposes the connection pool for tests and benchmarks that seed data. On
+// SQLite it is the writer's (one connection): whoever holds it writes, outside
+// the store's turns.
 func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
 
 func notFound(err error) error {

@@ -1,0 +1,330 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
+	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+)
+
+// fakeTemporal answers the calls registration and case reads make.
+type fakeTemporal struct {
+	client.Client
+	mu       sync.Mutex
+	started  map[string]string // workflow ID -> run ID
+	starts   atomic.Int64
+	startErr error
+	gate     chan struct{} // if set, a start waits for it
+}
+
+func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	f.starts.Add(1)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.started[o.ID]; ok {
+		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "")
+	}
+	run := "run-" + uuid.NewString()
+	f.started[o.ID] = run
+	return fakeRun{id: o.ID, run: run}, nil
+}
+
+func (f *fakeTemporal) DescribeWorkflowExecution(_ context.Context, id, _ string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	run, ok := f.started[id]
+	if !ok {
+		return nil, serviceerror.NewNotFound("workflow not found")
+	}
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: run}}}, nil
+}
+
+func (f *fakeTemporal) QueryWorkflow(context.Context, string, string, string, ...any) (converter.EncodedValue, error) {
+	return nil, serviceerror.NewUnavailable("no worker here") // the API answers from the case file
+}
+
+type fakeRun struct {
+	client.WorkflowRun
+	id, run string
+}
+
+func (r fakeRun) GetID() string    { return r.id }
+func (r fakeRun) GetRunID() string { return r.run }
+
+type regEnv struct {
+	t     *testing.T
+	srv   *Server
+	st    *store.Store
+	tc    *fakeTemporal
+	h     http.Handler
+	later atomic.Bool // the clock says two minutes later
+}
+
+func newRegEnv(t *testing.T, driver string) *regEnv {
+	cfg, err := config.Load("", func(string) string { return "" })
+	require.NoError(t, err)
+	st := storetest.Open(t, driver)
+	ring := codec.GenerateKeyRing()
+	sealer, err := codec.NewSealer(ring, ring.ActiveKeyID())
+	require.NoError(t, err)
+	st.WithSealer(sealer)
+	tc := &fakeTemporal{started: map[string]string{}}
+	e := &regEnv{t: t, st: st, tc: tc}
+	e.srv = New(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, st, tc, ring)
+	e.srv.now = func() time.Time {
+		if e.later.Load() {
+			return time.Now().UTC().Add(2 * store.UnstartedAfter)
+		}
+		return time.Now().UTC()
+	}
+	e.h = e.srv.Handler()
+	return e
+}
+
+func (e *regEnv) call(method, path string, body any, headers ...string) *httptest.ResponseRecorder {
+	var b []byte
+	if body != nil {
+		var err error
+		b, err = json.Marshal(body)
+		require.NoError(e.t, err)
+	}
+	req := httptest.NewRequest(method, path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer dev-caseworker")
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (e *regEnv) register(body any, headers ...string) *httptest.ResponseRecorder {
+	return e.call("POST", "/api/v1/cases", body, headers...)
+}
+
+func person(family string) map[string]any {
+	return map[string]any{
+		"beneficiary": map[string]any{"given_name": "Aminata", "family_name": family, "date_of_birth": "1990-04-01",
+			"sex": "female", "nationality": "GN", "languages": []string{"fr"}},
+		"household": []any{}, "vulnerabilities": []string{},
+		"host_country": "DE", "country_of_return": "GN",
+		"area_of_return": map[string]any{"region": "Kankan", "district": "Siguiri"},
+		"sending_office": "DE-BER", "receiving_office": "GN-CKY", "programme": "REAG-GARP",
+		"consent": map[string]any{"data_processing": true, "given_at": "2026-11-20T10:00:00Z"},
+	}
+}
+
+func idOf(t *testing.T, rec *httptest.ResponseRecorder) string {
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v), rec.Body.String())
+	return v["id"].(string)
+}
+
+func (e *regEnv) rows() int {
+	db, err := e.st.SQL()
+	require.NoError(e.t, err)
+	var n int
+	require.NoError(e.t, db.QueryRow("SELECT COUNT(*) FROM cases").Scan(&n))
+	return n
+}
+
+func (e *regEnv) auditRows() int {
+	db, err := e.st.SQL()
+	require.NoError(e.t, err)
+	var n int
+	require.NoError(e.t, db.QueryRow("SELECT COUNT(*) FROM audit_log").Scan(&n))
+	return n
+}
+
+func eachDriver(t *testing.T, f func(t *testing.T, e *regEnv)) {
+	for _, d := range storetest.Drivers {
+		t.Run(d, func(t *testing.T) { f(t, newRegEnv(t, d)) })
+	}
+}
+
+// While a registration waits for Temporal, other writers write: the case file
+// holds no lock across the start.
+func TestARegistrationHoldsNoLockWhileItStartsItsWorkflow(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		e.tc.gate = make(chan struct{})
+		done := make(chan *httptest.ResponseRecorder)
+		go func() { done <- e.register(person("Camara")) }()
+		require.Eventually(t, func() bool { return e.tc.starts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+		began := time.Now()
+		require.NoError(t, e.st.Audit(context.Background(), store.AuditEntry{At: time.Now().UTC(), ActorUser: "u",
+			ActorRole: "manager", CaseID: "other", Part: "case_file", Action: "read"}))
+		require.Less(t, time.Since(began), time.Second, "a write while a registration is starting")
+
+		close(e.tc.gate)
+		rec := <-done
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		got, err := e.st.CaseByID(context.Background(), idOf(t, rec))
+		require.NoError(t, err)
+		require.NotEmpty(t, got.RunID)
+		trail, err := e.st.AuditTrail(context.Background(), got.ID)
+		require.NoError(t, err)
+		require.Len(t, trail, 1)
+		require.Equal(t, "registration", trail[0].Part)
+	})
+}
+
+// Temporal refuses: 503 with Retry-After, and neither a case row nor an audit
+// entry remains (audit_log is append-only: the entry is written after the start).
+func TestAFailedStartLeavesNoCaseAndNoAuditEntry(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		e.tc.startErr = serviceerror.NewUnavailable("temporal is down")
+		rec := e.register(person("Camara"), "Idempotency-Key", "k1")
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+		require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
+		require.Equal(t, "5", rec.Header().Get("Retry-After"))
+		require.Zero(t, e.rows())
+		require.Zero(t, e.auditRows())
+
+		e.tc.startErr = nil
+		rec = e.register(person("Camara"), "Idempotency-Key", "k1")
+		require.Equal(t, http.StatusCreated, rec.Code, "the retry registers: %s", rec.Body.String())
+		require.Equal(t, 1, e.rows())
+	})
+}
+
+// Retries with the same key while the first registration is waiting for Temporal
+// wait for it and get its case: one row, one start.
+func TestRetriesWaitForTheRegistrationUnderWay(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		e.tc.gate = make(chan struct{})
+		const n = 4
+		recs := make([]*httptest.ResponseRecorder, n)
+		var wg sync.WaitGroup
+		wg.Go(func() { recs[0] = e.register(person("Camara"), "Idempotency-Key", "same") })
+		require.Eventually(t, func() bool { return e.tc.starts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+		for i := 1; i < n; i++ {
+			wg.Go(func() { recs[i] = e.register(person("Camara"), "Idempotency-Key", "same") })
+		}
+		time.Sleep(100 * time.Millisecond) // the retries find the row and wait
+		close(e.tc.gate)
+		wg.Wait()
+
+		id := idOf(t, recs[0])
+		require.Equal(t, http.StatusCreated, recs[0].Code)
+		for _, r := range recs[1:] {
+			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
+			require.Equal(t, id, idOf(t, r))
+		}
+		require.EqualValues(t, 1, e.tc.starts.Load(), "one workflow start")
+		require.Equal(t, 1, e.rows())
+	})
+}
+
+// stopBetweenTheSteps leaves what a process that died after committing the row
+// leaves: the row, without a run ID. With started, the workflow had started.
+func (e *regEnv) stopBetweenTheSteps(family string, started bool) string {
+	var id string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		now := time.Now().UTC()
+		id = uuid.NewString()
+		cs := &store.Case{ID: id, Status: "active", Stage: "Intake", StageEnteredAt: now, HostCountry: "DE",
+			CountryOfReturn: "GN", SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP",
+			Beneficiary: "{}", Household: "[]", Vulnerabilities: "[]", Consent: "{}", State: "{}", Currency: "EUR",
+			BeneficiaryKey: e.st.IdentityKey(family, "aminata", "1990-04-01", "GN"),
+			CreatedBy:      "caseworker-de", WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
+		_ = e.st.CreateCase(context.Background(), cs, nil, func(context.Context, *store.Case) (string, error) {
+			if started {
+				e.tc.mu.Lock()
+				e.tc.started[cs.WorkflowID] = "run-before-the-crash"
+				e.tc.mu.Unlock()
+			}
+			runtime.Goexit() // the process dies here
+			return "", nil
+		})
+	}()
+	<-done
+	got, err := e.st.CaseByID(context.Background(), id)
+	require.NoError(e.t, err)
+	require.Empty(e.t, got.RunID)
+	return id
+}
+
+// A registration whose process stopped between committing the row and
+// recording the start is settled when the API meets it: no workflow, the row
+// goes (a read finds no case; the person may be registered); a workflow, its run
+// ID is recorded.
+func TestARegistrationThatStoppedIsSettled(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		never := e.stopBetweenTheSteps("camara", false)
+		rec := e.register(person("Camara"))
+		require.Equal(t, http.StatusConflict, rec.Code, "a registration of the same person under way: %s", rec.Body.String())
+
+		e.later.Store(true) // a minute on, it is a registration that stopped
+		rec = e.call("GET", "/api/v1/cases/"+never, nil)
+		require.Equal(t, http.StatusNotFound, rec.Code, rec.Body.String())
+		_, err := e.st.CaseByID(context.Background(), never)
+		require.ErrorIs(t, err, store.ErrNotFound, "the row is gone")
+
+		// The same person, blocked by another stopped registration, is registered.
+		e.later.Store(false)
+		e.stopBetweenTheSteps("diallo", false)
+		e.later.Store(true)
+		rec = e.register(person("Diallo"))
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+
+		began := e.stopBetweenTheSteps("bah", true)
+		rec = e.call("GET", "/api/v1/cases/"+began, nil)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		got, err := e.st.CaseByID(context.Background(), began)
+		require.NoError(t, err)
+		require.Equal(t, "run-before-the-crash", got.RunID)
+		require.EqualValues(t, 1, e.tc.starts.Load(), "settling starts nothing")
+	})
+}
+
+func TestASettledRegistrationIsNotDeletedOnceItsWorkflowWrote(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		id := e.stopBetweenTheSteps("camara", false)
+		// The workflow's first case-file write records its run ID.
+		require.NoError(t, e.st.RecordCase(context.Background(), store.Record{CaseID: id, EventKey: id + "-registered",
+			Type: "registered", Summary: "Case registered", At: time.Now().UTC(), RunID: "run-1",
+			State: contract.CaseState{Seq: 1, Stage: contract.StageIntake, Status: contract.StatusActive}}))
+		deleted, err := e.st.DeleteUnstartedCase(context.Background(), id)
+		require.NoError(t, err)
+		require.False(t, deleted)
+		e.later.Store(true)
+		require.Equal(t, http.StatusOK, e.call("GET", "/api/v1/cases/"+id, nil).Code)
+	})
+}
