@@ -24,6 +24,7 @@ import (
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 )
 
@@ -89,7 +90,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace}
+	// The stack's logger, also for a client made from one given (the SDK's default
+	// would print a DEBUG line per activity to stdout).
+	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace,
+		Logger: tlog.NewStructuredLogger(log.With("component", "temporal"))}
 	if !o.PlainPayloads {
 		clientOpts.DataConverter, clientOpts.FailureConverter = codec.ClientOptions(ring)
 	}
