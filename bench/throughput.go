@@ -250,9 +250,9 @@ func (e *env) throughput(ctx context.Context, o Options, w io.Writer, res *resul
 		sb.add(s.name, ms(s.took))
 	}
 	sb.add("total", ms(single))
-	sb.note("\"visit 1 due\" includes the continue-as-new into the monitoring run: the server starts a new run's first task no")
-	sb.note("sooner than 1 s after the previous run started (history.workflowIdReuseMinimalInterval), which only a case whose")
-	sb.note("first run lasts under a second meets: an artefact of the compressed lifecycle, not of production")
+	sb.note("\"visit 1 due\" includes the continue-as-new into the monitoring run (the dev server sets")
+	sb.note("history.workflowIdReuseMinimalInterval to 0: its default 1 s between a run's start and the next run's first task")
+	sb.note("is met only by a compressed lifecycle, never by a real case's months-long first run)")
 	sb.print(w)
 
 	st, err := e.reader.CaseByID(ctx, probeID)
