@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 // apiClient calls Homeward's API (or the bare handler) over loopback.
@@ -188,7 +189,7 @@ func (e *env) waitCase(ctx context.Context, id, what string, within time.Duratio
 	for {
 		var row caseRow
 		var seq int64
-		err := db.QueryRowContext(ctx, rebind(e.reader.Driver(), `SELECT stage, status, state_seq FROM cases WHERE id = ?`), id).Scan(&row.Stage, &row.Status, &seq)
+		err := db.QueryRowContext(ctx, store.Rebind(e.reader.Driver(), `SELECT stage, status, state_seq FROM cases WHERE id = ?`), id).Scan(&row.Stage, &row.Status, &seq)
 		switch {
 		case err == nil && seq != lastSeq:
 			lastSeq, stage = seq, row.Stage

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 	"go.temporal.io/sdk/client"
 )
 
@@ -143,7 +144,7 @@ func (e *env) nextStep(ctx context.Context, id string) (step, answer time.Durati
 	}
 	for {
 		var stage string
-		if err := db.QueryRowContext(ctx, rebind(e.reader.Driver(), `SELECT stage FROM cases WHERE id = ?`), id).Scan(&stage); err != nil {
+		if err := db.QueryRowContext(ctx, store.Rebind(e.reader.Driver(), `SELECT stage FROM cases WHERE id = ?`), id).Scan(&stage); err != nil {
 			return 0, 0, err
 		}
 		if stage == string(contract.StageScreening) {

@@ -21,6 +21,7 @@ import (
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/store"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" for creating the bench database
 )
 
@@ -396,11 +397,11 @@ func explain(ctx context.Context, db *sql.DB, driver string, qs []planSQL) (stri
 		if driver == "postgres" {
 			stmt = "EXPLAIN " + q.q
 		}
-		rows, err := db.QueryContext(ctx, rebind(driver, stmt), q.args...)
+		rows, err := db.QueryContext(ctx, store.Rebind(driver, stmt), q.args...)
 		if err != nil {
 			return "", "", fmt.Errorf("%s: %w", q.label, err)
 		}
-		lines, err := planLines(rows)
+		lines, err := store.PlanLines(rows)
 		if err != nil {
 			return "", "", err
 		}
@@ -418,25 +419,6 @@ func explain(ctx context.Context, db *sql.DB, driver string, qs []planSQL) (stri
 		verdicts = append(verdicts, v)
 	}
 	return strings.Join(verdicts, "; "), strings.TrimRight(text.String(), "\n"), nil
-}
-
-// planLines reads an EXPLAIN's rows: the last column (SQLite: detail; Postgres: the line).
-func planLines(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var lines []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
-	}
-	return lines, rows.Err()
 }
 
 func verdict(driver, label string, lines []string) string {

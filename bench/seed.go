@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
 )
 
 // The seeded population: where cases come from and go to, in what stage.
@@ -315,7 +316,7 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 	if err := flush(tx); err != nil {
 		return s, err
 	}
-	if _, err := tx.ExecContext(ctx, rebind(driver, `INSERT INTO counters (name, value) VALUES ('case', ?)`), n); err != nil {
+	if _, err := tx.ExecContext(ctx, store.Rebind(driver, `INSERT INTO counters (name, value) VALUES ('case', ?)`), n); err != nil {
 		return s, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -360,24 +361,6 @@ func insertRows(ctx context.Context, tx *sql.Tx, driver, table string, cols []st
 		b.WriteByte(')')
 		args = append(args, row...)
 	}
-	_, err := tx.ExecContext(ctx, rebind(driver, b.String()), args...)
+	_, err := tx.ExecContext(ctx, store.Rebind(driver, b.String()), args...)
 	return err
-}
-
-// rebind turns ? placeholders into $n for Postgres.
-func rebind(driver, q string) string {
-	if driver != "postgres" {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

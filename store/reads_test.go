@@ -107,7 +107,7 @@ func seedReads(t *testing.T, s *store.Store, n int) ([]seeded, []seededPayment) 
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback() }()
-	bind := placeholders(s.Driver())
+	bind := func(q string) string { return store.Rebind(s.Driver(), q) }
 	null := func(t *time.Time) any {
 		if t == nil {
 			return nil
@@ -142,25 +142,6 @@ func seedReads(t *testing.T, s *store.Store, n int) ([]seeded, []seededPayment) 
 	return cases, pays
 }
 
-// placeholders turns ? into $n on Postgres.
-func placeholders(driver string) func(string) string {
-	return func(q string) string {
-		if driver != "postgres" {
-			return q
-		}
-		var b strings.Builder
-		n := 0
-		for _, c := range q {
-			if c == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-				continue
-			}
-			b.WriteRune(c)
-		}
-		return b.String()
-	}
-}
 
 func bp(b bool) *bool { return &b }
 
@@ -410,20 +391,8 @@ func TestReadsUseTheirIndexes(t *testing.T) {
 			}
 			rows, err := conn.QueryContext(ctx, q, args...)
 			require.NoError(t, err, st.SQL)
-			defer rows.Close()
-			cols, err := rows.Columns()
-			require.NoError(t, err)
-			var lines []string
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				require.NoError(t, rows.Scan(ptrs...))
-				lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
-			}
-			require.NoError(t, rows.Err())
+			lines, err := store.PlanLines(rows)
+			require.NoError(t, err, st.SQL)
 			return strings.Join(lines, "\n")
 		}
 		// ordered: an index serves filter and order, and names the indexes it must use.

@@ -1,0 +1,50 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Rebind turns ? placeholders into $1, $2, ... on Postgres, for SQL run outside
+// GORM (the benchmark's seeding, the tests that read plans).
+func Rebind(driver, q string) string {
+	if driver != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// PlanLines reads the rows of an EXPLAIN (SQLite's EXPLAIN QUERY PLAN or
+// Postgres's EXPLAIN): the last column of each, which holds the plan's text.
+func PlanLines(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+	}
+	return lines, rows.Err()
+}
