@@ -295,6 +295,10 @@ func GenerateKeyRing() *KeyRing {
 // keys unreadable. The parent directory must exist.
 func GenerateKeyRingFile(path string) (*KeyRing, error) {
 	r := GenerateKeyRing()
+	// Its folder too: on a fresh checkout `homeward dev` has not made data/ yet.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("key ring: %w", err)
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("key ring: %w", err)

@@ -156,6 +156,11 @@ func TestGenerateKeyRingFile(t *testing.T) {
 	if err != nil || !created || got == nil {
 		t.Fatalf("LoadOrGenerate missing: %v %v %v", got, created, err)
 	}
+	// In a folder that does not exist yet (data/ on a fresh checkout), the folder is made.
+	fresh := filepath.Join(filepath.Dir(path), "data", "codec-keys.json")
+	if got, created, err = LoadOrGenerateKeyRingFile(fresh); err != nil || !created || got == nil {
+		t.Fatalf("LoadOrGenerate in a missing folder: %v %v %v", got, created, err)
+	}
 	// A broken file is an error, not silently replaced.
 	if err := os.WriteFile(other, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
