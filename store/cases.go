@@ -291,8 +291,11 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 		// A later workflow task's write wins, and within a task the later step. A task
 		// that failed after its local activity wrote is run again (with a longer
 		// history): it may record a step differently, or not reach it at all.
-		res := tx.Model(&Case{}).Where("id = ? AND (written_in < ? OR (written_in = ? AND state_seq <= ?))",
-			r.CaseID, r.WrittenIn, r.WrittenIn, st.Seq).Updates(map[string]any{
+		// A run of the same generation with another run ID is a reset of the workflow:
+		// its history starts shorter again, and it is the case from now on.
+		res := tx.Model(&Case{}).Where("id = ? AND (written_in < ? OR (written_in = ? AND state_seq <= ?)"+
+			" OR (? <> '' AND run_id <> ? AND written_in / 4294967296 <= ?))",
+			r.CaseID, r.WrittenIn, r.WrittenIn, st.Seq, r.RunID, r.RunID, r.WrittenIn>>32).Updates(map[string]any{
 			"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
 			"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
 			"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,

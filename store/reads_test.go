@@ -26,12 +26,12 @@ import (
 // seeded is one case as the tests wrote it.
 type seeded struct {
 	id, status, stage, waiting, blocked, country, sending, receiving, currency string
-	seq                                                                         int64
-	overdue, vulnerable                                                         bool
-	entered, created, updated                                                   time.Time
-	due, approved, departed, closed                                             *time.Time
-	committed, charge                                                           int64
-	decidedBy                                                                   string
+	seq                                                                        int64
+	overdue, vulnerable                                                        bool
+	entered, created, updated                                                  time.Time
+	due, approved, departed, closed                                            *time.Time
+	committed, charge                                                          int64
+	decidedBy                                                                  string
 }
 
 type seededPayment struct {
@@ -141,7 +141,6 @@ func seedReads(t *testing.T, s *store.Store, n int) ([]seeded, []seededPayment) 
 	require.NoError(t, tx.Commit())
 	return cases, pays
 }
-
 
 func bp(b bool) *bool { return &b }
 
@@ -291,7 +290,9 @@ func TestReadsReturnWhatTheirFiltersSay(t *testing.T) {
 		require.Equal(t, seededIDs(quiet[:10]), ids(got), "quiet")
 
 		// The monthly report, counted here from the seeded cases.
-		in := func(t *time.Time) bool { return t != nil && !t.Before(readsMonth) && t.Before(readsMonth.AddDate(0, 1, 0)) }
+		in := func(t *time.Time) bool {
+			return t != nil && !t.Before(readsMonth) && t.Before(readsMonth.AddDate(0, 1, 0))
+		}
 		type rk struct{ country, stage string }
 		returns := map[rk]*store.ReturnsRow{}
 		type ak struct{ country, currency string }

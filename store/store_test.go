@@ -102,11 +102,22 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 			summaries[e.EventKey] = e.Summary
 		}
 		require.Equal(t, "overdue instead", summaries["e3"], "step 3 as the retried task recorded it")
-		// An earlier task's write arriving late changes nothing.
-		require.NoError(t, s.RecordCase(ctx, inTask(rec(4, "e4", contract.StageTravel), 10)))
+		// A reset of the workflow: a new run of the same generation, with a shorter
+		// history, takes over the case file.
+		reset := inTask(rec(3, "e3", contract.StagePlanApproval), 5)
+		reset.RunID = "run-after-reset"
+		require.NoError(t, s.RecordCase(ctx, reset))
 		got, err = s.CaseByID(ctx, c.ID)
 		require.NoError(t, err)
-		require.Equal(t, "Screening", got.Stage)
+		require.Equal(t, "PlanApproval", got.Stage, "the reset run's write")
+		require.Equal(t, "run-after-reset", got.RunID)
+		// An earlier task's write arriving late changes nothing.
+		late := inTask(rec(4, "e4", contract.StageTravel), 4)
+		late.RunID = "run-after-reset"
+		require.NoError(t, s.RecordCase(ctx, late))
+		got, err = s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "PlanApproval", got.Stage)
 
 		err = s.RecordCase(ctx, store.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
 		require.ErrorIs(t, err, store.ErrNotFound)

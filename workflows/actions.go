@@ -39,6 +39,10 @@ func action[T any](ctx workflow.Context, w *caseRun, name string,
 			if w.st.Status == contract.StatusClosed {
 				return refuse(contract.RefusedWrongStage, "the case is closed")
 			}
+			if w.withdrawal != nil && name != contract.UpdateWithdrawal {
+				// Validators do not run on replay: refusing more is safe for cases in flight.
+				return refuse(contract.RefusedWrongStage, "the case is being closed (%s)", w.withdrawal.Body.Reason)
+			}
 			return validate(a)
 		}})
 }

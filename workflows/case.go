@@ -70,6 +70,11 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 	case workflow.IsContinueAsNewError(err):
 		return w.st, err
 	case errors.As(err, &closing):
+		if w.withdrawal != nil && w.finishesInFlightCalls() {
+			// Withdrawn while the case was closing for another reason (a no-show, say):
+			// what is still booked is released all the same.
+			w.undoBookings(ctx)
+		}
 		err = w.close(ctx, closing.reason, closing.by, closing.why)
 	case w.withdrawal != nil:
 		// The process was cancelled by a withdrawal: undo what was booked, then close.

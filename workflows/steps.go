@@ -117,7 +117,9 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 10 * 365 * 24 * time.Hour,
 		StartToCloseTimeout:    10 * time.Second,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+		// Past the first seconds each retry is a timer and a marker in the history:
+		// two minutes apart, a day without the database costs a case about 4,000 events.
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute},
 	})
 	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
 		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot(),
