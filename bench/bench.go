@@ -26,6 +26,7 @@ import (
 	"github.com/homeward/homeward/devserver"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -243,7 +244,7 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 		if o.PostgresDSN == "" {
 			return nil, fmt.Errorf("a case file on Postgres needs a DSN (-postgres or HOMEWARD_BENCH_POSTGRES_DSN)")
 		}
-		if cfg.Database.DSN, e.dropCaseDB, err = freshPostgres(ctx, o.PostgresDSN); err != nil {
+		if cfg.Database.DSN, e.dropCaseDB, err = storetest.CreateDatabase(ctx, o.PostgresDSN, "homeward_bench"); err != nil {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		cfg.Database.Driver = "postgres"

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,6 +21,7 @@ import (
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" for creating the bench database
 )
 
@@ -172,7 +172,7 @@ func readQueries(driver string, now time.Time, month string, probeAfter time.Dur
 func (e *env) reads(ctx context.Context, o Options, w io.Writer, res *results) error {
 	dbs := []struct{ driver, dsn string }{{"sqlite", filepath.Join(e.dir, "reads.db")}}
 	if o.PostgresDSN != "" {
-		dsn, drop, err := freshPostgres(ctx, o.PostgresDSN)
+		dsn, drop, err := storetest.CreateDatabase(ctx, o.PostgresDSN, "homeward_bench")
 		if err != nil {
 			return fmt.Errorf("postgres (HOMEWARD_BENCH_POSTGRES_DSN): %w", err)
 		}
@@ -459,36 +459,4 @@ func verdict(driver, label string, lines []string) string {
 		flags = []string{"ok"}
 	}
 	return label + ": " + strings.Join(slices.Compact(flags), "+")
-}
-
-// freshPostgres creates a database for the run on the server of dsn and returns
-// its DSN and a function that drops it.
-func freshPostgres(ctx context.Context, base string) (string, func(), error) {
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	defer admin.Close()
-	if err := admin.PingContext(ctx); err != nil {
-		return "", nil, err
-	}
-	name := fmt.Sprintf("homeward_bench_%d", rand.Int64())
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, err
-	}
-	drop := func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		drop()
-		return "", nil, err
-	}
-	u.Path = "/" + name
-	return u.String(), drop, nil
 }

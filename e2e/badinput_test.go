@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"regexp"
@@ -279,26 +277,8 @@ type sent struct {
 // send is call for goroutines: it reports errors instead of failing the test; the
 // test checks the response (and its contract) on its own goroutine.
 func (h *homeward) send(method, path, token string, body any, headers ...string) sent {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return sent{err: err}
-	}
-	req, err := http.NewRequest(method, h.s.APIURL+path, bytes.NewReader(b))
-	if err != nil {
-		return sent{err: err}
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return sent{req: req, err: err}
-	}
-	defer res.Body.Close()
-	rb, err := io.ReadAll(res.Body)
-	return sent{req: req, res: res, body: rb, err: err}
+	req, res, b, err := h.exchange(method, path, token, body, headers...)
+	return sent{req: req, res: res, body: b, err: err}
 }
 
 // Bad actions on a case, and bad reads, get their problems and change nothing:

@@ -93,6 +93,15 @@ func (r response) JSON(t *testing.T) map[string]any {
 // or a value (sent as JSON). The response must agree with the contract.
 func (h *homeward) call(method, path, token string, body any, headers ...string) response {
 	h.t.Helper()
+	req, res, b, err := h.exchange(method, path, token, body, headers...)
+	require.NoError(h.t, err)
+	h.conforms(req, res, b)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}
+
+// exchange sends one request to the API and reads the answer: the body as given
+// (a string or bytes) or as JSON, the token as a bearer token, headers in pairs.
+func (h *homeward) exchange(method, path, token string, body any, headers ...string) (*http.Request, *http.Response, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -102,11 +111,15 @@ func (h *homeward) call(method, path, token string, body any, headers ...string)
 		rd = bytes.NewReader(b)
 	default:
 		j, err := json.Marshal(b)
-		require.NoError(h.t, err)
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, h.s.APIURL+path, rd)
-	require.NoError(h.t, err)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -115,12 +128,12 @@ func (h *homeward) call(method, path, token string, body any, headers ...string)
 		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
-	require.NoError(h.t, err)
+	if err != nil {
+		return req, nil, nil, err
+	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	require.NoError(h.t, err)
-	h.conforms(req, res, b)
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return req, res, b, err
 }
 
 // conforms checks a response against api/openapi.yaml.

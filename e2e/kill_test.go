@@ -729,31 +729,7 @@ type attemptResult struct {
 // attempt is call for goroutines and outages: it returns what went wrong instead
 // of failing the test, and checks the answer against the contract all the same.
 func (h *homeward) attempt(method, path, token string, body any, headers ...string) (response, error) {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			return response{}, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, h.s.APIURL+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
+	req, res, b, err := h.exchange(method, path, token, body, headers...)
 	if err != nil {
 		return response{}, err
 	}

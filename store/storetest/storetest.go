@@ -57,33 +57,48 @@ func freshPostgres(tb testing.TB) string {
 		}
 		tb.Skip("HOMEWARD_TEST_POSTGRES_DSN is not set: skipping the Postgres run")
 	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.Ping(); err != nil {
+	dsn, drop, err := CreateDatabase(context.Background(), base, "homeward_test")
+	if err != nil && dsn == "" && drop == nil {
 		if os.Getenv("CI") == "true" {
 			tb.Fatalf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer (CI=true needs it): %v", err)
 		}
 		tb.Skipf("Postgres at HOMEWARD_TEST_POSTGRES_DSN does not answer, skipping its run: %v", err)
 	}
-	name := fmt.Sprintf("homeward_test_%d", rand.Int64())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() {
+	tb.Cleanup(drop)
+	return dsn
+}
+
+// CreateDatabase creates an empty database, named prefix and a random number, on
+// the Postgres server of base, and returns its DSN and a function that drops it.
+// An error with neither means the server did not answer.
+func CreateDatabase(ctx context.Context, base, prefix string) (dsn string, drop func(), err error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", func() {}, err
+	}
+	defer admin.Close()
+	if err := admin.PingContext(ctx); err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", func() {}, err
+	}
+	name := fmt.Sprintf("%s_%d", prefix, rand.Int64())
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", func() {}, err
+	}
+	drop = func() {
 		db, err := sql.Open("pgx", base)
 		if err != nil {
 			return
 		}
 		defer db.Close()
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatal(err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
