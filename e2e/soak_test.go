@@ -562,12 +562,13 @@ func (d *soakDriver) act(c *soakCase, suffix, token string, body any, step strin
 // reports any other answer than want.
 //
 // A client also retries, once and a second later, an action refused because the
-// case is not yet where the client saw it. The case file can run ahead of the
-// workflow for a moment: when a worker dies after a workflow task wrote its step
-// to the case file and before the task completed, the step is written again by
-// the task's next attempt, and an action sent in between is validated against the
-// state before that step. A person looking at the case sees the same thing and
-// clicks again; refused twice is a violation.
+// case is not where the client saw it a moment ago. When a worker dies after a
+// workflow task wrote its steps to the case file and before the task completed,
+// the task's next attempt writes them again, in order: meanwhile the case file can
+// show a step the workflow has not committed (the action is refused as not
+// possible yet: 409), or an earlier step again (an approver no longer sees the
+// case: 404). A person looking at the case sees the same thing and clicks again;
+// refused twice is a violation.
 func (d *soakDriver) send(c *soakCase, method, path, token string, body any, key string, want ...int) (response, error) {
 	giveUp := time.Now().Add(75 * time.Second) // the API gives up on Temporal after 30s: two tries and more
 	staleRetried := false
@@ -581,7 +582,8 @@ func (d *soakDriver) send(c *soakCase, method, path, token string, body any, key
 		switch {
 		case err == nil && slices.Contains(want, r.Status):
 			return r, nil
-		case err == nil && r.Status == http.StatusConflict && !staleRetried && wrongStage(r.Body):
+		case err == nil && !staleRetried && c.id != "" && strings.HasPrefix(path, "/api/v1/cases/"+c.id+"/") &&
+			(r.Status == http.StatusConflict && wrongStage(r.Body) || r.Status == http.StatusNotFound):
 			staleRetried = true
 			d.staleRetries.Add(1)
 			<-time.After(time.Second)
