@@ -413,3 +413,22 @@ func withdrawnWithAFlightHeld(c *caseTest) {
 		at(3*time.Hour, medical("fit_with_escort", 1*day, 0)).
 		at(4*time.Hour, withdraw("withdrawn"))
 }
+
+// While a withdrawal is closing the case (here its escort's release keeps failing
+// and is retried), no other action is taken: a departure reported meanwhile would
+// leave a withdrawn case with a departure on it.
+func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
+	c := newCase(t)
+	unavailable := temporal.NewApplicationError("travel: 503", "PartnerUnavailable")
+	c.p.fail["CancelEscort"] = []error{unavailable, unavailable, unavailable, unavailable}
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+		at(4*time.Hour, withdraw("withdrawn")).
+		at(4*time.Hour+time.Second, departed)
+	st := c.run()
+
+	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("departure@"+start.Add(4*time.Hour+time.Second).Format(time.RFC3339)))
+	require.Nil(t, st.Travel.DepartedAt)
+	require.Equal(t, "cancelled", st.Travel.EscortStatus, "the release went through in the end")
+}
