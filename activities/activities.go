@@ -38,6 +38,14 @@ func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
 	return a.Store.RecordCase(ctx, r)
 }
 
+// RecordChanges writes what one workflow task of a case changed (its events and the
+// state after them) to the case file, as one transaction. A local activity, like
+// RecordCase, which cases started before it still use.
+func (a *Activities) RecordChanges(ctx context.Context, ch store.Changes) error {
+	ch.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
+	return a.Store.RecordChanges(ctx, ch)
+}
+
 // AnonymiseClosedCases removes the personal data of up to limit cases closed
 // before cutoff (the retention schedule's work) and returns how many it did.
 func (a *Activities) AnonymiseClosedCases(ctx context.Context, cutoff time.Time, limit int) (int, error) {

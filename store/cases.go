@@ -257,8 +257,9 @@ func (s *Store) open(c *Case) error {
 	return nil
 }
 
-// Record is what the workflow writes to the case file after each change: a
-// timeline event with a key unique to that change, and the state after it.
+// Record is what the workflow wrote to the case file after each change before
+// cases wrote one batch per workflow task (Changes): one event and the state after
+// it. Cases started on that code still write it.
 type Record struct {
 	CaseID   string             `json:"case_id"`
 	EventKey string             `json:"event_key"`
@@ -269,16 +270,45 @@ type Record struct {
 	State    contract.CaseState `json:"state"`
 	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
 	RunID string `json:"run_id,omitempty"`
+	// WrittenIn: see Changes.
+	WrittenIn int64 `json:"written_in,omitempty"`
+}
+
+// Event is one line the workflow adds to a case's timeline, under a key unique to
+// that change of the case.
+type Event struct {
+	Key     string         `json:"key"`
+	Type    string         `json:"type"`
+	Actor   contract.Actor `json:"actor"`
+	Summary string         `json:"summary"`
+	At      time.Time      `json:"at"`
+}
+
+// Changes is what one workflow task of a case writes to the case file: the events
+// it recorded, oldest first, and the state after the last of them.
+type Changes struct {
+	CaseID string             `json:"case_id"`
+	Events []Event            `json:"events"`
+	State  contract.CaseState `json:"state"`
+	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
+	RunID string `json:"run_id,omitempty"`
 	// WrittenIn orders the workflow tasks that write: the run's generation (how many
 	// continue-as-new before it) in the high 32 bits, the history length when the
 	// task started in the low ones.
 	WrittenIn int64 `json:"written_in,omitempty"`
 }
 
-// RecordCase writes a Record idempotently: the event at most once (by its key),
-// the projection only if it is newer than the one stored, each payment once.
+// RecordCase writes one Record: Changes with one event.
 func (s *Store) RecordCase(ctx context.Context, r Record) error {
-	st := r.State
+	return s.RecordChanges(ctx, Changes{CaseID: r.CaseID, State: r.State, RunID: r.RunID, WrittenIn: r.WrittenIn,
+		Events: []Event{{Key: r.EventKey, Type: r.Type, Actor: r.Actor, Summary: r.Summary, At: r.At}}})
+}
+
+// RecordChanges writes Changes idempotently, in one transaction: each event at
+// most once (by its key), the projection only if it is newer than the one
+// stored, each payment once.
+func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
+	st := ch.State
 	stateJSON, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -286,6 +316,38 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 	sealedState, err := s.sealer.Seal("state", string(stateJSON))
 	if err != nil {
 		return err
+	}
+	at := st.StageEnteredAt
+	if n := len(ch.Events); n > 0 {
+		at = ch.Events[n-1].At
+	}
+	projection := map[string]any{
+		"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
+		"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
+		"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
+		"state": sealedState, "state_seq": st.Seq, "written_in": ch.WrittenIn, "updated_at": at,
+		"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),
+		"departed_at": departedAt(st), "closed_at": closedAt(st, at),
+	}
+	if ch.RunID != "" {
+		projection["run_id"] = ch.RunID
+	}
+	events := make([]TimelineEvent, len(ch.Events))
+	for i, e := range ch.Events {
+		events[i] = TimelineEvent{CaseID: ch.CaseID, EventKey: e.Key, Type: e.Type, ActorUser: e.Actor.User,
+			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At}
+	}
+	var payments []Payment
+	for _, p := range st.Procurement {
+		if p.Payment == nil {
+			continue
+		}
+		cents, err := p.Payment.Amount.Cents()
+		if err != nil {
+			return err
+		}
+		payments = append(payments, Payment{PaymentID: p.Payment.PaymentID, CaseID: ch.CaseID, ItemID: p.ItemID,
+			AmountCents: int64(cents), Currency: p.Payment.Amount.Currency, Payee: p.Payment.Payee, PaidAt: p.Payment.PaidAt})
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// A later workflow task's write wins, and within a task the later step. A task
@@ -295,50 +357,29 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 		// its history starts shorter again, and it is the case from now on.
 		res := tx.Model(&Case{}).Where("id = ? AND (written_in < ? OR (written_in = ? AND state_seq <= ?)"+
 			" OR (? <> '' AND run_id <> ? AND written_in / 4294967296 <= ?))",
-			r.CaseID, r.WrittenIn, r.WrittenIn, st.Seq, r.RunID, r.RunID, r.WrittenIn>>32).Updates(map[string]any{
-			"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
-			"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
-			"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
-			"state": sealedState, "state_seq": st.Seq, "written_in": r.WrittenIn, "updated_at": r.At,
-			"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),
-			"departed_at": departedAt(st), "closed_at": closedAt(st, r.At),
-		})
-		if res.Error == nil && res.RowsAffected > 0 && r.RunID != "" {
-			res = tx.Model(&Case{}).Where("id = ?", r.CaseID).Update("run_id", r.RunID)
-		}
+			ch.CaseID, ch.WrittenIn, ch.WrittenIn, st.Seq, ch.RunID, ch.RunID, ch.WrittenIn>>32).Updates(projection)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			var n int64
-			if err := tx.Model(&Case{}).Where("id = ?", r.CaseID).Count(&n).Error; err != nil {
+			if err := tx.Model(&Case{}).Where("id = ?", ch.CaseID).Count(&n).Error; err != nil {
 				return err
 			}
 			if n == 0 {
 				// The registration may not have committed yet: the activity retries.
-				return fmt.Errorf("case %s: %w", r.CaseID, ErrNotFound)
+				return fmt.Errorf("case %s: %w", ch.CaseID, ErrNotFound)
 			}
 		}
-		ev := TimelineEvent{CaseID: r.CaseID, EventKey: r.EventKey, Type: r.Type, ActorUser: r.Actor.User,
-			ActorRole: string(r.Actor.Role), Summary: r.Summary, At: r.At}
-		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
-			DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at"})}).
-			Create(&ev).Error; err != nil {
-			return err
+		if len(events) > 0 {
+			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
+				DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at"})}).
+				Create(&events).Error; err != nil {
+				return err
+			}
 		}
-		for _, p := range st.Procurement {
-			if p.Payment == nil {
-				continue
-			}
-			cents, err := p.Payment.Amount.Cents()
-			if err != nil {
-				return err
-			}
-			pay := Payment{PaymentID: p.Payment.PaymentID, CaseID: r.CaseID, ItemID: p.ItemID, AmountCents: int64(cents),
-				Currency: p.Payment.Amount.Currency, Payee: p.Payment.Payee, PaidAt: p.Payment.PaidAt}
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&pay).Error; err != nil {
-				return err
-			}
+		if len(payments) > 0 {
+			return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&payments).Error
 		}
 		return nil
 	})

@@ -124,6 +124,34 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 	})
 }
 
+func TestRecordChangesWritesATasksEventsAtOnce(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		approver := contract.Actor{User: "approver-gn", Role: contract.RoleApprover}
+		ch := store.Changes{CaseID: c.ID, RunID: "run-2", WrittenIn: 40, Events: []store.Event{
+			{Key: c.ID + "/7", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
+			{Key: c.ID + "/8", Type: "stage", Actor: contract.Actor{User: "homeward", Role: "system"}, Summary: "Procurement", At: at},
+		}, State: contract.CaseState{Seq: 8, Stage: contract.StageProcurement, Status: contract.StatusActive}}
+		require.NoError(t, s.RecordChanges(ctx, ch))
+		require.NoError(t, s.RecordChanges(ctx, ch), "a retried write adds nothing")
+
+		got, err := s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "Procurement", got.Stage)
+		require.EqualValues(t, 8, got.StateSeq)
+		require.Equal(t, "run-2", got.RunID)
+		require.True(t, got.UpdatedAt.Equal(at), "updated when the last event happened")
+		tl, err := s.Timeline(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, tl, 2)
+		require.Equal(t, []string{"plan_decision", "stage"}, []string{tl[0].Type, tl[1].Type}, "in the order recorded")
+		require.Equal(t, "approver-gn", tl[0].ActorUser)
+	})
+}
+
 func TestListPagesNewestFirstWithFilters(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -42,6 +43,11 @@ type caseRun struct {
 	notifying int
 	// version is the behaviour this case started with (see versions.go).
 	version workflow.Version
+
+	// Events recorded and not yet handed to the case file's writer, and the Seq of
+	// the last change the case file has (version 2 on; see startWriter).
+	unwritten []store.Event
+	written   int64
 }
 
 // ReturnCase is the workflow of one return case, from registration to closure.
@@ -68,7 +74,7 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 	var closing closure
 	switch {
 	case workflow.IsContinueAsNewError(err):
-		return w.st, err
+		// The follow-up year goes on in the next run.
 	case errors.As(err, &closing):
 		if w.withdrawal != nil && w.finishesInFlightCalls() {
 			// Withdrawn while the case was closing for another reason (a no-show, say):
@@ -86,13 +92,18 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		dctx := disconnected(ctx)
 		w.undoBookings(dctx)
 		_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
-		return w.st, err
 	}
+	// Whatever ends the run, the case file has all it recorded first.
+	w.flushed(ctx)
 	return w.st, err
 }
 
 func (w *caseRun) setup(ctx workflow.Context) error {
-	w.version = workflow.GetVersion(ctx, changeFinishInFlightCalls, workflow.DefaultVersion, versionFinishInFlightCalls)
+	w.version = workflow.GetVersion(ctx, changeCaseBehaviour, workflow.DefaultVersion, latestVersion)
+	if w.writesOncePerTask() {
+		w.written = w.st.Seq // a resumed run's state was written by the run before
+		w.startWriter(ctx)
+	}
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.CaseState, error) {
 		return w.st, nil
 	}); err != nil {

@@ -57,6 +57,7 @@ func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	types := c.p.eventTypes()
 	require.Equal(t, "registered", types[0])
 	require.Equal(t, "closed", types[len(types)-1])
+	c.p.requireWrittenOncePerTask(t, st)
 }
 
 func TestPathsThatCloseTheCaseEarly(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +61,7 @@ type fakePartners struct {
 	calls   map[string]int // activity name -> calls
 	effects map[string]int // idempotency key -> calls
 	fail    map[string][]error
-	records []store.Record
+	writes  []store.Changes // case-file writes, in order
 	notes   []partners.Message
 	quotes  func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
@@ -102,10 +103,40 @@ func (p *fakePartners) eventTypes() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var ts []string
-	for _, r := range p.records {
-		ts = append(ts, r.Type)
+	for _, w := range p.writes {
+		for _, e := range w.Events {
+			ts = append(ts, e.Type)
+		}
 	}
 	return ts
+}
+
+// requireWrittenOncePerTask checks the case file's writes (version 2): every event
+// once, in order, with the state after the last event of its write; an action and
+// the stage that follows from it in one write, so fewer writes than events
+// (a complete case: 37 events in 29 writes).
+func (p *fakePartners) requireWrittenOncePerTask(t *testing.T, final contract.CaseState) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := int64(0)
+	for _, w := range p.writes {
+		require.NotEmpty(t, w.Events, "a write with nothing in it")
+		for _, e := range w.Events {
+			n++
+			require.True(t, strings.HasSuffix(e.Key, "/"+strconv.FormatInt(n, 10)), "event %d is %s", n, e.Key)
+		}
+		require.Equal(t, n, w.State.Seq, "a write carries the state after its last event")
+	}
+	require.Equal(t, final.Seq, n, "every event written")
+	require.Equal(t, final.Status, p.writes[len(p.writes)-1].State.Status, "the last write has the final state")
+	require.Less(t, len(p.writes), int(n), "events of one workflow task share a write")
+	for _, w := range p.writes {
+		if w.Events[0].Type == "plan_decision" {
+			require.Len(t, w.Events, 2, "the decision and the stage it leads to, in one write")
+			require.Equal(t, "stage", w.Events[1].Type)
+		}
+	}
 }
 
 func (p *fakePartners) notified(kind string) []string {
@@ -198,10 +229,10 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	var a *activities.Activities
 	env.RegisterActivity(a)
 	p := c.p
-	env.OnActivity(a.RecordCase, mock.Anything, mock.Anything).Return(func(_ context.Context, r store.Record) error {
+	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch store.Changes) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		p.records = append(p.records, r)
+		p.writes = append(p.writes, ch)
 		return nil
 	})
 	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.CaseRecord) error {

@@ -74,8 +74,9 @@ func (w *caseRun) wait(ctx workflow.Context, what string, cond func() bool) erro
 	return nil
 }
 
-// settled waits until the actions being applied have finished writing the case
-// file, so that the timeline shows an action before what follows from it.
+// settled waits until the actions being applied have finished (before version 2,
+// their case-file writes too), so that the timeline shows an action before what
+// follows from it.
 func (w *caseRun) settled(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
@@ -101,34 +102,82 @@ func (w *caseRun) sleep(ctx workflow.Context, d time.Duration, summary string) e
 // the same on every retry and replay, and a partner that honours it acts once.
 func (w *caseRun) key(step string) string { return w.in.CaseID + "/" + step }
 
-// record writes the change to the case file (a local activity: Homeward's own
-// database, idempotent by the event key).
+// record notes a change of the case for the case file: a timeline event and the
+// state after it. The case file is Homeward's own database, written by a local
+// activity idempotent by the event key.
 //
-// The write retries until the database takes it: a local activity's retries end
-// at its schedule-to-close timeout, which would otherwise default to the 10 s of
-// one attempt, and a case file that misses a change while the database restarts
-// would disagree with the case. It is not cancelled with the process either: what
-// happened before a withdrawal is written before the closure.
+// From version 2 on, the events wait for the case's writer (startWriter), which
+// writes all a workflow task recorded at once; before, each record was a local
+// activity of its own that the step waited for.
 func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, summary string) {
 	w.st.Seq++
+	ev := store.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ, Actor: by, Summary: summary,
+		At: workflow.Now(ctx).UTC()}
+	if w.writesOncePerTask() {
+		w.unwritten = append(w.unwritten, ev)
+		return
+	}
 	if w.finishesInFlightCalls() {
 		ctx = disconnected(ctx)
 	}
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+	rec := store.Record{CaseID: w.in.CaseID, EventKey: ev.Key, Type: typ, Actor: by, Summary: summary, At: ev.At,
+		State: w.snapshot(), WrittenIn: w.writtenIn(ctx)}
+	if err := workflow.ExecuteLocalActivity(caseFileOptions(ctx), acts.RecordCase, rec).Get(ctx, nil); err != nil {
+		// Retries are unlimited: only cancellation ends them, and then the next
+		// record (the closure) carries the state.
+		w.logger.Warn("case file not written", "event_type", typ, "error", err)
+	}
+}
+
+// startWriter starts the coroutine that writes the case file. It wakes when events
+// are waiting and writes them all with the state as it is then: the coroutines of a
+// workflow task run until each is blocked before it takes its turn, so what one task
+// records (an update's event and the next stage the process enters, say) is one
+// local activity. The workflow task completes only once its local activities have,
+// so an update's answer still comes after its event is in the case file.
+//
+// It runs on a context that is never cancelled: what happened before a withdrawal
+// or an operator's cancellation is written before the closure.
+func (w *caseRun) startWriter(ctx workflow.Context) {
+	ctx = caseFileOptions(disconnected(ctx))
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			_ = workflow.Await(ctx, func() bool { return len(w.unwritten) > 0 })
+			ch := store.Changes{CaseID: w.in.CaseID, Events: w.unwritten, State: w.snapshot(), WrittenIn: w.writtenIn(ctx)}
+			w.unwritten = nil
+			if err := workflow.ExecuteLocalActivity(ctx, acts.RecordChanges, ch).Get(ctx, nil); err != nil {
+				w.logger.Warn("case file not written", "events", len(ch.Events), "error", err) // cannot happen: retries are unlimited
+			}
+			w.written = ch.State.Seq
+		}
+	})
+}
+
+// flushed waits until the case file has every change recorded so far: a run must
+// not end with events still waiting for the writer.
+func (w *caseRun) flushed(ctx workflow.Context) {
+	if w.writesOncePerTask() {
+		_ = workflow.Await(disconnected(ctx), func() bool { return w.written >= w.st.Seq })
+	}
+}
+
+// caseFileOptions: a case-file write retries until the database takes it. A local
+// activity's retries end at its schedule-to-close timeout, which would otherwise
+// default to the 10 s of one attempt, and a case file that misses a change while
+// the database restarts would disagree with the case.
+func caseFileOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		ScheduleToCloseTimeout: 10 * 365 * 24 * time.Hour,
 		StartToCloseTimeout:    10 * time.Second,
 		// Past the first seconds each retry is a timer and a marker in the history:
 		// two minutes apart, a day without the database costs a case about 4,000 events.
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute},
 	})
-	rec := store.Record{CaseID: w.in.CaseID, EventKey: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ,
-		Actor: by, Summary: summary, At: workflow.Now(ctx).UTC(), State: w.snapshot(),
-		WrittenIn: int64(w.generation())<<32 | int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())}
-	if err := workflow.ExecuteLocalActivity(ctx, acts.RecordCase, rec).Get(ctx, nil); err != nil {
-		// Retries are unlimited: only cancellation ends them, and then the next
-		// record (the closure) carries the state.
-		w.logger.Warn("case file not written", "event_type", typ, "error", err)
-	}
+}
+
+// writtenIn orders this workflow task's writes among the case's (store.Changes).
+func (w *caseRun) writtenIn(ctx workflow.Context) int64 {
+	return int64(w.generation())<<32 | int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())
 }
 
 // snapshot is a deep copy of the state: a local activity reads it on another

@@ -10,16 +10,29 @@ import "go.temporal.io/sdk/workflow"
 // changes what the workflow computes from them does not. The histories under
 // testdata/histories prove it: each directory holds the cases of one version.
 const (
-	// Calls under way when a case is withdrawn run to their end and the case waits
-	// for them (ActivityOptions.WaitForCancellation); the case file is written on a
-	// context the withdrawal does not cancel; a compensating call the partner refuses
-	// is recorded instead of blocking the closure; a withdrawal that comes while the
-	// case moves into monitoring closes it instead of being lost.
-	changeFinishInFlightCalls                   = "finish-in-flight-calls"
+	// The ID under which the case workflow's behaviour is versioned. It is named
+	// after its first change; later ones raise the version (one marker per case).
+	changeCaseBehaviour = "finish-in-flight-calls"
+
+	// Version 1: calls under way when a case is withdrawn run to their end and the
+	// case waits for them (ActivityOptions.WaitForCancellation); the case file is
+	// written on a context the withdrawal does not cancel; a compensating call the
+	// partner refuses is recorded instead of blocking the closure; a withdrawal that
+	// comes while the case moves into monitoring closes it instead of being lost.
 	versionFinishInFlightCalls workflow.Version = 1
+
+	// Version 2: the case file is written once per workflow task (one local activity
+	// with every event the task recorded and the state after them) by a coroutine of
+	// its own, instead of once per event with the step waiting for it. A case had 37
+	// case-file writes; each held its workflow task open while it ran.
+	versionOneWritePerTask workflow.Version = 2
+
+	latestVersion = versionOneWritePerTask
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
+
+func (w *caseRun) writesOncePerTask() bool { return w.version >= versionOneWritePerTask }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {
