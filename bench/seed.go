@@ -141,7 +141,7 @@ var caseColumns = []string{"id", "seq", "reference", "status", "stage", "waiting
 	"consent", "state", "state_seq", "committed_cents", "service_charge_cents", "currency", "created_by", "workflow_id",
 	"run_id", "created_at", "updated_at", "plan_approved_at", "departed_at", "closed_at", "beneficiary_key"}
 
-var paymentColumns = []string{"payment_id", "case_id", "item_id", "amount_cents", "currency", "payee", "paid_at"}
+var paymentColumns = []string{"payment_id", "case_id", "item_id", "amount_cents", "currency", "payee", "paid_at", "country_of_return"}
 
 // seedStats says what was seeded.
 type seedStats struct {
@@ -275,7 +275,7 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 					continue
 				}
 				pays = append(pays, []any{uuid.NewString(), id, fmt.Sprintf("p1-%d", item), committed / 2, currency,
-					"supplier-" + strconv.Itoa(1+r.IntN(9)), paid})
+					"supplier-" + strconv.Itoa(1+r.IntN(9)), paid, ro.country})
 			}
 		}
 		vulnerable := r.Float64() < 0.3

@@ -81,6 +81,8 @@ type Payment struct {
 	Currency    string
 	Payee       string
 	PaidAt      time.Time
+	// CountryOfReturn is the case's, for the monthly report.
+	CountryOfReturn string
 }
 
 // LiveState decodes the projected workflow state.
@@ -378,10 +380,17 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 				return err
 			}
 		}
-		if len(payments) > 0 {
-			return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&payments).Error
+		if len(payments) == 0 {
+			return nil
 		}
-		return nil
+		var country string
+		if err := tx.Model(&Case{}).Where("id = ?", ch.CaseID).Pluck("country_of_return", &country).Error; err != nil {
+			return err
+		}
+		for i := range payments {
+			payments[i].CountryOfReturn = country
+		}
+		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&payments).Error
 	})
 }
 

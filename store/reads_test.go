@@ -35,9 +35,9 @@ type seeded struct {
 }
 
 type seededPayment struct {
-	caseID, currency string
-	amount           int64
-	paidAt           time.Time
+	caseID, country, currency string
+	amount                    int64
+	paidAt                    time.Time
 }
 
 var readsMonth = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -94,7 +94,7 @@ func seedReads(t *testing.T, s *store.Store, n int) ([]seeded, []seededPayment) 
 		if r.IntN(2) == 0 {
 			c.approved, c.committed = ptr(at(r.IntN(60)-30)), int64(100_000+r.IntN(1000))
 			for item := range 1 + r.IntN(2) {
-				pays = append(pays, seededPayment{caseID: c.id, currency: c.currency, amount: int64(1000 * (item + 1)),
+				pays = append(pays, seededPayment{caseID: c.id, country: c.country, currency: c.currency, amount: int64(1000 * (item + 1)),
 					paidAt: at(r.IntN(60) - 30)})
 			}
 		}
@@ -132,8 +132,8 @@ func seedReads(t *testing.T, s *store.Store, n int) ([]seeded, []seededPayment) 
 		}
 	}
 	for i, p := range pays {
-		_, err := tx.Exec(bind(`INSERT INTO payments (payment_id, case_id, item_id, amount_cents, currency, payee, paid_at)
-			VALUES (?, ?, ?, ?, ?, 'supplier', ?)`), uuid.NewString(), p.caseID, "item-"+strconv.Itoa(i), p.amount, p.currency, p.paidAt)
+		_, err := tx.Exec(bind(`INSERT INTO payments (payment_id, case_id, item_id, amount_cents, currency, payee, paid_at, country_of_return)
+			VALUES (?, ?, ?, ?, ?, 'supplier', ?, ?)`), uuid.NewString(), p.caseID, "item-"+strconv.Itoa(i), p.amount, p.currency, p.paidAt, p.country)
 		require.NoError(t, err)
 	}
 	_, err = tx.Exec(bind(`INSERT INTO counters (name, value) VALUES ('case', ?)`), n)

@@ -43,16 +43,10 @@ type reportQuery struct{ label, sql string }
 // @to. Each reads only the month's rows, from covering indexes (migration
 // 00006_read_indexes): the returns as three range scans (registered, departed,
 // closed, each counted by country and stage, then added up: a case counts in
-// each of its dates that fall in the month, as before), and each payment's
-// country looked up by its case's id.
+// each of its dates that fall in the month, as before), and the payments with
+// the country they carry (migration 00007_payment_country).
 func (s *Store) reportSQL() []reportQuery {
 	in := func(col string) string { return col + " >= @from AND " + col + " < @to" }
-	byCountry := "cases c"
-	if s.driver == "sqlite" {
-		// Without statistics SQLite prefers the unique id index, which needs the
-		// (wide) row for the country.
-		byCountry = "cases c INDEXED BY cases_id_country"
-	}
 	return []reportQuery{
 		{"returns", `SELECT country_of_return, stage, CAST(SUM(registered) AS bigint) AS registered,
 		CAST(SUM(departed) AS bigint) AS departed, CAST(SUM(closed) AS bigint) AS closed FROM (
@@ -65,9 +59,8 @@ func (s *Store) reportSQL() []reportQuery {
 		GROUP BY country_of_return, stage ORDER BY country_of_return, stage`},
 		{"committed", `SELECT country_of_return, currency, SUM(committed_cents) AS cents, COUNT(*) AS n FROM cases
 		WHERE ` + in("plan_approved_at") + ` GROUP BY country_of_return, currency`},
-		{"paid", `SELECT country_of_return, currency, SUM(amount_cents) AS cents, COUNT(*) AS n FROM (
-		SELECT (SELECT c.country_of_return FROM ` + byCountry + ` WHERE c.id = p.case_id) AS country_of_return,
-		p.currency, p.amount_cents FROM payments p WHERE ` + in("p.paid_at") + `) x GROUP BY country_of_return, currency`},
+		{"paid", `SELECT country_of_return, currency, SUM(amount_cents) AS cents, COUNT(*) AS n FROM payments
+		WHERE ` + in("paid_at") + ` GROUP BY country_of_return, currency`},
 		{"charges", `SELECT country_of_return, currency, SUM(service_charge_cents) AS cents FROM cases WHERE ` +
 			in("departed_at") + ` GROUP BY country_of_return, currency`},
 	}

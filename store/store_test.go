@@ -81,6 +81,7 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, ps, 1)
 		require.EqualValues(t, 12000, ps[0].AmountCents)
+		require.Equal(t, "GN", ps[0].CountryOfReturn, "the case's country, for the report")
 
 		// A workflow task (history length 10) wrote steps 3 and 4, then failed; its
 		// next attempt (history length 13) takes another path and writes only step 3.
