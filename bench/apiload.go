@@ -273,38 +273,71 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 				"comment": "bench"}, []int{http.StatusOK})
 			return err
 		})
-		var next atomic.Int64
-		var usedMu sync.Mutex
-		var used []string
-		h := e.load(ctx, c, o.LoadDuration, func(ctx context.Context) error {
-			i := int(next.Add(1)) - 1
-			if i >= len(pool) {
-				return errPoolEmpty
+		// Each decision takes a case from the pool; the cases that took one go back to
+		// planning, and their plans are submitted again before the pool is reused.
+		decide := func(send func(ctx context.Context, id string) error) (loadResult, error) {
+			var next atomic.Int64
+			var usedMu sync.Mutex
+			var used []string
+			r := e.load(ctx, c, o.LoadDuration, func(ctx context.Context) error {
+				i := int(next.Add(1)) - 1
+				if i >= len(pool) {
+					return errPoolEmpty
+				}
+				usedMu.Lock()
+				used = append(used, pool[i])
+				usedMu.Unlock()
+				return send(ctx, pool[i])
+			})
+			o.logf("resubmitting %d plans", len(used))
+			_, errs, first, _ := runN(ctx, len(used), o.Concurrency, func(ctx context.Context, i int) error {
+				if _, err := e.waitCase(ctx, used[i], "planning", stepTimeout, atStage("ReintegrationPlanning")); err != nil {
+					return err
+				}
+				return e.submitPlan(ctx, used[i])
+			})
+			if errs > 0 {
+				return r, fmt.Errorf("resubmitting plans: %d failed, first: %w", errs, first)
 			}
-			usedMu.Lock()
-			used = append(used, pool[i])
-			usedMu.Unlock()
-			_, err := e.http.expect(ctx, "POST", "/api/v1/cases/"+pool[i]+"/plan/decisions", "dev-approver-gn",
+			return r, nil
+		}
+		h, err := decide(func(ctx context.Context, id string) error {
+			_, err := e.http.expect(ctx, "POST", "/api/v1/cases/"+id+"/plan/decisions", "dev-approver-gn",
 				map[string]any{"decision": "request_changes", "comment": "bench"}, []int{http.StatusOK}, "Idempotency-Key", uuid.NewString())
 			return err
 		})
+		if err != nil {
+			return err
+		}
 		row("POST /cases/{id}/plan/decisions", c, h, b)
+		// The same update sent to the case's workflow with the client, as the API does:
+		// what the API adds to it, apart from what the workflow does.
+		o.logf("the same decisions as updates, without the API, at concurrency %d", c)
+		approver := contract.Actor{User: "approver-gn", Role: contract.RoleApprover, Office: "GN-CKY"}
+		d, err := decide(func(ctx context.Context, id string) error {
+			key := uuid.NewString()
+			u, err := e.stack.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: contract.WorkflowID(id),
+				UpdateID: key, UpdateName: contract.UpdatePlanDecision, WaitForStage: client.WorkflowUpdateStageCompleted,
+				Args: []any{contract.Action[contract.PlanDecision]{Actor: approver, RequestID: key,
+					Body: contract.PlanDecision{Decision: "request_changes", Comment: "bench"}}}})
+			if err == nil {
+				var st contract.CaseState
+				err = u.Get(ctx, &st)
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		row("  the update alone, no API", c, d, b)
 		if c == o.Levels[len(o.Levels)-1] {
 			res.decisionP99Level = c
 			if bp := b.lat.Quantile(.99); bp > 0 {
 				res.decisionP99Ratio = float64(h.lat.Quantile(.99)) / float64(bp)
 			}
-		}
-		// The cases that took a decision go back to planning: submit their plan again.
-		o.logf("resubmitting %d plans", len(used))
-		_, errs, first, _ := runN(ctx, len(used), o.Concurrency, func(ctx context.Context, i int) error {
-			if _, err := e.waitCase(ctx, used[i], "planning", stepTimeout, atStage("ReintegrationPlanning")); err != nil {
-				return err
+			if dp := d.lat.Quantile(.99); dp > 0 {
+				res.decisionAPIRatio = float64(h.lat.Quantile(.99)) / float64(dp)
 			}
-			return e.submitPlan(ctx, used[i])
-		})
-		if errs > 0 {
-			return fmt.Errorf("resubmitting plans: %d failed, first: %w", errs, first)
 		}
 	}
 	tb.note("bare: a Gin handler that only calls ExecuteWorkflow (a workflow that ends at once) or UpdateWorkflow (a handler that returns at once)")
@@ -312,6 +345,8 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 	tb.note("decisions are request_changes (the case goes back to planning; its plan is resubmitted between levels), with an Idempotency-Key;")
 	tb.note("  %d cases were prepared at PlanApproval in %s (%s server CPU s/case); * = stopped early when they ran out",
 		o.DecisionCases, prepUse.wall.Round(time.Second), perSec(prepUse.server, o.DecisionCases))
+	tb.note("the update alone: the same decision sent with the Temporal client to the case's workflow (no HTTP, no case")
+	tb.note("  lookup, no Idempotency-Key memory): its p99 against the API's says what the API adds")
 	tb.note("p99 ratio target for decisions: <= 1.5")
 	tb.print(w)
 	return nil

@@ -86,6 +86,7 @@ func Quick() Options {
 type results struct {
 	homewardRate, baselineRate float64
 	decisionP99Ratio           float64
+	decisionAPIRatio           float64 // the API's decision p99 / the same update's without the API
 	decisionP99Level           int
 	listP99                    map[string]time.Duration // by database
 	replay                     time.Duration
@@ -166,6 +167,7 @@ func (r *results) summary() string {
 	fmt.Fprintf(&b, " cases/s=%s baseline=%s overhead_ratio=%s", na(r.homewardRate > 0, f2(r.homewardRate)),
 		na(r.baselineRate > 0, f2(r.baselineRate)), na(r.baselineRate > 0, f2(r.homewardRate/r.baselineRate)))
 	fmt.Fprintf(&b, " decision_p99_ratio(c=%d)=%s", r.decisionP99Level, na(r.decisionP99Ratio > 0, f2(r.decisionP99Ratio)))
+	fmt.Fprintf(&b, " decision_api_ratio(c=%d)=%s", r.decisionP99Level, na(r.decisionAPIRatio > 0, f2(r.decisionAPIRatio)))
 	fmt.Fprintf(&b, " list_p99=%s", na(r.listP99["sqlite"] > 0, ms(r.listP99["sqlite"])+"ms"))
 	if d, ok := r.listP99["postgres"]; ok {
 		fmt.Fprintf(&b, " list_p99_pg=%sms", ms(d))
