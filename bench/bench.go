@@ -46,6 +46,7 @@ type Options struct {
 	CaseDB string
 
 	Cases       int // 1: cases driven through the whole lifecycle
+	Rounds      int // 1: Homeward and the baseline take turns, in this many rounds of each (ABBA order)
 	Concurrency int
 	LAWorkflows int // workflows of 10 activities per kind in the activity-cost table
 
@@ -70,14 +71,14 @@ type Options struct {
 // Defaults are the full run's figures (make bench), chosen to finish in about ten
 // minutes on a 2-core machine.
 func Defaults() Options {
-	return Options{Cases: 200, Concurrency: 20, LAWorkflows: 5, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
+	return Options{Cases: 200, Rounds: 4, Concurrency: 20, LAWorkflows: 5, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
 		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200, OpenCases: 10_000,
 		IdleWindow: 10 * time.Second, Replays: 100}
 }
 
 // Quick is a smoke run that completes in well under a minute.
 func Quick() Options {
-	return Options{Cases: 10, Concurrency: 5, LAWorkflows: 2, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
+	return Options{Cases: 10, Rounds: 2, Concurrency: 5, LAWorkflows: 2, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
 		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30, OpenCases: 200,
 		IdleWindow: 2 * time.Second, Replays: 10}
 }

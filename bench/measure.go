@@ -29,6 +29,16 @@ func (l *Latencies) Add(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// merge adds another collection's durations.
+func (l *Latencies) merge(o *Latencies) {
+	o.mu.Lock()
+	ds := append([]time.Duration(nil), o.ds...)
+	o.mu.Unlock()
+	l.mu.Lock()
+	l.ds = append(l.ds, ds...)
+	l.mu.Unlock()
+}
+
 // Len is how many were recorded.
 func (l *Latencies) Len() int {
 	l.mu.Lock()
@@ -219,6 +229,10 @@ func (e *env) meter() meter {
 
 func (m meter) stop() usage {
 	return usage{server: procCPU(m.serverPID) - m.server, self: selfCPU() - m.self, wall: time.Since(m.start)}
+}
+
+func (u usage) plus(v usage) usage {
+	return usage{server: u.server + v.server, self: u.self + v.self, wall: u.wall + v.wall}
 }
 
 func (u usage) serverCores() float64 { return time.Duration(u.server).Seconds() / u.wall.Seconds() }

@@ -165,39 +165,78 @@ func (e *env) throughput(ctx context.Context, o Options, w io.Writer, res *resul
 	}
 	singleBase := time.Since(t)
 
-	o.logf("%d cases at concurrency %d through the API", o.Cases, o.Concurrency)
-	if o.CPUProfile != "" {
-		f, err := os.Create(o.CPUProfile)
-		if err != nil {
+	// The two sides take turns, H B B H (and again), and their figures add up over
+	// the rounds: the machine's speed drifts over a run by more than the difference
+	// measured, and this puts the drift on both sides alike.
+	rounds := max(1, min(o.Rounds, o.Cases))
+	o.logf("%d cases at concurrency %d through the API, and as many baseline workflows, in %d rounds each", o.Cases, o.Concurrency, rounds)
+	type side struct {
+		lat   Latencies
+		errs  int
+		first error
+		use   usage
+		ids   []string
+	}
+	var hs, bs side
+	writes := &Latencies{}
+	turn := func(s *side, n int, homeward bool) error {
+		var stopProbe func() *Latencies
+		profiling := homeward && o.CPUProfile != "" && len(hs.ids) == 0
+		if profiling {
+			f, err := os.Create(o.CPUProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
+		if homeward {
+			stopProbe = e.writeProbe(ctx)
+		}
+		ids := make([]string, n)
+		m := e.meter()
+		lat, errs, first, _ := runN(ctx, n, o.Concurrency, func(ctx context.Context, i int) error {
+			var err error
+			if homeward {
+				var id string
+				id, err = e.runCase(ctx)
+				ids[i] = contract.WorkflowID(id)
+			} else {
+				ids[i], err = e.runBaseline(ctx, sh.script)
+			}
+			return err
+		})
+		s.use = s.use.plus(m.stop())
+		if stopProbe != nil {
+			writes.merge(stopProbe())
+		}
+		s.lat.merge(lat)
+		s.errs += errs
+		if s.first == nil {
+			s.first = first
+		}
+		s.ids = append(s.ids, ids...)
+		return nil
+	}
+	for r := range 2 * rounds {
+		n := o.Cases / rounds
+		if r/2 < o.Cases%rounds {
+			n++
+		}
+		s, homeward := &bs, r%4 == 0 || r%4 == 3 // H B B H
+		if homeward {
+			s = &hs
+		}
+		if err := turn(s, n, homeward); err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer f.Close()
 	}
-	m := e.meter()
-	stopProbe := e.writeProbe(ctx)
-	caseIDs := make([]string, o.Cases)
-	hLat, hErrs, hFirst, hWall := runN(ctx, o.Cases, o.Concurrency, func(ctx context.Context, i int) error {
-		id, err := e.runCase(ctx)
-		caseIDs[i] = contract.WorkflowID(id)
-		return err
-	})
-	hUse := m.stop()
-	writes := stopProbe()
-	if o.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	o.logf("%d baseline workflows at concurrency %d", o.Cases, o.Concurrency)
-	m = e.meter()
-	baseIDs := make([]string, o.Cases)
-	bLat, bErrs, bFirst, bWall := runN(ctx, o.Cases, o.Concurrency, func(ctx context.Context, i int) error {
-		var err error
-		baseIDs[i], err = e.runBaseline(ctx, sh.script)
-		return err
-	})
-	bUse := m.stop()
+	hLat, hErrs, hFirst, hUse, caseIDs := &hs.lat, hs.errs, hs.first, hs.use, hs.ids
+	bLat, bErrs, bFirst, bUse, baseIDs := &bs.lat, bs.errs, bs.first, bs.use, bs.ids
+	hWall, bWall := hUse.wall, bUse.wall
 	sample := min(o.Cases, 50)
 	hb, err := e.breakdown(ctx, caseIDs[len(caseIDs)-sample:])
 	if err != nil {
@@ -218,6 +257,7 @@ func (e *env) throughput(ctx context.Context, o Options, w io.Writer, res *resul
 	tb.add("baseline (no logic)", itoa(bOK), itoa(bErrs), f1(bWall.Seconds()), f2(res.baselineRate), ms(bLat.Quantile(.5)), ms(bLat.Quantile(.99)),
 		perSec(bUse.server, bOK), perSec(bUse.self, bOK), f2(bUse.serverCores()), f2(bUse.selfCores()))
 	tb.note("overhead ratio (Homeward cases/s / baseline cases/s): %s   (target >= 0.8)", f2(res.homewardRate/res.baselineRate))
+	tb.note("the two took turns in %d rounds each (H B B H ...); wall s and the CPU are their rounds' sums", rounds)
 	tb.note("a case's history (%d runs, %d events): %d regular activities, %d updates, %d signals — the baseline does exactly these;",
 		sh.runs, sh.events, sh.activities, sh.updates, sh.signals)
 	tb.note("  Homeward does besides: %d local activities (case file), %d timers, %d search-attribute upserts, %d workflow tasks, continue-as-new",

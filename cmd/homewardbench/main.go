@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string) error {
 		"Postgres DSN for the reads part too (a database is created and dropped); default $HOMEWARD_BENCH_POSTGRES_DSN")
 	fs.StringVar(&o.CaseDB, "case-db", "sqlite", "the stack's case file: sqlite (as homeward dev) or postgres (a fresh database on -postgres's server)")
 	fs.IntVar(&o.Cases, "cases", o.Cases, "throughput: cases driven through the whole lifecycle")
+	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "throughput: rounds of each side, taking turns (H B B H ...), so that a drift of the machine's speed falls on both")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "throughput: cases at a time")
 	fs.IntVar(&o.LAWorkflows, "activity-workflows", o.LAWorkflows, "throughput: workflows of 10 activities per kind in the activity-cost table")
 	levels := fs.String("levels", joinInts(o.Levels), "api: concurrency levels")
