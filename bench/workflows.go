@@ -7,6 +7,7 @@ import (
 
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/workflows"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -102,7 +103,7 @@ func baselineWorkflow(ctx workflow.Context, in BaselineInput) error {
 
 // ActivitiesInput asks for N activities of one kind in sequence.
 type ActivitiesInput struct {
-	Kind    string // regular-noop, local-noop, local-record, regular-record
+	Kind    string // regular-noop, local-noop, local-record, regular-record, noop-upsert, noop-timer
 	N       int
 	SeqBase int64
 }
@@ -122,6 +123,21 @@ func activitiesWorkflow(ctx workflow.Context, in ActivitiesInput) error {
 			f = workflow.ExecuteActivity(ctx, bacts.Record, seq)
 		case "local-record":
 			f = workflow.ExecuteLocalActivity(ctx, bacts.Record, seq)
+		case "noop-upsert":
+			// What a case's enter() adds to a step: its six search attributes.
+			now := workflow.Now(ctx)
+			if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.SACaseStage.ValueSet(fmt.Sprintf("Stage%d", i)),
+				workflows.SACaseStatus.ValueSet("active"), workflows.SAWaitingOn.ValueSet("caseworker"),
+				workflows.SAStageEnteredAt.ValueSet(now), workflows.SAStageDueAt.ValueSet(now.Add(72*time.Hour)),
+				workflows.SAOverdue.ValueSet(false)); err != nil {
+				return err
+			}
+			f = workflow.ExecuteActivity(ctx, bacts.Noop)
+		case "noop-timer":
+			// What a case's wait() adds to a step: an SLA timer of days, still pending
+			// when the step is done (the SDK's Await does not cancel it).
+			workflow.NewTimer(ctx, 72*time.Hour)
+			f = workflow.ExecuteActivity(ctx, bacts.Noop)
 		default:
 			return fmt.Errorf("unknown kind %q", in.Kind)
 		}
