@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string) error {
 	cli, _ := devserver.FindCLI(wd)
 	histories := ""
 	if cli != "" {
-		histories = filepath.Join(filepath.Dir(filepath.Dir(cli)), "workflows", "testdata", "histories", "v1")
+		histories = newestHistories(filepath.Join(filepath.Dir(filepath.Dir(cli)), "workflows", "testdata", "histories"))
 	}
 
 	fs := flag.NewFlagSet("homewardbench", flag.ContinueOnError)
@@ -93,6 +93,18 @@ func run(ctx context.Context, args []string) error {
 	start := time.Now()
 	defer func() { fmt.Fprintf(os.Stderr, "homewardbench: done in %s\n", time.Since(start).Round(time.Second)) }()
 	return bench.Run(ctx, o, out)
+}
+
+// newestHistories is the folder of the newest workflow version's histories (v<N>).
+func newestHistories(dir string) string {
+	newest, best := "", -1
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "v")); e.IsDir() && err == nil && n > best {
+			newest, best = filepath.Join(dir, e.Name()), n
+		}
+	}
+	return newest
 }
 
 func joinInts(xs []int) string {
