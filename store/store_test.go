@@ -134,7 +134,7 @@ func TestRecordChangesWritesATasksEventsAtOnce(t *testing.T) {
 		approver := contract.Actor{User: "approver-gn", Role: contract.RoleApprover}
 		ch := store.Changes{CaseID: c.ID, RunID: "run-2", WrittenIn: 40, Events: []store.Event{
 			{Key: c.ID + "/7", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
-			{Key: c.ID + "/8", Type: "stage", Actor: contract.Actor{User: "homeward", Role: "system"}, Summary: "Procurement", At: at},
+			{Key: c.ID + "/8", Type: "stage", Actor: contract.Actor{User: "homeward", Role: "system"}, Summary: "Procurement", At: at.Add(time.Millisecond)},
 		}, State: contract.CaseState{Seq: 8, Stage: contract.StageProcurement, Status: contract.StatusActive}}
 		require.NoError(t, s.RecordChanges(ctx, ch))
 		require.NoError(t, s.RecordChanges(ctx, ch), "a retried write adds nothing")
@@ -144,7 +144,7 @@ func TestRecordChangesWritesATasksEventsAtOnce(t *testing.T) {
 		require.Equal(t, "Procurement", got.Stage)
 		require.EqualValues(t, 8, got.StateSeq)
 		require.Equal(t, "run-2", got.RunID)
-		require.True(t, got.UpdatedAt.Equal(at), "updated when the last event happened")
+		require.True(t, got.UpdatedAt.Equal(at.Add(time.Millisecond)), "updated when the last event happened")
 		tl, err := s.Timeline(ctx, c.ID)
 		require.NoError(t, err)
 		require.Len(t, tl, 2)

@@ -32,7 +32,16 @@ func action[T any](ctx workflow.Context, w *caseRun, name string,
 	validate func(contract.Action[T]) error, apply func(workflow.Context, contract.Action[T])) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, name,
 		func(ctx workflow.Context, a contract.Action[T]) (contract.CaseState, error) {
+			w.applying++
 			apply(ctx, a)
+			w.applying--
+			if w.writesOncePerTask() {
+				// The answer says the action is in the case file. A workflow task waits
+				// for its local activities, except one that outlasts the task (the
+				// database down): then the answer waits here for the write.
+				seq := w.st.Seq
+				_ = workflow.Await(disconnected(ctx), func() bool { return w.written >= seq })
+			}
 			return w.st, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(a contract.Action[T]) error {

@@ -48,6 +48,8 @@ type caseRun struct {
 	// the last change the case file has (version 2 on; see startWriter).
 	unwritten []store.Event
 	written   int64
+	// applying counts the actions whose handlers are applying them.
+	applying int
 }
 
 // ReturnCase is the workflow of one return case, from registration to closure.
@@ -95,6 +97,10 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 	}
 	// Whatever ends the run, the case file has all it recorded first.
 	w.flushed(ctx)
+	if w.writesOncePerTask() && w.st.Status == contract.StatusClosed {
+		// And the actions that closed it (a withdrawal) have their answers.
+		_ = workflow.Await(disconnected(ctx), func() bool { return workflow.AllHandlersFinished(ctx) })
+	}
 	return w.st, err
 }
 

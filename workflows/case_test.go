@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 )
@@ -432,4 +433,33 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("departure@"+start.Add(4*time.Hour+time.Second).Format(time.RFC3339)))
 	require.Nil(t, st.Travel.DepartedAt)
 	require.Equal(t, "cancelled", st.Travel.EscortStatus, "the release went through in the end")
+}
+
+// A withdrawal that comes while the first run's last case-file write keeps failing
+// (the database down as procurement ends) closes the case: the run does not go on
+// into monitoring as if it had not come.
+func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour+2*time.Minute, withdraw("absconded"))
+	failing := 0
+	c.p.writeFails = func(ch store.Changes) bool {
+		for _, e := range ch.Events {
+			if e.Type == "paid" && failing < 12 { // about 7 minutes of retries
+				failing++
+				return true
+			}
+		}
+		return false
+	}
+	st := c.run()
+
+	require.Equal(t, 12, failing, "the write failed and was retried")
+	require.Equal(t, 1, c.runs, "no monitoring run")
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Equal(t, contract.ClosureReason("absconded"), st.ClosureReason)
+	require.Empty(t, c.refusal("withdrawal"))
+	require.Equal(t, "paid", st.Procurement[0].Status, "the payment made before stays paid")
+	c.p.requireWrittenOncePerTask(t, st)
 }

@@ -62,6 +62,8 @@ type fakePartners struct {
 	effects map[string]int // idempotency key -> calls
 	fail    map[string][]error
 	writes  []store.Changes // case-file writes, in order
+	// writeFails, when set, refuses a case-file write (the database down).
+	writeFails func(store.Changes) bool
 	notes   []partners.Message
 	quotes  func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
@@ -232,6 +234,9 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch store.Changes) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if p.writeFails != nil && p.writeFails(ch) {
+			return errors.New("database unavailable")
+		}
 		p.writes = append(p.writes, ch)
 		return nil
 	})

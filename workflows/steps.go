@@ -74,10 +74,15 @@ func (w *caseRun) wait(ctx workflow.Context, what string, cond func() bool) erro
 	return nil
 }
 
-// settled waits until the actions being applied have finished (before version 2,
-// their case-file writes too), so that the timeline shows an action before what
-// follows from it.
+// settled waits until the actions being applied have been applied (before version
+// 2, until their handlers finished, case-file writes included), so that the
+// timeline shows an action before what follows from it.
 func (w *caseRun) settled(ctx workflow.Context) error {
+	if w.writesOncePerTask() {
+		// From version 2 a handler waits for its write after applying the action;
+		// the process goes on meanwhile, and what follows shares the write.
+		return workflow.Await(ctx, func() bool { return w.applying == 0 })
+	}
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 
@@ -134,7 +139,8 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 // workflow task run until each is blocked before it takes its turn, so what one task
 // records (an update's event and the next stage the process enters, say) is one
 // local activity. The workflow task completes only once its local activities have,
-// so an update's answer still comes after its event is in the case file.
+// so an update's answer comes after its event is in the case file (and the handler
+// waits for it besides, for a write that outlasts the task: see action).
 //
 // It runs on a context that is never cancelled: what happened before a withdrawal
 // or an operator's cancellation is written before the closure.
@@ -146,7 +152,8 @@ func (w *caseRun) startWriter(ctx workflow.Context) {
 			ch := store.Changes{CaseID: w.in.CaseID, Events: w.unwritten, State: w.snapshot(), WrittenIn: w.writtenIn(ctx)}
 			w.unwritten = nil
 			if err := workflow.ExecuteLocalActivity(ctx, acts.RecordChanges, ch).Get(ctx, nil); err != nil {
-				w.logger.Warn("case file not written", "events", len(ch.Events), "error", err) // cannot happen: retries are unlimited
+				// Only after ten years of retries (ScheduleToClose).
+				w.logger.Warn("case file not written", "events", len(ch.Events), "error", err)
 			}
 			w.written = ch.State.Seq
 		}
