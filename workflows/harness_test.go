@@ -64,8 +64,8 @@ type fakePartners struct {
 	writes  []store.Changes // case-file writes, in order
 	// writeFails, when set, refuses a case-file write (the database down).
 	writeFails func(store.Changes) bool
-	notes   []partners.Message
-	quotes  func(partners.QuoteRequest) []contract.Quote
+	notes      []partners.Message
+	quotes     func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
 	departIn time.Duration
 }
