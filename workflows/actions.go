@@ -35,13 +35,10 @@ func action[T any](ctx workflow.Context, w *caseRun, name string,
 			w.applying++
 			apply(ctx, a)
 			w.applying--
-			if w.writesOncePerTask() {
-				// The answer says the action is in the case file. A workflow task waits
-				// for its local activities, except one that outlasts the task (the
-				// database down): then the answer waits here for the write.
-				seq := w.st.Seq
-				_ = workflow.Await(disconnected(ctx), func() bool { return w.written >= seq })
-			}
+			// The answer says the action is in the case file. A workflow task waits
+			// for its local activities, except one that outlasts the task (the
+			// database down): then the answer waits here for the write.
+			_ = w.writtenUpTo(disconnected(ctx), w.st.Seq)
 			return w.st, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(a contract.Action[T]) error {

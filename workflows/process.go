@@ -389,11 +389,9 @@ func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
 		return err
 	}
 	w.notificationsSent(ctx)
-	if w.writesOncePerTask() {
-		// The case file has the first run's last step before the check below: a
-		// withdrawal that comes while a slow write holds this run open closes the case.
-		_ = workflow.Await(ctx, func() bool { return w.written >= w.st.Seq })
-	}
+	// The case file has the first run's last step before the check below: a
+	// withdrawal that comes while a slow write holds this run open closes the case.
+	_ = w.writtenUpTo(ctx, w.st.Seq)
 	if w.finishesInFlightCalls() && ctx.Err() != nil {
 		return ctx.Err() // withdrawn meanwhile: the case closes here
 	}

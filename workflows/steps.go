@@ -160,12 +160,19 @@ func (w *caseRun) startWriter(ctx workflow.Context) {
 	})
 }
 
+// writtenUpTo waits until the case file has the changes up to seq (version 2 on; before,
+// each record waited for its own write).
+func (w *caseRun) writtenUpTo(ctx workflow.Context, seq int64) error {
+	if !w.writesOncePerTask() {
+		return nil
+	}
+	return workflow.Await(ctx, func() bool { return w.written >= seq })
+}
+
 // flushed waits until the case file has every change recorded so far: a run must
 // not end with events still waiting for the writer.
 func (w *caseRun) flushed(ctx workflow.Context) {
-	if w.writesOncePerTask() {
-		_ = workflow.Await(disconnected(ctx), func() bool { return w.written >= w.st.Seq })
-	}
+	_ = w.writtenUpTo(disconnected(ctx), w.st.Seq)
 }
 
 // caseFileOptions: a case-file write retries until the database takes it. A local
