@@ -8,6 +8,7 @@ import (
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
 // A return from registration to completed, only through HTTP, with the partners
@@ -51,6 +52,22 @@ func TestACompleteCaseThroughTheAPI(t *testing.T) {
 		require.Equal(t, "completed", c["closure_reason"])
 		require.Equal(t, "closed", c["status"])
 		require.InDelta(t, 0.75, c["monitoring"].([]any)[0].(map[string]any)["composite"], 1e-9)
+
+		// Every SLA timer ended with its stage: none was left to fire later and wake
+		// the case for nothing.
+		for _, run := range runs(t, "case-"+id) {
+			started, ended := 0, 0
+			for _, ev := range history(t, "case-"+id, run).Events {
+				switch ev.GetEventType() {
+				case enumspb.EVENT_TYPE_TIMER_STARTED:
+					started++
+				case enumspb.EVENT_TYPE_TIMER_FIRED, enumspb.EVENT_TYPE_TIMER_CANCELED:
+					ended++
+				}
+			}
+			require.Positive(t, started, "run %s: the stages raced their SLA timers", run)
+			require.Equal(t, started, ended, "run %s: timers left pending", run)
+		}
 
 		// The partners saw each effect once.
 		counts := h.s.Simulator.Counts()

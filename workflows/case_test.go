@@ -300,6 +300,27 @@ func TestActionsInTheWrongStageAreRefused(t *testing.T) {
 	require.Empty(t, c.refusal("withdrawal"))
 }
 
+// A stage's SLA timer ends with the stage: when its event comes in time, the timer
+// is cancelled, so it never fires later to wake a case that has moved on (SDK
+// 1.50's AwaitWithOptions leaves it pending: workflow version 3).
+func TestSLATimersEndWithTheirStage(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(5*time.Hour+90*day+time.Hour, visit(1)).
+		at(5*time.Hour+180*day+time.Hour, visit(2)).
+		at(5*time.Hour+365*day+time.Hour, visit(3))
+	st := c.run()
+	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
+	require.Len(t, c.timers, 2, "two runs")
+	for run, n := range c.timers {
+		require.Positive(t, n.cancelled, "run %d: SLA timers cancelled when their event came", run+1)
+		require.Zero(t, n.open(), "run %d ended with timers still pending: %+v", run+1, n)
+	}
+	// The follow-up visits' timers fire: they are the visits falling due.
+	require.Equal(t, 3, c.timers[1].fired)
+}
+
 func TestAnOverdueStageNotifiesOnceAndKeepsWaiting(t *testing.T) {
 	sla := testRules().SLA.Counselling
 	c := newCase(t).

@@ -165,7 +165,14 @@ type caseTest struct {
 	env      *testsuite.TestWorkflowEnvironment
 	elapsed  time.Duration
 	runs     int
+	// timers is what each run's timers came to: started, fired, cancelled.
+	timers []timerCount
 }
+
+type timerCount struct{ started, fired, cancelled int }
+
+// open is the timers a run left pending when it ended.
+func (t timerCount) open() int { return t.started - t.fired - t.cancelled }
 
 type scripted struct {
 	at time.Duration
@@ -228,6 +235,11 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(start.Add(c.elapsed))
 	env.RegisterWorkflowWithOptions(workflows.ReturnCase, workflow.RegisterOptions{Name: contract.WorkflowType})
+	c.timers = append(c.timers, timerCount{})
+	timers := &c.timers[len(c.timers)-1]
+	env.SetOnTimerScheduledListener(func(string, time.Duration) { timers.started++ })
+	env.SetOnTimerFiredListener(func(string) { timers.fired++ })
+	env.SetOnTimerCanceledListener(func(string) { timers.cancelled++ })
 	var a *activities.Activities
 	env.RegisterActivity(a)
 	p := c.p

@@ -426,10 +426,8 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 		window := w.dueIn(ctx, w.rules.SLA.MonitoringVisit)
 		w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, window,
 			fmt.Sprintf("Visit the returnee (visit %d) and record the scores per dimension.", v.Visit))
-		done, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      window.Sub(workflow.Now(ctx)),
-			TimerOptions: workflow.TimerOptions{Summary: fmt.Sprintf("SLA: monitoring visit %d window closes", v.Visit)},
-		}, func() bool { return v.Status == "done" })
+		done, err := w.awaitWithin(ctx, window.Sub(workflow.Now(ctx)), fmt.Sprintf("SLA: monitoring visit %d window closes", v.Visit),
+			func() bool { return v.Status == "done" })
 		if err != nil {
 			return err
 		}

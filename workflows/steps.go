@@ -49,10 +49,7 @@ func (w *caseRun) dueIn(ctx workflow.Context, d time.Duration) *time.Time {
 // date passes, the case is marked overdue (once) and goes on waiting.
 func (w *caseRun) wait(ctx workflow.Context, what string, cond func() bool) error {
 	if w.st.StageDueAt != nil && !w.st.Overdue {
-		ok, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{
-			Timeout:      max(w.st.StageDueAt.Sub(workflow.Now(ctx)), time.Millisecond),
-			TimerOptions: workflow.TimerOptions{Summary: "SLA: " + what + " due"},
-		}, cond)
+		ok, err := w.awaitWithin(ctx, max(w.st.StageDueAt.Sub(workflow.Now(ctx)), time.Millisecond), "SLA: "+what+" due", cond)
 		if err != nil {
 			return err
 		}
@@ -72,6 +69,25 @@ func (w *caseRun) wait(ctx workflow.Context, what string, cond func() bool) erro
 		w.show(ctx)
 	}
 	return nil
+}
+
+// awaitWithin waits until cond holds (true) or d has passed (false), on a timer
+// the history names with summary. From version 3 the timer is started only if cond
+// does not hold yet, and cancelled as soon as it does (see versions.go).
+func (w *caseRun) awaitWithin(ctx workflow.Context, d time.Duration, summary string, cond func() bool) (bool, error) {
+	if !w.cancelsIdleTimers() {
+		return workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: d, TimerOptions: workflow.TimerOptions{Summary: summary}}, cond)
+	}
+	if cond() {
+		return true, nil
+	}
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer() // a timer that fired is not cancelled: nothing is sent
+	timer := workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: summary})
+	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
+		return false, err
+	}
+	return cond(), nil
 }
 
 // settled waits until the actions being applied have been applied (before version

@@ -27,12 +27,21 @@ const (
 	// case-file writes; each held its workflow task open while it ran.
 	versionOneWritePerTask workflow.Version = 2
 
-	latestVersion = versionOneWritePerTask
+	// Version 3: a stage's SLA timer (and a monitoring visit's window) is started
+	// only while its event has not come yet, and cancelled when it comes. Before,
+	// SDK 1.50's AwaitWithOptions started one even for an event already there, and
+	// left it pending when the event came: every timer of a stage done in time
+	// fired days later and woke the case for a workflow task that did nothing.
+	versionQuietTimers workflow.Version = 3
+
+	latestVersion = versionQuietTimers
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
 
 func (w *caseRun) writesOncePerTask() bool { return w.version >= versionOneWritePerTask }
+
+func (w *caseRun) cancelsIdleTimers() bool { return w.version >= versionQuietTimers }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {
