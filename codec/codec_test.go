@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -288,4 +290,35 @@ func (c *countingCodec) Encode(p []*commonpb.Payload) ([]*commonpb.Payload, erro
 func (c *countingCodec) Decode(p []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	c.dec.Add(1)
 	return c.inner.Decode(p)
+}
+
+// Homeward's clients send without gzip (Connection): what they send is ciphertext,
+// which does not compress, while the same data in the clear shrinks several times.
+func TestCiphertextDoesNotCompress(t *testing.T) {
+	if _, ok := Connection().GrpcCompression.(*client.GrpcCompressionNone); !ok {
+		t.Fatalf("Homeward's connection compresses: %T", Connection().GrpcCompression)
+	}
+	var stages []map[string]string
+	for i := range 40 {
+		stages = append(stages, map[string]string{"stage": "ReintegrationPlanning", "waiting_on": "caseworker",
+			"summary": "Counsel the returnee and submit the integrated reintegration plan.", "n": strings.Repeat("x", i%7)})
+	}
+	plain := jsonPayload(t, stages)
+	sealed, err := DataConverter(mustRing(t, "k1", "k1")).ToPayload(stages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gzipped := func(b []byte) int {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		_, _ = w.Write(b)
+		_ = w.Close()
+		return buf.Len()
+	}
+	if got := gzipped(plain.Data); got*3 > len(plain.Data) {
+		t.Fatalf("the clear JSON should shrink: %d -> %d bytes", len(plain.Data), got)
+	}
+	if got := gzipped(sealed.Data); got < len(sealed.Data) {
+		t.Fatalf("ciphertext shrank under gzip: %d -> %d bytes", len(sealed.Data), got)
+	}
 }

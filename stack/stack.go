@@ -92,7 +92,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	// The stack's logger, also for a client made from one given (the SDK's default
 	// would print a DEBUG line per activity to stdout).
-	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace,
+	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace, ConnectionOptions: codec.Connection(),
 		Logger: tlog.NewStructuredLogger(log.With("component", "temporal"))}
 	if !o.PlainPayloads {
 		clientOpts.DataConverter, clientOpts.FailureConverter = codec.ClientOptions(ring)

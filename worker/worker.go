@@ -27,11 +27,12 @@ import (
 func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing) (client.Client, error) {
 	dc, fc := codec.ClientOptions(ring)
 	c, err := client.DialContext(ctx, client.Options{
-		HostPort:         cfg.Address,
-		Namespace:        cfg.Namespace,
-		Logger:           tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		DataConverter:    dc,
-		FailureConverter: fc,
+		HostPort:          cfg.Address,
+		Namespace:         cfg.Namespace,
+		ConnectionOptions: codec.Connection(),
+		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		DataConverter:     dc,
+		FailureConverter:  fc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal at %s: %w", cfg.Address, err)
