@@ -203,13 +203,14 @@ type env struct {
 	tc         client.Client
 	serverPID  int
 	stack      *stack.Stack
-	reader     *store.Store // a second pool on the case file, for the driver's polling
+	reader     *store.Store // a second pool on the case file, for the driver's reads
 	bw         sdkworker.Worker
 	metrics    *sdkMetrics
 	ring       *codec.KeyRing
 	http       *apiClient
 	dropCaseDB func()
 	benchActs  *benchActivities
+	watchers   *watchers // the driver's waits, woken by the stack's case-file writes
 }
 
 func startEnv(ctx context.Context, o Options) (_ *env, err error) {
@@ -232,7 +233,10 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 	}
 	// The bench's own client carries a metrics handler, so the sticky cache can be watched.
 	e.tc, err = client.DialContext(ctx, client.Options{HostPort: e.dev.Address(), Namespace: "default",
-		MetricsHandler: e.metrics, Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+		// Homeward's connection (no gzip: its payloads are ciphertext); the bare
+		// engine's side shares it, so both talk to the server alike.
+		ConnectionOptions: codec.Connection(),
+		MetricsHandler:    e.metrics, Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +268,8 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 	if e.reader, err = stack.OpenCaseFile(e.stack.Config.Database, false); err != nil {
 		return nil, err
 	}
+	e.watchers = newWatchers()
+	e.stack.Store.OnWritten(e.watchers.written)
 	e.http = newAPIClient(e.stack.APIURL)
 	e.benchActs = &benchActivities{store: e.stack.Store}
 	e.bw = newBenchWorker(e.tc, e.benchActs)

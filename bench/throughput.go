@@ -265,7 +265,7 @@ func (e *env) throughput(ctx context.Context, o Options, w io.Writer, res *resul
 	tb.note("%s under Homeward's load: a 1-row write transaction on the case file took p50 %s ms, p99 %s ms, max %s ms (%d samples, every 50 ms)",
 		e.reader.Driver(), ms(writes.Quantile(.5)), ms(writes.Quantile(.99)), ms(writes.Quantile(1)), writes.Len())
 	tb.note("one case alone (concurrency 1): Homeward %s ms, baseline %s ms", ms(single), ms(singleBase))
-	tb.note("the driver waits for each step by polling the case file every %s (not GET /cases/{id}, which queries the workflow)", pollEvery)
+	tb.note("the driver reads the case file when the store says the case was written, and every %s besides", pollEvery)
 	tb.note("the baseline's updates are sent as soon as the previous one completed and wait in their handler; Homeward's after the driver saw the step")
 	if hFirst != nil {
 		tb.note("first Homeward error: %v", hFirst)

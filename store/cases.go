@@ -351,7 +351,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		payments = append(payments, Payment{PaymentID: p.Payment.PaymentID, CaseID: ch.CaseID, ItemID: p.ItemID,
 			AmountCents: int64(cents), Currency: p.Payment.Amount.Currency, Payee: p.Payment.Payee, PaidAt: p.Payment.PaidAt})
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// A later workflow task's write wins, and within a task the later step. A task
 		// that failed after its local activity wrote is run again (with a longer
 		// history): it may record a step differently, or not reach it at all.
@@ -392,6 +392,10 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&payments).Error
 	})
+	if f := s.written.Load(); err == nil && f != nil {
+		(*f)(ch.CaseID)
+	}
+	return err
 }
 
 func committed(st contract.CaseState) int64 {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -38,7 +39,14 @@ type Store struct {
 	driver string
 	sealer Sealer
 	sqlite *sqlitePool // nil on Postgres
+	// written, if set, is told of each case whose file a write changed (OnWritten).
+	written atomic.Pointer[func(caseID string)]
 }
+
+// OnWritten has f told, in this process, of every case-file write that committed
+// (by case ID), so that a watcher waits for a case's next step without polling
+// the database. f runs on the writer's goroutine: it must not block.
+func (s *Store) OnWritten(f func(caseID string)) { s.written.Store(&f) }
 
 // Sealer encrypts the most sensitive columns at rest (identity, household,
 // vulnerabilities, the case's state); its own keys, not Temporal's.

@@ -153,6 +153,25 @@ func TestRecordChangesWritesATasksEventsAtOnce(t *testing.T) {
 	})
 }
 
+// A watcher in the process hears of each write that committed, and of no other.
+func TestWatchersHearOfCommittedWrites(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		var heard []string
+		s.OnWritten(func(caseID string) { heard = append(heard, caseID) })
+		c := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		st := contract.CaseState{Seq: 1, Stage: contract.StageCounselling, Status: contract.StatusActive}
+		require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: c.ID, WrittenIn: 5, State: st,
+			Events: []store.Event{{Key: c.ID + "/1", Type: "stage", Summary: "Counselling", At: time.Now().UTC()}}}))
+		require.Equal(t, []string{c.ID}, heard)
+
+		missing := uuid.NewString()
+		require.ErrorIs(t, s.RecordChanges(ctx, store.Changes{CaseID: missing, WrittenIn: 5, State: st}), store.ErrNotFound)
+		require.Equal(t, []string{c.ID}, heard, "a write that failed is not heard of")
+	})
+}
+
 func TestListPagesNewestFirstWithFilters(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
