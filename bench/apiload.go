@@ -349,5 +349,81 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 	tb.note("  lookup, no Idempotency-Key memory): its p99 against the API's says what the API adds")
 	tb.note("p99 ratio target for decisions: <= 1.5")
 	tb.print(w)
+
+	c, err := e.reader.CaseByID(ctx, pool[0])
+	if err != nil {
+		return err
+	}
+	st, err := c.LiveState()
+	if err != nil {
+		return err
+	}
+	return e.updateCosts(ctx, o, w, st)
+}
+
+// updateCosts sends updates one at a time to a workflow of each kind (see
+// updateCostWorkflow), the kinds in turn, rounds of 10: what each piece of a
+// decision's workflow task adds to the bare update, without HTTP or load.
+func (e *env) updateCosts(ctx context.Context, o Options, w io.Writer, state contract.CaseState) error {
+	if err := e.scratchCase(ctx, state); err != nil {
+		return err
+	}
+	ids := make([]string, len(updateKinds))
+	for k, kind := range updateKinds {
+		run, err := e.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "update-costs-" + kind + "-" + uuid.NewString(),
+			TaskQueue: baselineQueue}, wfUpdates, kind)
+		if err != nil {
+			return err
+		}
+		ids[k] = run.GetID()
+	}
+	defer func() {
+		for _, id := range ids {
+			_ = e.tc.TerminateWorkflow(context.Background(), id, "", "benchmark done")
+		}
+	}()
+	send := func(id, name string, args ...any) error {
+		h, err := e.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, Args: args,
+			WaitForStage: client.WorkflowUpdateStageCompleted})
+		if err != nil {
+			return err
+		}
+		return h.Get(ctx, nil)
+	}
+	const batch = 10
+	lats := make([]Latencies, len(updateKinds))
+	uses := make([]usage, len(updateKinds))
+	seq := int64(2_000_000)
+	for range o.LAWorkflows {
+		for k, kind := range updateKinds {
+			m := e.meter()
+			for range batch {
+				seq++
+				t := time.Now()
+				if err := send(ids[k], updateWork, seq); err != nil {
+					return fmt.Errorf("%s update: %w", kind, err)
+				}
+				lats[k].Add(time.Since(t))
+			}
+			// The activities the updates started are part of their cost.
+			if err := send(ids[k], updateDrain); err != nil {
+				return fmt.Errorf("%s drain: %w", kind, err)
+			}
+			uses[k] = uses[k].plus(m.stop())
+		}
+	}
+	tb := &table{title: fmt.Sprintf("2b. What a decision's workflow task costs: updates one at a time, the kinds in turn (%d each)", batch*o.LAWorkflows),
+		head: []string{"update", "p50 ms", "p99 ms", "p50 / bare", "server CPU ms/update", "homeward-process CPU ms/update"}}
+	label := map[string]string{"bare": "bare (the handler returns)", "write": "+ a case-file write (local activity), answered after it",
+		"upsert": "+ the case's six search attributes", "activity": "+ a regular activity started, not waited for (the registry call)",
+		"lazy": "the same, not eagerly dispatched",
+		"decision": "all three, as a decision's workflow task"}
+	n := batch * o.LAWorkflows
+	for k, kind := range updateKinds {
+		tb.add(label[kind], ms(lats[k].Quantile(.5)), ms(lats[k].Quantile(.99)), f2(float64(lats[k].Quantile(.5))/float64(lats[0].Quantile(.5))),
+			per(uses[k].server, n), per(uses[k].self, n))
+	}
+	tb.note("sent with the Temporal client, no HTTP; CPU includes the activities the updates started (waited for after each 10)")
+	tb.print(w)
 	return nil
 }

@@ -20,6 +20,7 @@ const (
 	wfBaseline   = "BenchBaseline"
 	wfActivities = "BenchActivities"
 	wfBare       = "BenchBare"
+	wfUpdates    = "BenchUpdateCosts"
 
 	updateStep   = "step"
 	updateDecide = "decide"
@@ -34,6 +35,7 @@ func newBenchWorker(c client.Client, acts *benchActivities) sdkworker.Worker {
 	w.RegisterWorkflowWithOptions(baselineWorkflow, workflow.RegisterOptions{Name: wfBaseline})
 	w.RegisterWorkflowWithOptions(activitiesWorkflow, workflow.RegisterOptions{Name: wfActivities})
 	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: wfBare})
+	w.RegisterWorkflowWithOptions(updateCostWorkflow, workflow.RegisterOptions{Name: wfUpdates})
 	w.RegisterActivity(acts)
 	return w
 }
@@ -124,12 +126,7 @@ func activitiesWorkflow(ctx workflow.Context, in ActivitiesInput) error {
 		case "local-record":
 			f = workflow.ExecuteLocalActivity(ctx, bacts.Record, seq)
 		case "noop-upsert":
-			// What a case's enter() adds to a step: its six search attributes.
-			now := workflow.Now(ctx)
-			if err := workflow.UpsertTypedSearchAttributes(ctx, workflows.SACaseStage.ValueSet(fmt.Sprintf("Stage%d", i)),
-				workflows.SACaseStatus.ValueSet("active"), workflows.SAWaitingOn.ValueSet("caseworker"),
-				workflows.SAStageEnteredAt.ValueSet(now), workflows.SAStageDueAt.ValueSet(now.Add(72*time.Hour)),
-				workflows.SAOverdue.ValueSet(false)); err != nil {
+			if err := upsertStage(ctx, i); err != nil {
 				return err
 			}
 			f = workflow.ExecuteActivity(ctx, bacts.Noop)
@@ -148,6 +145,15 @@ func activitiesWorkflow(ctx workflow.Context, in ActivitiesInput) error {
 	return nil
 }
 
+// upsertStage is what a case's enter() adds to a step: its six search attributes.
+func upsertStage(ctx workflow.Context, stage int) error {
+	now := workflow.Now(ctx)
+	return workflow.UpsertTypedSearchAttributes(ctx, workflows.SACaseStage.ValueSet(fmt.Sprintf("Stage%d", stage)),
+		workflows.SACaseStatus.ValueSet("active"), workflows.SAWaitingOn.ValueSet("caseworker"),
+		workflows.SAStageEnteredAt.ValueSet(now), workflows.SAStageDueAt.ValueSet(now.Add(72*time.Hour)),
+		workflows.SAOverdue.ValueSet(false))
+}
+
 // bareWorkflow is the least a workflow can be: with wait false it ends at once
 // (the bare start); with wait true it takes "decide" updates until it is
 // terminated (the bare update).
@@ -159,6 +165,61 @@ func bareWorkflow(ctx workflow.Context, wait bool) error {
 	if err := workflow.SetUpdateHandler(ctx, updateDecide, func(ctx workflow.Context, decision string) (int, error) {
 		decided++
 		return decided, nil
+	}); err != nil {
+		return err
+	}
+	return workflow.Await(ctx, func() bool { return false })
+}
+
+// The kinds of update in the decision-cost table (part 2b): what a decision's
+// workflow task does, one piece at a time.
+var updateKinds = []string{"bare", "write", "upsert", "activity", "lazy", "decision"}
+
+const (
+	updateWork  = "work"
+	updateDrain = "drain"
+)
+
+// updateCostWorkflow takes "work" updates until it is terminated; each does in its
+// workflow task what the workflow's kind says: nothing (bare), a case-file write
+// that the answer waits for (write), the case's six search attributes (upsert), a
+// regular activity that the answer does not wait for, as the registry call of the
+// next stage (activity; lazy: not dispatched eagerly with the task's answer), or
+// all three, as a plan decision does (decision).
+// "drain" waits for the activities still under way.
+func updateCostWorkflow(ctx workflow.Context, kind string) error {
+	done, running := 0, 0
+	if err := workflow.SetUpdateHandler(ctx, updateWork, func(ctx workflow.Context, seq int64) (int, error) {
+		ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
+		if kind == "upsert" || kind == "decision" {
+			if err := upsertStage(ctx, int(seq%9)); err != nil {
+				return 0, err
+			}
+		}
+		if kind == "activity" || kind == "decision" || kind == "lazy" {
+			running++
+			if kind == "lazy" {
+				ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second, DisableEagerExecution: true})
+			}
+			f := workflow.ExecuteActivity(ctx, bacts.Noop)
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				_ = f.Get(ctx, nil)
+				running--
+			})
+		}
+		if kind == "write" || kind == "decision" {
+			if err := workflow.ExecuteLocalActivity(ctx, bacts.Record, seq).Get(ctx, nil); err != nil {
+				return 0, err
+			}
+		}
+		done++
+		return done, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, updateDrain, func(ctx workflow.Context) error {
+		return workflow.Await(ctx, func() bool { return running == 0 })
 	}); err != nil {
 		return err
 	}
