@@ -416,7 +416,7 @@ func (e *env) updateCosts(ctx context.Context, o Options, w io.Writer, state con
 		head: []string{"update", "p50 ms", "p99 ms", "p50 / bare", "server CPU ms/update", "homeward-process CPU ms/update"}}
 	label := map[string]string{"bare": "bare (the handler returns)", "write": "+ a case-file write (local activity), answered after it",
 		"upsert": "+ the case's six search attributes", "activity": "+ a regular activity started, not waited for (the registry call)",
-		"lazy": "the same, not eagerly dispatched",
+		"lazy":     "the same, not eagerly dispatched",
 		"decision": "all three, as a decision's workflow task"}
 	n := batch * o.LAWorkflows
 	for k, kind := range updateKinds {
