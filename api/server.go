@@ -34,6 +34,7 @@ type Server struct {
 	metrics  *metrics
 	ring     *codec.KeyRing
 	now      func() time.Time
+	probe    *taskProbe // /stuck's last answer about failing workflow tasks
 }
 
 // NewServer returns the API as an http.Handler.
@@ -47,8 +48,12 @@ func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc clien
 // New builds the API server.
 func New(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) *Server {
 	gin.SetMode(gin.ReleaseMode)
-	return &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
+	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
 		metrics: newMetrics(), ring: ring, now: func() time.Time { return time.Now().UTC() }}
+	s.probe = newTaskProbe(cfg.Temporal.TaskProbeEvery, s.failingTasks, func(err error) {
+		logger.Warn("asking Temporal about quiet cases failed; /stuck keeps the last answer", "error", err.Error())
+	})
+	return s
 }
 
 // Handler is the API.

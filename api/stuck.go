@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
+	"go.temporal.io/api/serviceerror"
 )
 
 // StuckCase is a case that needs a manager's eye, and why.
@@ -28,7 +30,7 @@ type StuckCase struct {
 // cases whose workflow task keeps failing (a bug, or a non-determinism error after
 // a deploy). The last cannot mark itself (its own code fails), and the pinned
 // server predates TemporalReportedProblems, so the cases that have been quiet
-// for a while are asked of Temporal directly.
+// for a while are asked of Temporal directly, in the background (taskProbe).
 func (s *Server) stuck(c *gin.Context) {
 	cases, err := s.store.Stuck(c, store.Filter{Limit: 500})
 	if err != nil {
@@ -53,13 +55,14 @@ func (s *Server) stuck(c *gin.Context) {
 		items = append(items, item)
 		listed[cs.ID] = true
 	}
-	failing, err := s.failingTasks(c, now)
+	failing, err := s.probe.failing(c, now)
 	if err != nil {
-		respondError(c, err)
-		return
+		// Temporal cannot be asked now: the case file's own stuck cases still answer.
+		loggerFrom(c).Warn("failing workflow tasks unknown", "error", err.Error())
 	}
 	for _, f := range failing {
 		if !listed[f.Case.ID] {
+			f.ForSeconds = int64(now.Sub(f.Since).Seconds()) // the answer may be older than now
 			items = append(items, f)
 		}
 	}
@@ -69,23 +72,35 @@ func (s *Server) stuck(c *gin.Context) {
 
 // failingTasks asks Temporal about the quietest active cases: a pending workflow
 // task on its second attempt or later means the workflow's code keeps failing.
+// A case Temporal cannot describe just then is not reported; if it can describe
+// none of them (Temporal down), the answer is an error. A case with no workflow
+// (NotFound) has no failing task.
 func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, error) {
 	quiet, err := s.store.Quiet(ctx, now.Add(-s.cfg.Temporal.TaskProbeAfter), s.cfg.Temporal.TaskProbeLimit)
 	if err != nil {
 		return nil, err
 	}
 	var (
-		mu    sync.Mutex
-		out   []StuckCase
-		wg    sync.WaitGroup
-		slots = make(chan struct{}, 8)
+		mu      sync.Mutex
+		out     []StuckCase
+		failed  int
+		lastErr error
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, 8)
 	)
 	for _, cs := range quiet {
 		wg.Go(func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
 			d, err := s.temporal.DescribeWorkflowExecution(ctx, cs.WorkflowID, "")
+			var notFound *serviceerror.NotFound
+			if errors.As(err, &notFound) {
+				return // no workflow: nothing fails
+			}
 			if err != nil {
+				mu.Lock()
+				failed, lastErr = failed+1, err
+				mu.Unlock()
 				return // a case Temporal cannot describe now is not reported as failing
 			}
 			wt := d.GetPendingWorkflowTask()
@@ -105,5 +120,8 @@ func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, 
 		})
 	}
 	wg.Wait()
+	if len(quiet) > 0 && failed == len(quiet) {
+		return nil, fmt.Errorf("describing %d quiet cases: %w", failed, lastErr)
+	}
 	return out, nil
 }

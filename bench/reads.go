@@ -32,8 +32,10 @@ type readQuery struct {
 	path  string
 	token string
 	list  bool // counts toward list_p99
-	probe bool // /stuck with the default task probe
-	sql   []planSQL
+	// probe: /stuck with the default task probe (100 quiet cases asked about in
+	// the background every 30 s); probeEach: with the probe run by every request.
+	probe, probeEach bool
+	sql              []planSQL
 }
 
 type planSQL struct {
@@ -159,7 +161,8 @@ func readQueries(driver string, now time.Time, month string, probeAfter time.Dur
 			sql: dueSQL("(sending_office IN (?) OR receiving_office IN (?))", []any{"GN-CKY", "GN-CKY"}, "approver")},
 		{name: "/tasks: manager (waiting on system)", path: "/api/v1/tasks", token: "dev-manager", sql: dueSQL("", nil, "system")},
 		{name: "/stuck (task probe off)", path: "/api/v1/stuck", token: "dev-manager", sql: stuckSQL(driver, now, probeAfter, 0)},
-		{name: "/stuck (task probe 100, the default)", path: "/api/v1/stuck", token: "dev-manager", probe: true, sql: stuckSQL(driver, now, probeAfter, 100)},
+		{name: "/stuck (task probe 100 in the background, the default)", path: "/api/v1/stuck", token: "dev-manager", probe: true, sql: stuckSQL(driver, now, probeAfter, 100)},
+		{name: "/stuck (task probe 100 run by each request)", path: "/api/v1/stuck", token: "dev-manager", probeEach: true, sql: stuckSQL(driver, now, probeAfter, 100)},
 		{name: "/reports/monthly?month=" + month, path: "/api/v1/reports/monthly?month=" + month, token: "dev-manager", sql: reportSQL(driver, month)},
 	}
 }
@@ -218,23 +221,25 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		return fmt.Errorf("seeding: %w", err)
 	}
 
-	// Two API servers on the seeded store: the default task probe (100 Temporal
-	// describes per /stuck at most) and none.
+	// Three API servers on the seeded store: the default task probe (up to 100
+	// Temporal describes, in the background every temporal.task_probe_every), the
+	// probe run by each request (task_probe_every 0: what one probe costs), and none.
 	cfg := e.stack.Config
 	cfg.Database.Driver, cfg.Database.DSN = driver, dsn
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	noProbe := cfg
+	noProbe, probeEach := cfg, cfg
 	noProbe.Temporal.TaskProbeLimit = 0
-	urlNoProbe, stop1, err := serve(api.NewServer(quiet, noProbe, st, e.stack.Temporal, e.ring))
-	if err != nil {
-		return err
+	probeEach.Temporal.TaskProbeEvery = 0
+	urls := map[*config.Config]string{}
+	for _, c := range []*config.Config{&noProbe, &cfg, &probeEach} {
+		u, stop, err := serve(api.NewServer(quiet, *c, st, e.stack.Temporal, e.ring))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		urls[c] = u
 	}
-	defer stop1()
-	urlProbe, stop2, err := serve(api.NewServer(quiet, cfg, st, e.stack.Temporal, e.ring))
-	if err != nil {
-		return err
-	}
-	defer stop2()
+	urlNoProbe, urlProbe, urlProbeEach := urls[&noProbe], urls[&cfg], urls[&probeEach]
 
 	cursor, cursorSeq, err := deepCursor(ctx, newAPIClient(urlNoProbe), int64(ss.cases/2))
 	if err != nil {
@@ -247,8 +252,11 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 	var plans []string
 	for _, q := range queries {
 		base := urlNoProbe
-		if q.probe {
+		switch {
+		case q.probe:
 			base = urlProbe
+		case q.probeEach:
+			base = urlProbeEach
 		}
 		cl := newAPIClient(base)
 		lat := &Latencies{}
@@ -295,7 +303,8 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		tb.note("no ANALYZE after seeding: Homeward never runs it (nor PRAGMA optimize) on SQLite")
 	}
 	tb.note("each query: 3 warm-up requests, then %d requests or %s, whichever ends first", o.ReadRequests, readBudget)
-	tb.note("worst list p99: %s ms (target < 20 ms); /stuck with the probe also asks Temporal about up to 100 quiet cases", ms(worst))
+	tb.note("worst list p99: %s ms (target < 20 ms); the task probe asks Temporal about up to 100 quiet cases: by default in the", ms(worst))
+	tb.note("  background at most every %s, /stuck answering from its last answer; the last /stuck row runs it in each request", cfg.Temporal.TaskProbeEvery)
 	tb.note("plan: FULL SCAN = the whole table is read; SORT = the matching rows are sorted before the page is cut; index walk = an index")
 	tb.note("  read in list order, filtering rows until the page is full (fast when many rows match, the whole index when few do);")
 	tb.note("  ok = an index serves filter and order. Postgres: the store runs these reads unprepared (custom plans only)")

@@ -66,9 +66,11 @@ type Temporal struct {
 	TaskQueue string `mapstructure:"task_queue"`
 	UIURL     string `mapstructure:"ui_url"`
 	// A case whose file has not changed for TaskProbeAfter is checked by /stuck for
-	// a failing workflow task (at most TaskProbeLimit cases per request).
+	// a failing workflow task (at most TaskProbeLimit cases at a time), in the
+	// background at most every TaskProbeEvery (0: on every request).
 	TaskProbeAfter time.Duration `mapstructure:"task_probe_after"`
 	TaskProbeLimit int           `mapstructure:"task_probe_limit"`
+	TaskProbeEvery time.Duration `mapstructure:"task_probe_every"`
 }
 
 // Database names the GORM dialect and its DSN.
@@ -330,6 +332,9 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal.TaskProbeLimit < 0 || c.Temporal.TaskProbeLimit > 1000 {
 		bad("temporal.task_probe_limit", "must be 0 to 1000")
+	}
+	if c.Temporal.TaskProbeEvery < 0 {
+		bad("temporal.task_probe_every", "must not be negative")
 	}
 	if c.Database.Driver != "sqlite" && c.Database.Driver != "postgres" {
 		bad("database.driver", `must be "sqlite" or "postgres", got %q`, c.Database.Driver)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -389,7 +390,9 @@ func TestRegistrationWhenTemporalIsDown(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(dead.Close)
 	// PlainPayloads: a client that never connected cannot be wrapped with the codec; nothing reaches Temporal here.
-	h := startWith(t, stack.Options{Config: testConfig(t, "sqlite"), Temporal: dead, NoWorker: true, PlainPayloads: true})
+	cfg := testConfig(t, "sqlite")
+	cfg.Temporal.TaskProbeAfter = 0 // every active case is asked about
+	h := startWith(t, stack.Options{Config: cfg, Temporal: dead, NoWorker: true, PlainPayloads: true})
 
 	r := h.call("POST", "/api/v1/cases", "dev-caseworker", canaryRegistration(), "Idempotency-Key", "down-1")
 	h.problem(r, http.StatusServiceUnavailable)
@@ -401,6 +404,21 @@ func TestRegistrationWhenTemporalIsDown(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, ready.Status, string(ready.Body))
 	require.NotEmpty(t, ready.Header.Get("Retry-After"))
 	require.Equal(t, map[string]any{"database": "ok", "temporal": "unavailable"}, ready.JSON(t)["checks"])
+
+	// A manager still sees the stuck cases the case file knows of: the failing
+	// workflow tasks are unknown while Temporal cannot be asked, not an error.
+	now := time.Now().UTC()
+	id := uuid.NewString()
+	stuck := &store.Case{ID: id, Status: "active", Stage: "Travel", WaitingOn: "system", StageEnteredAt: now.Add(-time.Hour),
+		HostCountry: "DE", CountryOfReturn: "GN", SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP",
+		Beneficiary: "{}", Household: "[]", Vulnerabilities: "[]", Consent: "{}", State: "{}", Currency: "EUR",
+		CreatedBy: "caseworker-de", WorkflowID: "case-" + id, CreatedAt: now, UpdatedAt: now.Add(-time.Hour)}
+	require.NoError(t, h.s.Store.CreateCase(t.Context(), stuck, nil, func(context.Context, *store.Case) (string, error) { return "run-1", nil }))
+	r = h.call("GET", "/api/v1/stuck", "dev-manager", nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+	items := r.JSON(t)["items"].([]any)
+	require.Len(t, items, 1)
+	require.Equal(t, "system", items[0].(map[string]any)["reason"])
 }
 
 func TestHealthAndReadiness(t *testing.T) {

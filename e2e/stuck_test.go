@@ -94,6 +94,8 @@ func TestTheManagersSavedQueriesFindStuckCases(t *testing.T) {
 func TestStuckFindsAWorkflowWhoseTaskKeepsFailing(t *testing.T) {
 	cfg := testConfig(t, "sqlite")
 	cfg.Temporal.TaskProbeAfter = 0
+	// /stuck reads the probe's last answer, asked again in the background when older than this.
+	cfg.Temporal.TaskProbeEvery = 100 * time.Millisecond
 	s := startWith(t, stack.Options{Config: cfg, Temporal: temporalClient(), NoWorker: true})
 	broken := sdkworker.New(s.s.Temporal, cfg.Temporal.TaskQueue, sdkworker.Options{}) // same keys: it decodes, then panics
 	broken.RegisterWorkflowWithOptions(func(workflow.Context, contract.CaseInput) error { panic("a bug in the new deploy") },
