@@ -361,6 +361,19 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 	return e.updateCosts(ctx, o, w, st)
 }
 
+// quiesce waits (up to 30 s) until the dev server is nearly idle: under 0.15
+// cores over half a second, so that work left by the part before is not measured.
+func (e *env) quiesce(ctx context.Context) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		m := e.meter()
+		time.Sleep(500 * time.Millisecond)
+		if m.stop().serverCores() < 0.15 {
+			return
+		}
+	}
+}
+
 // updateCosts sends updates one at a time to a workflow of each kind (see
 // updateCostWorkflow), the kinds in turn, rounds of 10: what each piece of a
 // decision's workflow task adds to the bare update, without HTTP or load.
@@ -368,6 +381,8 @@ func (e *env) updateCosts(ctx context.Context, o Options, w io.Writer, state con
 	if err := e.scratchCase(ctx, state); err != nil {
 		return err
 	}
+	// The resubmitted plans' next steps would otherwise still run on the server.
+	e.quiesce(ctx)
 	ids := make([]string, len(updateKinds))
 	for k, kind := range updateKinds {
 		run, err := e.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "update-costs-" + kind + "-" + uuid.NewString(),
