@@ -249,20 +249,15 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 	if errs > 0 {
 		return fmt.Errorf("preparing cases at PlanApproval: %d failed, first: %w", errs, first)
 	}
-	targets := make([]string, o.UpdateTargets)
-	for i := range targets {
-		run, err := e.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "bare-update-" + uuid.NewString(), TaskQueue: baselineQueue},
-			wfBare, true)
-		if err != nil {
-			return err
-		}
-		targets[i] = run.GetID()
+	waits := make([]any, o.UpdateTargets)
+	for i := range waits {
+		waits[i] = true
 	}
-	defer func() {
-		for _, id := range targets {
-			_ = e.tc.TerminateWorkflow(context.Background(), id, "", "benchmark done")
-		}
-	}()
+	targets, stopTargets, err := e.startWorkflows(ctx, wfBare, "bare-update-", waits)
+	if err != nil {
+		return err
+	}
+	defer stopTargets()
 
 	for _, c := range o.Levels {
 		o.logf("plan decisions at concurrency %d", c)
@@ -361,6 +356,27 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 	return e.updateCosts(ctx, o, w, st)
 }
 
+// startWorkflows starts one workflow of the bench's per argument, on its queue,
+// and returns their IDs and a func that terminates them.
+func (e *env) startWorkflows(ctx context.Context, workflowType, idPrefix string, args []any) ([]string, func(), error) {
+	ids := make([]string, 0, len(args))
+	stop := func() {
+		for _, id := range ids {
+			_ = e.tc.TerminateWorkflow(context.Background(), id, "", "benchmark done")
+		}
+	}
+	for _, arg := range args {
+		run, err := e.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: idPrefix + uuid.NewString(), TaskQueue: baselineQueue},
+			workflowType, arg)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		ids = append(ids, run.GetID())
+	}
+	return ids, stop, nil
+}
+
 // quiesce waits (up to 30 s) until the dev server is nearly idle: under 0.15
 // cores over half a second, so that work left by the part before is not measured.
 func (e *env) quiesce(ctx context.Context) {
@@ -383,20 +399,15 @@ func (e *env) updateCosts(ctx context.Context, o Options, w io.Writer, state con
 	}
 	// The resubmitted plans' next steps would otherwise still run on the server.
 	e.quiesce(ctx)
-	ids := make([]string, len(updateKinds))
+	kinds := make([]any, len(updateKinds))
 	for k, kind := range updateKinds {
-		run, err := e.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "update-costs-" + kind + "-" + uuid.NewString(),
-			TaskQueue: baselineQueue}, wfUpdates, kind)
-		if err != nil {
-			return err
-		}
-		ids[k] = run.GetID()
+		kinds[k] = kind
 	}
-	defer func() {
-		for _, id := range ids {
-			_ = e.tc.TerminateWorkflow(context.Background(), id, "", "benchmark done")
-		}
-	}()
+	ids, stop, err := e.startWorkflows(ctx, wfUpdates, "update-costs-", kinds)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	send := func(id, name string, args ...any) error {
 		h, err := e.tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: name, Args: args,
 			WaitForStage: client.WorkflowUpdateStageCompleted})
