@@ -72,9 +72,9 @@ func (s *Server) stuck(c *gin.Context) {
 
 // failingTasks asks Temporal about the quietest active cases: a pending workflow
 // task on its second attempt or later means the workflow's code keeps failing.
-// A case Temporal cannot describe just then is not reported; if it can describe
-// none of them (Temporal down), the answer is an error. A case with no workflow
-// (NotFound) has no failing task.
+// If Temporal cannot describe one of them just then, the answer is incomplete and
+// so an error (the last complete answer stays, see taskProbe); a case with no
+// workflow (NotFound) has no failing task.
 func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, error) {
 	quiet, err := s.store.Quiet(ctx, now.Add(-s.cfg.Temporal.TaskProbeAfter), s.cfg.Temporal.TaskProbeLimit)
 	if err != nil {
@@ -101,7 +101,7 @@ func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, 
 				mu.Lock()
 				failed, lastErr = failed+1, err
 				mu.Unlock()
-				return // a case Temporal cannot describe now is not reported as failing
+				return
 			}
 			wt := d.GetPendingWorkflowTask()
 			if wt.GetAttempt() < 2 {
@@ -120,8 +120,8 @@ func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, 
 		})
 	}
 	wg.Wait()
-	if len(quiet) > 0 && failed == len(quiet) {
-		return nil, fmt.Errorf("describing %d quiet cases: %w", failed, lastErr)
+	if failed > 0 {
+		return nil, fmt.Errorf("describing %d of %d quiet cases: %w", failed, len(quiet), lastErr)
 	}
 	return out, nil
 }

@@ -11,8 +11,8 @@ import (
 // describe calls of the server's CPU, too much for every GET /stuck; a task that
 // keeps failing stays stuck for hours, so an answer up to `every` old will do.
 // A read returns the last answer at once and, when it is older than `every`,
-// has one refresh run in the background; only the first read after a start waits
-// for an answer. With every 0, each read asks.
+// has one refresh run in the background; only the reads before the first answer
+// wait for it. With every 0, each read asks.
 type taskProbe struct {
 	every time.Duration
 	ask   func(ctx context.Context, now time.Time) ([]StuckCase, error)
@@ -23,8 +23,10 @@ type taskProbe struct {
 	found   []StuckCase
 	at      time.Time // when the answer was asked for; zero: no answer yet
 	running bool      // a background refresh is under way
-	// asking is held by the read that asks for the first answer; the others wait.
-	asking sync.Mutex
+	// first is closed when the read asking for the first answer is done (nil: no
+	// such read); firstErr is its error, if it had no answer.
+	first    chan struct{}
+	firstErr error
 }
 
 // refreshTimeout bounds one background refresh.
@@ -40,55 +42,56 @@ func (p *taskProbe) failing(ctx context.Context, now time.Time) ([]StuckCase, er
 	if p.every <= 0 {
 		return p.ask(ctx, now)
 	}
-	if found, ok := p.last(now); ok {
-		return found, nil
+	p.mu.Lock()
+	if !p.at.IsZero() {
+		if now.Sub(p.at) >= p.every && !p.running {
+			p.running = true
+			go p.refresh(now)
+		}
+		defer p.mu.Unlock()
+		return p.found, nil
 	}
-	// No answer yet: one read asks, the others wait for it and take its answer.
-	p.asking.Lock()
-	defer p.asking.Unlock()
-	if found, ok := p.last(now); ok {
-		return found, nil
+	if first := p.first; first != nil {
+		// Another read is asking for the first answer: take its answer, or its error.
+		p.mu.Unlock()
+		select {
+		case <-first:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.at.IsZero() {
+			return nil, p.firstErr
+		}
+		return p.found, nil
 	}
+	first := make(chan struct{})
+	p.first = first
+	p.mu.Unlock()
+
 	found, err := p.ask(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	p.keep(found, now)
-	return found, nil
-}
-
-// last is the answer there is, if any, with a refresh started when it is stale.
-func (p *taskProbe) last(now time.Time) ([]StuckCase, bool) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.at.IsZero() {
-		return nil, false
+	p.first, p.firstErr = nil, err
+	if err == nil {
+		p.found, p.at = found, now
 	}
-	if now.Sub(p.at) >= p.every && !p.running {
-		p.running = true
-		go p.refresh(now)
-	}
-	return p.found, true
-}
-
-func (p *taskProbe) keep(found []StuckCase, at time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if at.After(p.at) {
-		p.found, p.at = found, at
-	}
+	p.mu.Unlock()
+	close(first)
+	return found, err
 }
 
 func (p *taskProbe) refresh(now time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
 	found, err := p.ask(ctx, now)
-	if err == nil {
-		p.keep(found, now)
-	} else if p.onError != nil {
-		p.onError(err)
-	}
 	p.mu.Lock()
 	p.running = false
+	if err == nil && now.After(p.at) {
+		p.found, p.at = found, now
+	}
 	p.mu.Unlock()
+	if err != nil && p.onError != nil {
+		p.onError(err)
+	}
 }

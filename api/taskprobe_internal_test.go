@@ -80,6 +80,24 @@ func TestTheTaskProbesFirstAnswerIsAskedOnce(t *testing.T) {
 	require.EqualValues(t, 1, a.calls.Load())
 }
 
+func TestTheReadsWaitingForAFirstAnswerThatFailedHaveItsError(t *testing.T) {
+	a := &probeAnswers{gate: make(chan struct{})}
+	a.fail.Store(true)
+	p := newTaskProbe(time.Minute, a.ask, nil)
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = p.failing(context.Background(), now) })
+	}
+	require.Eventually(t, func() bool { return a.calls.Load() == 1 }, 5*time.Second, time.Millisecond)
+	close(a.gate)
+	wg.Wait()
+	for _, err := range errs {
+		require.Error(t, err, "no answer: every waiting read is told, none hangs")
+	}
+}
+
 func TestTheTaskProbesFirstFailureIsTriedAgain(t *testing.T) {
 	a := &probeAnswers{}
 	a.fail.Store(true)

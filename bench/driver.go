@@ -170,7 +170,8 @@ type watchers struct {
 func newWatchers() *watchers { return &watchers{byID: map[string]chan struct{}{}} }
 
 // watch returns a channel that has a value after each write of the case, and a
-// func that stops the watch.
+// func that stops the watch. One wait per case at a time (the driver's): a second
+// watch of the same case takes the notices, and the first falls back to pollEvery.
 func (w *watchers) watch(id string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	w.mu.Lock()

@@ -143,6 +143,19 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 				require.Equal(t, 0, c.p.count("CancelFlight"), "nothing to undo after departure")
 			},
 		},
+		"absconded while a follow-up visit is due": {
+			script: func(c *caseTest) {
+				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
+					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(5*time.Hour+90*day+time.Hour, withdraw("absconded"))
+			},
+			reason: contract.ClosedAbsconded,
+			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
+				require.Equal(t, "due", st.Monitoring[0].Status, "the visit was due, not missed")
+				require.NotContains(t, c.p.eventTypes(), "visit_missed")
+				require.Empty(t, c.p.notified("missed_visit"))
+			},
+		},
 		"absconded during procurement: nothing more is paid": {
 			script: func(c *caseTest) {
 				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
@@ -163,6 +176,9 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			require.Equal(t, contract.StatusClosed, st.Status)
 			require.Equal(t, tc.reason, st.ClosureReason)
 			require.Equal(t, contract.StageClosed, st.Stage)
+			// Every path ends within its stages' SLAs: a closure is never an overdue stage.
+			require.NotContains(t, c.p.eventTypes(), "overdue")
+			require.Empty(t, c.p.notified("overdue"))
 			if tc.check != nil {
 				tc.check(t, c, st)
 			}

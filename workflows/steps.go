@@ -87,7 +87,13 @@ func (w *caseRun) awaitWithin(ctx workflow.Context, d time.Duration, summary str
 	if err := workflow.Await(ctx, func() bool { return cond() || timer.IsReady() }); err != nil {
 		return false, err
 	}
-	return cond(), nil
+	if cond() {
+		return true, nil
+	}
+	// The timer is done: it fired (the due date passed), or it was cancelled with
+	// ctx (a withdrawal), which is an error here as in AwaitWithOptions, never a
+	// missed due date.
+	return false, timer.Get(ctx, nil)
 }
 
 // settled waits until the actions being applied have been applied (before version
