@@ -29,7 +29,10 @@ vet:
 # Three phases: every package's tests; then, alone on the machine, what restarts
 # Postgres, kills workers or loads everything (the short soak); then the fuzzers.
 SERIAL_TESTS := ^(TestSoak|TestPostgresRestartedDuringLoad|TestWorkerKilledWhileAVisitTimerRuns)$$
-test: $(TEMPORAL_CLI) vet workflowcheck
+# The Temporal CLI, vet and workflowcheck are made side by side: on a fresh machine
+# their module downloads overlap the CLI's long compile.
+test:
+	$(MAKE) --no-print-directory -j3 $(TEMPORAL_CLI) vet workflowcheck
 	$(GO) test -count=1 -timeout 10m ./...
 	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
