@@ -15,7 +15,7 @@ export HOMEWARD_TEST_POSTGRES_DSN
 $(TEMPORAL_CLI): tools/go.mod tools/go.sum
 	@echo "Building the Temporal CLI pinned in tools/go.mod into bin/ (the first build takes a few minutes)..."
 	@mkdir -p bin
-	cd tools && $(GO) build -o ../$(TEMPORAL_CLI) github.com/temporalio/cli/cmd/temporal
+	cd tools && $(GO) build -ldflags='-s -w' -o ../$(TEMPORAL_CLI) github.com/temporalio/cli/cmd/temporal
 
 build:
 	$(GO) build -o bin/homeward ./cmd/homeward
@@ -29,12 +29,10 @@ vet:
 # Three phases: every package's tests; then, alone on the machine, what restarts
 # Postgres, kills workers or loads everything (the short soak); then the fuzzers.
 SERIAL_TESTS := ^(TestSoak|TestPostgresRestartedDuringLoad|TestWorkerKilledWhileAVisitTimerRuns)$$
-# The Temporal CLI, vet and workflowcheck are made side by side: on a fresh machine
-# their module downloads overlap the CLI's long compile.
-test:
-	$(MAKE) --no-print-directory -j3 $(TEMPORAL_CLI) vet workflowcheck
-	$(GO) test -count=1 -timeout 10m ./...
-	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
+# go vet runs in full first, so the tests skip the part of it go test would run again.
+test: $(TEMPORAL_CLI) vet workflowcheck
+	$(GO) test -vet=off -count=1 -timeout 10m ./...
+	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -vet=off -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
 	$(MAKE) --no-print-directory fuzz
 
@@ -50,9 +48,9 @@ histories: $(TEMPORAL_CLI)
 # a clean run with "context deadline exceeded" as it runs out (golang/go#75804).
 FUZZ_INPUTS ?= 10000
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
-	$(GO) test -run '^$$' -fuzz '^FuzzActionBody$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
-	$(GO) test -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzRegistration$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzActionBody$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
+	$(GO) test -vet=off -run '^$$' -fuzz '^FuzzListFilter$$' -fuzztime=$(FUZZ_INPUTS)x ./api/
 
 # The Temporal UI as a manager sees it: headless Debian chromium (installed if
 # missing) finds an overdue case by the saved query and reads its decoded details.
