@@ -28,6 +28,11 @@ type CaseState struct {
 	Overdue        bool          `json:"overdue"`
 	// Blocked says why the case cannot go on without help (a partner refused a call).
 	Blocked string `json:"blocked,omitempty"`
+	// Next says, in words, what should happen next (the UI's current details too).
+	Next string `json:"next,omitempty"`
+	// Actions are what people may do to the case now, each with the roles that may:
+	// the workflow's validators decide, so a page offers these and no others.
+	Actions []OpenAction `json:"actions,omitempty"`
 
 	Counselling *CounsellingState `json:"counselling,omitempty"`
 	Screening   *ScreeningState   `json:"screening,omitempty"`
@@ -37,6 +42,30 @@ type CaseState struct {
 	Plan        *PlanState        `json:"plan,omitempty"`
 	Procurement []ProcurementItem `json:"procurement,omitempty"`
 	Monitoring  []VisitState      `json:"monitoring,omitempty"`
+}
+
+// OpenAction is an action a case accepts now: an update's (or a partner fact's)
+// name, what it is about (a plan item's ID, a visit's number) and who may send it.
+// The validator still decides for the person who sends it (nobody approves a plan
+// they submitted).
+type OpenAction struct {
+	Name   string `json:"name"`
+	Target string `json:"target,omitempty"`
+	Roles  []Role `json:"roles"`
+}
+
+// Open says whether the action (on the target, if any) is open to the role.
+func (st CaseState) Open(name, target string, role Role) bool {
+	for _, a := range st.Actions {
+		if a.Name == name && a.Target == target {
+			for _, r := range a.Roles {
+				if r == role {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // CounsellingState records the counselling outcome.

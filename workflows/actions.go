@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
@@ -39,18 +40,87 @@ func action[T any](ctx workflow.Context, w *caseRun, name string,
 			// for its local activities, except one that outlasts the task (the
 			// database down): then the answer waits here for the write.
 			_ = w.writtenUpTo(disconnected(ctx), w.st.Seq)
-			return w.st, nil
+			return w.published(), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(a contract.Action[T]) error {
-			if w.st.Status == contract.StatusClosed {
-				return refuse(contract.RefusedWrongStage, "the case is closed")
-			}
-			if w.withdrawal != nil && name != contract.UpdateWithdrawal {
-				// Validators do not run on replay: refusing more is safe for cases in flight.
-				return refuse(contract.RefusedWrongStage, "the case is being closed (%s)", w.withdrawal.Body.Reason)
+			if err := w.gate(name); err != nil {
+				return err
 			}
 			return validate(a)
 		}})
+}
+
+// gate refuses every action but a withdrawal once the case closes or is closing.
+func (w *caseRun) gate(name string) error {
+	if w.st.Status == contract.StatusClosed {
+		return refuse(contract.RefusedWrongStage, "the case is closed")
+	}
+	if w.withdrawal != nil && name != contract.UpdateWithdrawal {
+		// Validators do not run on replay: refusing more is safe for cases in flight.
+		return refuse(contract.RefusedWrongStage, "the case is being closed (%s)", w.withdrawal.Body.Reason)
+	}
+	return nil
+}
+
+// peopleRoles are the roles that act on cases through the API and the workspace.
+var peopleRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover, contract.RoleProcurement,
+	contract.RoleManager}
+
+// openActions asks the validators which actions the case accepts now, and from
+// which role: each validator is run for a person of that role from any office,
+// with the action's target (a plan item, a visit). The workspace offers exactly
+// these, so the rules stay here. It reads the state and changes nothing.
+func (w *caseRun) openActions() []contract.OpenAction {
+	var out []contract.OpenAction
+	offer := func(name, target string, validate func(contract.Actor) error) {
+		if w.gate(name) != nil {
+			return
+		}
+		var roles []contract.Role
+		for _, r := range peopleRoles {
+			if validate(contract.Actor{Role: r, Office: "*"}) == nil {
+				roles = append(roles, r)
+			}
+		}
+		if len(roles) > 0 {
+			out = append(out, contract.OpenAction{Name: name, Target: target, Roles: roles})
+		}
+	}
+	probe := func(name string, validate func(contract.Actor) error) { offer(name, "", validate) }
+	probe(contract.UpdateCounselling, func(a contract.Actor) error {
+		return w.canCounsel(contract.Action[contract.Counselling]{Actor: a})
+	})
+	probe(contract.UpdateScreening, func(a contract.Actor) error {
+		return w.canScreen(contract.Action[contract.Screening]{Actor: a})
+	})
+	probe(contract.UpdateClearance, func(a contract.Actor) error {
+		return w.canClear(contract.Action[contract.Clearance]{Actor: a})
+	})
+	probe(contract.SignalMedicalResult, func(a contract.Actor) error { return w.expectsMedical(a) })
+	probe(contract.UpdateDeparture, func(a contract.Actor) error {
+		return w.canDepart(contract.Action[contract.Departure]{Actor: a})
+	})
+	probe(contract.SignalArrival, func(a contract.Actor) error { return w.expectsArrival(a) })
+	probe(contract.UpdatePlan, func(a contract.Actor) error {
+		return w.canSubmitPlan(contract.Action[contract.Plan]{Actor: a})
+	})
+	probe(contract.UpdatePlanDecision, func(a contract.Actor) error {
+		return w.canDecide(contract.Action[contract.PlanDecision]{Actor: a})
+	})
+	for _, p := range w.st.Procurement {
+		offer(contract.UpdateDelivery, p.ItemID, func(a contract.Actor) error {
+			return w.canDeliver(contract.Action[contract.Delivery]{Actor: a, Body: contract.Delivery{ItemID: p.ItemID}})
+		})
+	}
+	for _, v := range w.st.Monitoring {
+		offer(contract.UpdateVisit, strconv.Itoa(v.Visit), func(a contract.Actor) error {
+			return w.canReportVisit(contract.Action[contract.Visit]{Actor: a, Body: contract.Visit{Visit: v.Visit}})
+		})
+	}
+	probe(contract.UpdateWithdrawal, func(a contract.Actor) error {
+		return w.canWithdraw(contract.Action[contract.Withdrawal]{Actor: a})
+	})
+	return out
 }
 
 func firstErr(errs ...error) error {

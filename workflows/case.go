@@ -111,7 +111,7 @@ func (w *caseRun) setup(ctx workflow.Context) error {
 		w.startWriter(ctx)
 	}
 	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.CaseState, error) {
-		return w.st, nil
+		return w.published(), nil
 	}); err != nil {
 		return err
 	}
@@ -203,4 +203,31 @@ func (w *caseRun) sawBefore(key string) bool {
 	}
 	w.seen = append(w.seen, key)
 	return false
+}
+
+// expectsMedical says whether the case waits for a fit-to-travel result that a
+// caseworker may enter by hand (the provider's answer on paper). Partners post
+// through the API, which buffers a result whenever it comes.
+func (w *caseRun) expectsMedical(a contract.Actor) error {
+	if err := w.must(a, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if w.st.Stage != contract.StageMedicalClearance || w.st.WaitingOn != contract.WaitingMedicalProvider ||
+		len(w.pendingMedical) > 0 {
+		return refuse(contract.RefusedWrongStage, "no medical assessment is awaited")
+	}
+	return nil
+}
+
+// expectsArrival says whether the case waits for the reception to be confirmed:
+// from the ticketed flight on, until the arrival is known.
+func (w *caseRun) expectsArrival(a contract.Actor) error {
+	if err := w.must(a, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == "ticketed"
+	if (!ticketed && w.st.Stage != contract.StageArrival) || w.st.Arrival != nil || len(w.pendingArrival) > 0 {
+		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
+	}
+	return nil
 }

@@ -216,10 +216,21 @@ func (w *caseRun) writtenIn(ctx workflow.Context) int64 {
 	return int64(w.generation())<<32 | int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())
 }
 
+// published is the state as people read it: the facts, what should happen next
+// and which actions the case accepts now.
+func (w *caseRun) published() contract.CaseState {
+	st := w.st
+	st.Next, st.Actions = w.next, w.openActions()
+	if st.Status == contract.StatusClosed {
+		st.Next = ""
+	}
+	return st
+}
+
 // snapshot is a deep copy of the state: a local activity reads it on another
 // goroutine while the workflow goes on changing its own.
 func (w *caseRun) snapshot() contract.CaseState {
-	b, err := json.Marshal(w.st)
+	b, err := json.Marshal(w.published())
 	if err != nil {
 		panic(err) // the state is plain data: marshalling cannot fail
 	}
