@@ -17,15 +17,15 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// request is a body the API can check on its own (shape, formats, dates).
-type request interface {
+// Request is a body the API can check on its own (shape, formats, dates).
+type Request interface {
 	Validate(now time.Time) []contract.FieldError
 }
 
 // action handles a person's action on a case: it is sent to the workflow as an
 // update, whose validator accepts or refuses it; the answer is the case after it.
 // With an Idempotency-Key, a repeat gets the first answer and has no second effect.
-func action[T request](s *Server, update string) gin.HandlerFunc {
+func action[T Request](s *Server, update string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cs, body, key, ok := prepare[T](s, c)
 		if !ok {
@@ -34,53 +34,91 @@ func action[T request](s *Server, update string) gin.HandlerFunc {
 		if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
 			d.ItemID = c.Param("item_id")
 		}
-		updateID := key
-		if updateID == "" {
-			updateID = uuid.NewString()
-		}
-		ctx, cancel := context.WithTimeout(c, 30*time.Second)
-		defer cancel()
-		h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-			WorkflowID: cs.WorkflowID, UpdateID: updateID, UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted,
-			Args: []any{contract.Action[T]{Actor: principal(c), RequestID: key, Body: body}},
-		})
-		var st contract.CaseState
-		if err == nil {
-			err = h.Get(ctx, &st)
-		}
+		v, err := s.act(c, cs, update, body, key)
 		if err != nil {
-			respondError(c, closedIsConflict(err))
+			respondError(c, err)
 			return
 		}
-		s.remember(c, key, fingerprint(body), http.StatusOK, s.view(cs, st))
+		s.remember(c, key, fingerprint(body), http.StatusOK, v)
 	}
+}
+
+// Act is a person's action on a case (an update of its workflow, by name): the
+// body is checked here, and the workflow's validator decides whether the case
+// accepts it from this person now. It answers the case after the action.
+func (s *Server) Act(ctx context.Context, caseID, update string, body Request) (CaseView, error) {
+	cs, err := s.FindCase(ctx, caseID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	if errs := body.Validate(s.now()); len(errs) > 0 {
+		return CaseView{}, &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs}
+	}
+	return s.act(ctx, cs, update, body, "")
+}
+
+func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Request, key string) (CaseView, error) {
+	updateID := key
+	if updateID == "" {
+		updateID = uuid.NewString()
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: cs.WorkflowID, UpdateID: updateID, UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{contract.Action[Request]{Actor: principal(ctx), RequestID: key, Body: body}},
+	})
+	var st contract.CaseState
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	if err != nil {
+		return CaseView{}, closedIsConflict(err)
+	}
+	return s.view(cs, st), nil
 }
 
 // fact handles a partner's callback (a medical result, an arrival): a signal the
 // workflow buffers and de-duplicates, answered 202.
-func fact[T request](s *Server, signal string) gin.HandlerFunc {
+func fact[T Request](s *Server, signal string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cs, body, key, ok := prepare[T](s, c)
 		if !ok {
 			return
 		}
-		if cs.Status == string(contract.StatusClosed) {
-			respondError(c, fail(KindConflict, "the case is closed"))
-			return
-		}
-		err := s.temporal.SignalWorkflow(c, cs.WorkflowID, "", signal,
-			contract.Action[T]{Actor: principal(c), RequestID: key, Body: body})
-		if err != nil {
-			respondError(c, closedIsConflict(err))
+		if err := s.report(c, cs, signal, body, key); err != nil {
+			respondError(c, err)
 			return
 		}
 		s.remember(c, key, fingerprint(body), http.StatusAccepted, gin.H{"accepted": true, "case_id": cs.ID})
 	}
 }
 
+// Report is a partner's fact about a case (a medical result, an arrival), here
+// entered by a person: a signal the workflow buffers until the case uses it.
+func (s *Server) Report(ctx context.Context, caseID, signal string, body Request) error {
+	cs, err := s.FindCase(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	if errs := body.Validate(s.now()); len(errs) > 0 {
+		return &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs}
+	}
+	return s.report(ctx, cs, signal, body, "")
+}
+
+func (s *Server) report(ctx context.Context, cs *store.Case, signal string, body Request, key string) error {
+	if cs.Status == string(contract.StatusClosed) {
+		return fail(KindConflict, "the case is closed")
+	}
+	err := s.temporal.SignalWorkflow(ctx, cs.WorkflowID, "", signal,
+		contract.Action[Request]{Actor: principal(ctx), RequestID: key, Body: body})
+	return closedIsConflict(err)
+}
+
 // prepare does what every action and fact does first: find the case, read and
 // check the body, and answer a repeated Idempotency-Key from memory.
-func prepare[T request](s *Server, c *gin.Context) (cs *store.Case, body T, key string, ok bool) {
+func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key string, ok bool) {
 	cs, err := s.caseFor(c)
 	if err != nil {
 		respondError(c, err)

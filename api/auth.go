@@ -106,9 +106,18 @@ func allow(roles ...contract.Role) gin.HandlerFunc {
 	}
 }
 
-func principal(c *gin.Context) Principal {
-	p, _ := c.Request.Context().Value(principalKey).(Principal)
+// principal is who calls (set by authenticate, or by the workspace's session).
+// Every function below the handlers takes it from the context, so the API and the
+// workspace reach the same rules through the same code.
+func principal(ctx context.Context) Principal {
+	p, _ := ctx.Value(principalKey).(Principal)
 	return p
+}
+
+// WithPrincipal is ctx on behalf of p: how the workspace, which signs people in
+// with a session instead of a bearer token, calls the API's functions.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey, p)
 }
 
 // canSee says whether a person may see a case of these offices: managers see
@@ -140,13 +149,13 @@ func requestIDs(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-func requestID(c *gin.Context) string {
-	id, _ := c.Request.Context().Value(requestIDKey).(string)
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
 
-func loggerFrom(c *gin.Context) *slog.Logger {
-	if l, ok := c.Request.Context().Value(loggerKey).(*slog.Logger); ok {
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
 		return l
 	}
 	return slog.Default()

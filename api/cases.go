@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,46 +24,58 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
-// registerCase stores a new case and starts its workflow (store.CreateCase): if
-// the workflow cannot start, nothing is stored (503), so no case is half-created.
-// A retried request with the same Idempotency-Key returns the case it created
-// (after waiting for that registration to finish, if it is under way).
+// registerCase stores a new case and starts its workflow (Register).
 func (s *Server) registerCase(c *gin.Context) {
-	p := principal(c)
-	// The request's context, not c: gin reuses c once the handler returns, while
-	// database/sql may still look at the context of a transaction's statement.
-	ctx := c.Request.Context()
 	var reg Registration
 	if err := decode(c, s.cfg.HTTP.BodyLimitBytes, &reg); err != nil {
 		respondError(c, err)
 		return
 	}
-	now := s.now()
-	if errs := reg.Validate(now, func(name string) bool { _, ok := s.cfg.Rules.Programme(name); return ok }); len(errs) > 0 {
-		respondError(c, &Error{Kind: KindInvalid, Detail: "the registration is not valid", Fields: errs})
+	// The request's context, not c: gin reuses c once the handler returns, while
+	// database/sql may still look at the context of a transaction's statement.
+	cs, created, err := s.Register(c.Request.Context(), reg, c.GetHeader("Idempotency-Key"))
+	if err != nil {
+		respondError(c, err)
 		return
 	}
+	status := http.StatusOK // a repeated Idempotency-Key: the case it created
+	if created {
+		status = http.StatusCreated
+		c.Header("Location", "/api/v1/cases/"+cs.ID)
+	}
+	s.respondCase(c, status, cs, nil)
+}
+
+// Register validates a registration, stores the case and starts its workflow
+// (store.CreateCase): if the workflow cannot start, nothing is stored, so no case
+// is half-created. With an idempotency key, a repeat returns the case the first
+// created (created false), after waiting for that registration if it is under way.
+func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey string) (_ *store.Case, created bool, _ error) {
+	p := principal(ctx)
+	now := s.now()
+	if errs := reg.Validate(now, func(name string) bool { _, ok := s.cfg.Rules.Programme(name); return ok }); len(errs) > 0 {
+		return nil, false, &Error{Kind: KindInvalid, Detail: "the registration is not valid", Fields: errs}
+	}
 	if !canSee(p, reg.SendingOffice, reg.ReceivingOffice) {
-		respondError(c, fail(KindForbidden, "a caseworker registers cases of their own office"))
-		return
+		return nil, false, fail(KindForbidden, "a caseworker registers cases of their own office")
 	}
 	var key *string
 	fp := fingerprint(reg)
-	if k := c.GetHeader("Idempotency-Key"); k != "" {
+	if k := idempotencyKey; k != "" {
 		if len(k) > 255 {
-			respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
-			return
+			return nil, false, fail(KindInvalid, "Idempotency-Key is at most 255 characters")
 		}
 		scoped := p.User + ":" + k
 		key = &scoped
-		if existing, err := s.store.CaseByIdempotencyKey(ctx, scoped); err == nil && s.replayRegistration(c, existing, fp) {
-			return
+		if existing, err := s.store.CaseByIdempotencyKey(ctx, scoped); err == nil {
+			if cs, handled, err := s.replayRegistration(ctx, existing, fp); handled {
+				return cs, false, err
+			}
 		}
 	}
 	rules, err := rulesFor(s.cfg.Rules, reg.Programme)
 	if err != nil {
-		respondError(c, err)
-		return
+		return nil, false, err
 	}
 	id := uuid.NewString()
 	cs := &store.Case{ID: id, IdempotencyKey: key, Status: string(contract.StatusActive), Stage: string(contract.StageIntake),
@@ -75,7 +88,7 @@ func (s *Server) registerCase(c *gin.Context) {
 			strings.ToLower(strings.TrimSpace(reg.Beneficiary.GivenName)), reg.Beneficiary.DateOfBirth, reg.Beneficiary.Nationality),
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	adults, minors := reg.household(now)
-	audit := []store.AuditEntry{s.auditEntry(c, "", "registration", "create")}
+	audit := []store.AuditEntry{s.auditEntry(ctx, "", "registration", "create")}
 	create := func() error {
 		return s.store.CreateCase(ctx, cs, audit, func(ctx context.Context, cs *store.Case) (string, error) {
 			in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
@@ -109,22 +122,21 @@ func (s *Server) registerCase(c *gin.Context) {
 			// A concurrent retry with the same key may have won the race. (Our own
 			// row may remain if its workflow started and recording that failed,
 			// or the start failed and removing it did too: then the error stands.)
-			if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil && existing.ID != cs.ID &&
-				s.replayRegistration(c, existing, fp) {
-				return
+			if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil && existing.ID != cs.ID {
+				if replayed, handled, err := s.replayRegistration(ctx, existing, fp); handled {
+					return replayed, false, err
+				}
 			}
 		}
-		respondError(c, err)
-		return
+		return nil, false, err
 	}
 	if key != nil {
 		if err := s.store.RememberResponse(ctx, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
 			Status: http.StatusCreated, Body: cs.ID, CreatedAt: now}); err != nil {
-			loggerFrom(c).Warn("registration fingerprint not stored", "error", err.Error())
+			loggerFrom(ctx).Warn("registration fingerprint not stored", "error", err.Error())
 		}
 	}
-	c.Header("Location", "/api/v1/cases/"+cs.ID)
-	s.respondCase(c, http.StatusCreated, cs, nil)
+	return cs, true, nil
 }
 
 // settle resolves a case row whose workflow's run ID is not recorded (see
@@ -199,27 +211,24 @@ func registrationKey(scoped string) string { return "register:" + scoped }
 
 // replayRegistration answers a repeated registration: the case it created, or
 // 409 if the same key now comes with another body. A registration still under
-// way is waited for; it answers false (and nothing) if that one never started,
-// so the caller registers anew.
-func (s *Server) replayRegistration(c *gin.Context, existing *store.Case, fp string) bool {
+// way is waited for; it is not handled (false) if that one never started, so the
+// caller registers anew.
+func (s *Server) replayRegistration(ctx context.Context, existing *store.Case, fp string) (*store.Case, bool, error) {
 	if existing.Unstarted() {
-		settled, err := s.settle(c.Request.Context(), existing)
+		settled, err := s.settle(ctx, existing)
 		if err != nil {
-			respondError(c, err)
-			return true
+			return nil, true, err
 		}
 		if settled == nil {
-			return false
+			return nil, false, nil
 		}
 		existing = settled
 	}
-	first, err := s.store.RememberedResponse(c, registrationKey(*existing.IdempotencyKey))
+	first, err := s.store.RememberedResponse(ctx, registrationKey(*existing.IdempotencyKey))
 	if err == nil && first.Fingerprint != fp {
-		respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different registration"))
-		return true
+		return nil, true, fail(KindConflict, "this Idempotency-Key was used for a different registration")
 	}
-	s.respondCase(c, http.StatusOK, existing, nil)
-	return true
+	return existing, true, nil
 }
 
 func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {
@@ -236,29 +245,32 @@ func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *c
 }
 
 // caseFor loads the case in the path, if the caller may see it (else 404).
-func (s *Server) caseFor(c *gin.Context) (*store.Case, error) {
-	id := c.Param("id")
+func (s *Server) caseFor(c *gin.Context) (*store.Case, error) { return s.FindCase(c, c.Param("id")) }
+
+// FindCase loads a case if the caller may see it; else, or if there is none, it is
+// not found. Every read and action on a case starts here.
+func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fail(KindNotFound, "no such case")
 	}
-	cs, err := s.store.CaseByID(c, id)
+	cs, err := s.store.CaseByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if cs.Unstarted() {
 		// A registration under way, or one that stopped (see store.CreateCase).
-		if cs, err = s.settle(c.Request.Context(), cs); err != nil {
+		if cs, err = s.settle(ctx, cs); err != nil {
 			return nil, err
 		}
 		if cs == nil {
 			return nil, fail(KindNotFound, "no such case")
 		}
 	}
-	p := principal(c)
+	p := principal(ctx)
 	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)
 	if visible && p.Role == contract.RoleApprover && cs.WaitingOn != string(contract.WaitingApprover) {
 		// Approvers see the cases waiting on them and those they decided.
-		if visible, err = s.store.DecidedBy(c, cs.ID, p.User); err != nil {
+		if visible, err = s.store.DecidedBy(ctx, cs.ID, p.User); err != nil {
 			return nil, err
 		}
 	}
@@ -269,14 +281,14 @@ func (s *Server) caseFor(c *gin.Context) (*store.Case, error) {
 }
 
 // audit records that the caller read or changed a part of a case's personal data.
-func (s *Server) audit(c *gin.Context, caseID, part, action string) error {
-	return s.store.Audit(c, s.auditEntry(c, caseID, part, action))
+func (s *Server) audit(ctx context.Context, caseID, part, action string) error {
+	return s.store.Audit(ctx, s.auditEntry(ctx, caseID, part, action))
 }
 
-func (s *Server) auditEntry(c *gin.Context, caseID, part, action string) store.AuditEntry {
-	p := principal(c)
+func (s *Server) auditEntry(ctx context.Context, caseID, part, action string) store.AuditEntry {
+	p := principal(ctx)
 	return store.AuditEntry{At: s.now(), ActorUser: p.User, ActorRole: string(p.Role), CaseID: caseID, Part: part,
-		Action: action, RequestID: requestID(c)}
+		Action: action, RequestID: requestID(ctx)}
 }
 
 // auditTrail lists who read or changed a case's personal data (managers).
@@ -299,31 +311,32 @@ func (s *Server) auditTrail(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-// getCase returns the case file with its live state: the workflow's answer to a
-// query while it runs, the projection in the case file if the workflow cannot
-// answer (no worker) or the case is closed.
+// getCase returns the case file with its state.
 func (s *Server) getCase(c *gin.Context) {
-	cs, err := s.caseFor(c)
+	v, err := s.ReadCase(c, c.Param("id"))
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	if err := s.audit(c, cs.ID, "case_file", "read"); err != nil {
-		respondError(c, err) // no read of personal data without its audit entry
-		return
+	c.JSON(http.StatusOK, v)
+}
+
+// ReadCase is the case file with the state the workflow last wrote to it, audited
+// as a read of personal data. It asks Temporal nothing: the workflow writes the case
+// file before each of its tasks completes, so an action's answer is already there.
+func (s *Server) ReadCase(ctx context.Context, id string) (CaseView, error) {
+	cs, err := s.FindCase(ctx, id)
+	if err != nil {
+		return CaseView{}, err
 	}
-	var live *contract.CaseState
-	if cs.Status == string(contract.StatusActive) {
-		ctx, cancel := context.WithTimeout(c, 2*time.Second)
-		defer cancel()
-		if v, err := s.temporal.QueryWorkflow(ctx, cs.WorkflowID, "", contract.QueryState); err == nil {
-			var st contract.CaseState
-			if v.Get(&st) == nil {
-				live = &st
-			}
-		}
+	if err := s.audit(ctx, cs.ID, "case_file", "read"); err != nil {
+		return CaseView{}, err // no read of personal data without its audit entry
 	}
-	s.respondCase(c, http.StatusOK, cs, live)
+	st, err := cs.LiveState()
+	if err != nil {
+		return CaseView{}, err
+	}
+	return s.view(cs, st), nil
 }
 
 // TimelineEntry is one line of a case's timeline.
@@ -341,53 +354,67 @@ type TimelineActor struct {
 }
 
 func (s *Server) timeline(c *gin.Context) {
-	cs, err := s.caseFor(c)
+	items, err := s.Timeline(c, c.Param("id"))
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	if err := s.audit(c, cs.ID, "timeline", "read"); err != nil {
-		respondError(c, err)
-		return
-	}
-	evs, err := s.store.Timeline(c, cs.ID)
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// Timeline is what happened to a case, oldest first, audited as a read.
+func (s *Server) Timeline(ctx context.Context, id string) ([]TimelineEntry, error) {
+	cs, err := s.FindCase(ctx, id)
 	if err != nil {
-		respondError(c, err)
-		return
+		return nil, err
+	}
+	if err := s.audit(ctx, cs.ID, "timeline", "read"); err != nil {
+		return nil, err
+	}
+	evs, err := s.store.Timeline(ctx, cs.ID)
+	if err != nil {
+		return nil, err
 	}
 	items := make([]TimelineEntry, 0, len(evs))
 	for _, e := range evs {
 		items = append(items, TimelineEntry{Type: e.Type, Actor: TimelineActor{User: e.ActorUser, Role: e.ActorRole},
 			At: e.At.UTC(), Summary: e.Summary})
 	}
-	c.JSON(http.StatusOK, gin.H{"items": items})
+	return items, nil
 }
 
 func (s *Server) listCases(c *gin.Context) {
-	f, err := s.filter(c)
+	items, next, err := s.ListCases(c, c.Request.URL.Query())
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	page, err := s.store.ListCases(c, f)
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": next})
+}
+
+// ListCases is the list with the filters of GET /cases (newest first, one page),
+// scoped to what the caller may see, and the cursor of the next page.
+func (s *Server) ListCases(ctx context.Context, q url.Values) ([]Summary, string, error) {
+	f, err := s.filter(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	page, err := s.store.ListCases(ctx, f)
 	if err == store.ErrBadCursor {
-		respondError(c, &Error{Kind: KindInvalid, Detail: "cursor is not one this API gave out",
-			Fields: []contract.FieldError{{Field: "cursor", Message: "unknown cursor"}}})
-		return
+		return nil, "", &Error{Kind: KindInvalid, Detail: "cursor is not one this API gave out",
+			Fields: []contract.FieldError{{Field: "cursor", Message: "unknown cursor"}}}
 	}
 	if err != nil {
-		respondError(c, err)
-		return
+		return nil, "", err
 	}
-	c.JSON(http.StatusOK, gin.H{"items": summaries(page.Cases), "next_cursor": page.NextCursor})
+	return summaries(page.Cases), page.NextCursor, nil
 }
 
 var knownQuery = map[string]bool{"stage": true, "status": true, "country_of_return": true, "office": true,
 	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true}
 
 // filter reads the list's query parameters.
-func (s *Server) filter(c *gin.Context) (store.Filter, error) {
-	q := c.Request.URL.Query()
+func (s *Server) filter(ctx context.Context, q url.Values) (store.Filter, error) {
 	var errs []contract.FieldError
 	bad := func(field, msg string) { errs = append(errs, contract.FieldError{Field: field, Message: msg}) }
 	for k := range q {
@@ -397,8 +424,8 @@ func (s *Server) filter(c *gin.Context) (store.Filter, error) {
 	}
 	f := store.Filter{Stage: q.Get("stage"), Status: q.Get("status"), CountryOfReturn: q.Get("country_of_return"),
 		Office: q.Get("office"), WaitingOn: q.Get("waiting_on"), Cursor: q.Get("cursor"), Limit: 50,
-		Offices: officeScope(principal(c))}
-	if p := principal(c); p.Role == contract.RoleApprover {
+		Offices: officeScope(principal(ctx))}
+	if p := principal(ctx); p.Role == contract.RoleApprover {
 		f.Approver = p.User
 	}
 	if f.Stage != "" && !slices.Contains(stageNames(), f.Stage) {

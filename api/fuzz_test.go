@@ -166,7 +166,7 @@ var actionBodies = []struct {
 	{"withdrawal", []string{`{"reason": "withdrawn", "comment": "changed their mind"}`, `{"reason": "completed"}`}, checkBody[contract.Withdrawal]},
 }
 
-func checkBody[T request](t *testing.T, data []byte) {
+func checkBody[T Request](t *testing.T, data []byte) {
 	var body T
 	if !decodeFuzzed(t, data, &body) {
 		return
@@ -198,7 +198,7 @@ func FuzzListFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, query, role, office string) {
 		c := fuzzContext(nil, query)
 		withValue(c, principalKey, Principal{User: "u", Role: contract.Role(role), Office: office})
-		got, err := (&Server{}).filter(c)
+		got, err := (&Server{}).filter(c, c.Request.URL.Query())
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindInvalid {

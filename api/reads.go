@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/csv"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -23,13 +25,22 @@ var inbox = map[contract.Role][]string{
 
 // tasks is the caller's inbox: cases waiting on their role, oldest due first.
 func (s *Server) tasks(c *gin.Context) {
-	p := principal(c)
-	cases, err := s.store.Due(c, store.Filter{Offices: officeScope(p), Limit: 200}, inbox[p.Role])
+	items, err := s.Inbox(c)
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": summaries(cases)})
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// Inbox is the cases waiting on the caller's role in their offices, oldest due first.
+func (s *Server) Inbox(ctx context.Context) ([]Summary, error) {
+	p := principal(ctx)
+	cases, err := s.store.Due(ctx, store.Filter{Offices: officeScope(p), Limit: 200}, inbox[p.Role])
+	if err != nil {
+		return nil, err
+	}
+	return summaries(cases), nil
 }
 
 var monthRE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
@@ -38,13 +49,7 @@ var monthRE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)
 // month; assistance committed and paid; service charges. JSON, or CSV on request.
 func (s *Server) monthlyReport(c *gin.Context) {
 	month := c.Query("month")
-	if !monthRE.MatchString(month) {
-		respondError(c, &Error{Kind: KindInvalid, Detail: "month must be YYYY-MM",
-			Fields: []contract.FieldError{{Field: "month", Message: "must be YYYY-MM"}}})
-		return
-	}
-	from, _ := time.Parse("2006-01", month)
-	rep, err := s.store.MonthlyReport(c, from)
+	rep, err := s.MonthlyReport(c, month)
 	if err != nil {
 		respondError(c, err)
 		return
@@ -52,21 +57,37 @@ func (s *Server) monthlyReport(c *gin.Context) {
 	if strings.Contains(c.GetHeader("Accept"), "text/csv") {
 		c.Header("Content-Type", "text/csv; charset=utf-8")
 		c.Status(http.StatusOK)
-		w := csv.NewWriter(c.Writer)
-		_ = w.Write([]string{"table", "month", "country_of_return", "stage", "currency", "registered", "departed", "closed",
-			"committed", "paid", "service_charges", "cases_committed", "payments"})
-		for _, r := range rep.Returns {
-			_ = w.Write([]string{"returns", month, r.CountryOfReturn, r.Stage, "", itoa(r.Registered), itoa(r.Departed),
-				itoa(r.Closed), "", "", "", "", ""})
-		}
-		for _, a := range rep.Assistance {
-			_ = w.Write([]string{"assistance", month, a.CountryOfReturn, "", a.Currency, "", "", "", a.Committed, a.Paid,
-				a.ServiceCharges, itoa(a.CasesCommitted), itoa(a.Payments)})
-		}
-		w.Flush()
+		_ = WriteMonthlyCSV(c.Writer, month, rep)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"month": month, "returns": rep.Returns, "assistance": rep.Assistance})
+}
+
+// MonthlyReport is the statistical table of a month (YYYY-MM).
+func (s *Server) MonthlyReport(ctx context.Context, month string) (store.MonthlyReport, error) {
+	if !monthRE.MatchString(month) {
+		return store.MonthlyReport{}, &Error{Kind: KindInvalid, Detail: "month must be YYYY-MM",
+			Fields: []contract.FieldError{{Field: "month", Message: "must be YYYY-MM"}}}
+	}
+	from, _ := time.Parse("2006-01", month)
+	return s.store.MonthlyReport(ctx, from)
+}
+
+// WriteMonthlyCSV writes the month's table as CSV (the API's and the workspace's download).
+func WriteMonthlyCSV(out io.Writer, month string, rep store.MonthlyReport) error {
+	w := csv.NewWriter(out)
+	_ = w.Write([]string{"table", "month", "country_of_return", "stage", "currency", "registered", "departed", "closed",
+		"committed", "paid", "service_charges", "cases_committed", "payments"})
+	for _, r := range rep.Returns {
+		_ = w.Write([]string{"returns", month, r.CountryOfReturn, r.Stage, "", itoa(r.Registered), itoa(r.Departed),
+			itoa(r.Closed), "", "", "", "", ""})
+	}
+	for _, a := range rep.Assistance {
+		_ = w.Write([]string{"assistance", month, a.CountryOfReturn, "", a.Currency, "", "", "", a.Committed, a.Paid,
+			a.ServiceCharges, itoa(a.CasesCommitted), itoa(a.Payments)})
+	}
+	w.Flush()
+	return w.Error()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

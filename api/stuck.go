@@ -32,10 +32,19 @@ type StuckCase struct {
 // server predates TemporalReportedProblems, so the cases that have been quiet
 // for a while are asked of Temporal directly, in the background (taskProbe).
 func (s *Server) stuck(c *gin.Context) {
-	cases, err := s.store.Stuck(c, store.Filter{Limit: 500})
+	items, err := s.Stuck(c)
 	if err != nil {
 		respondError(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items})
+}
+
+// Stuck is the cases that need a manager's eye, the longest stuck first (see stuck).
+func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
+	cases, err := s.store.Stuck(ctx, store.Filter{Limit: 500})
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	items := make([]StuckCase, 0, len(cases))
@@ -55,10 +64,10 @@ func (s *Server) stuck(c *gin.Context) {
 		items = append(items, item)
 		listed[cs.ID] = true
 	}
-	failing, err := s.probe.failing(c, now)
+	failing, err := s.probe.failing(ctx, now)
 	if err != nil {
 		// Temporal cannot be asked now: the case file's own stuck cases still answer.
-		loggerFrom(c).Warn("failing workflow tasks unknown", "error", err.Error())
+		loggerFrom(ctx).Warn("failing workflow tasks unknown", "error", err.Error())
 	}
 	for _, f := range failing {
 		if !listed[f.Case.ID] {
@@ -67,7 +76,7 @@ func (s *Server) stuck(c *gin.Context) {
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Since.Before(items[j].Since) })
-	c.JSON(http.StatusOK, gin.H{"items": items})
+	return items, nil
 }
 
 // failingTasks asks Temporal about the quietest active cases: a pending workflow
