@@ -90,6 +90,13 @@ func respondError(c *gin.Context, err error) {
 	})
 }
 
+// ProblemOf says what kind of problem err is, as the API would answer it (the
+// workspace shows the same refusal in words).
+func ProblemOf(err error) *Error { return classify(err) }
+
+// Status is the HTTP status of a kind of problem.
+func (e *Error) Status() int { return kinds[e.Kind].status }
+
 func classify(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

@@ -91,3 +91,16 @@ func WriteMonthlyCSV(out io.Writer, month string, rep store.MonthlyReport) error
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ActiveByStage counts the active cases in each stage, in the caller's offices.
+func (s *Server) ActiveByStage(ctx context.Context) (map[string]int64, error) {
+	counts, err := s.store.ActiveByStage(ctx, officeScope(principal(ctx)))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(counts))
+	for _, c := range counts {
+		out[c.Stage] = c.Cases
+	}
+	return out, nil
+}

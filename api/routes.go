@@ -14,7 +14,9 @@ var openapiYAML []byte
 // OpenAPI is the contract this API is held to.
 func OpenAPI() []byte { return openapiYAML }
 
-func (s *Server) routes() http.Handler {
+// routes builds the whole surface; mount adds more beside the API (the workspace),
+// behind the same request IDs, metrics, access log and recovery.
+func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 	r := gin.New()
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = true
@@ -61,5 +63,8 @@ func (s *Server) routes() http.Handler {
 	v1.GET("/tasks", people, s.tasks)
 	v1.GET("/stuck", allow(mg), s.stuck)
 	v1.GET("/reports/monthly", allow(mg), s.monthlyReport)
+	for _, m := range mount {
+		m(r)
+	}
 	return r
 }

@@ -56,8 +56,16 @@ func New(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Clie
 	return s
 }
 
-// Handler is the API.
-func (s *Server) Handler() http.Handler { return s.routes() }
+// Handler is the API, with what mount adds beside it (the workspace's pages).
+func (s *Server) Handler(mount ...func(*gin.Engine)) http.Handler { return s.routes(mount...) }
+
+// Config is the configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Authenticate finds who holds a bearer token, as the API does for each request.
+func (s *Server) Authenticate(ctx context.Context, token string) (Principal, error) {
+	return s.auth.Authenticate(ctx, token)
+}
 
 // MetricsHandler serves the Prometheus metrics (for an internal port).
 func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler() }

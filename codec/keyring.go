@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -423,4 +425,13 @@ func describeID(id string) string {
 		return strconv.Quote(id)
 	}
 	return fmt.Sprintf("(not shown: %d characters, not a valid key ID)", len(id))
+}
+
+// Derive is a 32-byte key for one purpose (such as sealing the workspace's session
+// cookies), derived from the active key with HMAC-SHA256: the purpose's key changes
+// when the active key does, and it never reveals the key it comes from.
+func (r *KeyRing) Derive(purpose string) []byte {
+	m := hmac.New(sha256.New, r.raw[r.active])
+	m.Write([]byte("homeward derived key\x00" + purpose))
+	return m.Sum(nil)
 }

@@ -37,6 +37,16 @@ type Config struct {
 	Rules     Rules     `mapstructure:"rules"`
 	Retention Retention `mapstructure:"retention"`
 	Codec     Codec     `mapstructure:"codec"`
+	Workspace Workspace `mapstructure:"workspace"`
+}
+
+// Workspace configures the web application for people, served with the API at /.
+type Workspace struct {
+	// DevSignIn offers the configured tokens' people on the sign-in page, to pick
+	// from without a password: set by `homeward dev` only, never in production.
+	DevSignIn bool `mapstructure:"dev_sign_in"`
+	// SessionTTL is how long a sign-in lasts (a working day by default).
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
 }
 
 // Codec holds the keys that encrypt Temporal payloads (AES-256-GCM), and who may
@@ -138,6 +148,12 @@ type OIDC struct {
 	UserClaim   string `mapstructure:"user_claim"`
 	RoleClaim   string `mapstructure:"role_claim"`
 	OfficeClaim string `mapstructure:"office_claim"`
+	// The workspace signs people in with the identity provider as this client
+	// (authorization code with PKCE), and is called back at RedirectURL
+	// (https://<workspace>/signin/callback). An empty ClientID: no sign-in there.
+	ClientID     string `mapstructure:"client_id"`
+	ClientSecret string `mapstructure:"client_secret"`
+	RedirectURL  string `mapstructure:"redirect_url"`
 }
 
 // Token is one bearer token and who presents it. Office "*" means every office.
@@ -353,6 +369,7 @@ func (c Config) Validate() error {
 		bad("http.body_limit_bytes", "must be positive")
 	}
 	hostPort("dev.simulator_address", c.Dev.SimulatorAddress)
+	positive("workspace.session_ttl", c.Workspace.SessionTTL)
 	httpURL("services.base_url", c.Services.BaseURL)
 	positive("services.timeout", c.Services.Timeout)
 	httpURL("simulator.api_url", c.Simulator.APIURL)
@@ -364,6 +381,9 @@ func (c Config) Validate() error {
 		httpURL("auth.oidc.jwks_url", o.JWKSURL)
 		if o.Audience == "" || o.UserClaim == "" || o.RoleClaim == "" || o.OfficeClaim == "" {
 			bad("auth.oidc", "audience, user_claim, role_claim and office_claim are required with an issuer")
+		}
+		if o.ClientID != "" {
+			httpURL("auth.oidc.redirect_url", o.RedirectURL)
 		}
 	}
 	seen := map[string]bool{}

@@ -33,6 +33,9 @@ type CaseState struct {
 	// Actions are what people may do to the case now, each with the roles that may:
 	// the workflow's validators decide, so a page offers these and no others.
 	Actions []OpenAction `json:"actions,omitempty"`
+	// PlanLimits are the amounts a plan is held to: the household's cap and the total
+	// above which a second approver must agree (from the case's rules).
+	PlanLimits *PlanLimits `json:"plan_limits,omitempty"`
 
 	Counselling *CounsellingState `json:"counselling,omitempty"`
 	Screening   *ScreeningState   `json:"screening,omitempty"`
@@ -66,6 +69,12 @@ func (st CaseState) Open(name, target string, role Role) bool {
 		}
 	}
 	return false
+}
+
+// PlanLimits are what a reintegration plan's total is compared with.
+type PlanLimits struct {
+	Cap                 money.Money `json:"cap"`
+	SecondApprovalAbove money.Money `json:"second_approval_above"`
 }
 
 // CounsellingState records the counselling outcome.

@@ -339,3 +339,19 @@ func (s *Store) DecidedBy(ctx context.Context, caseID, user string) (bool, error
 	err := s.db.WithContext(ctx).Raw("SELECT COUNT(*) FROM ("+decidedBySQL+" AND case_id = ?) d", user, caseID).Scan(&n).Error
 	return n > 0, err
 }
+
+// StageCount is how many active cases are in a stage.
+type StageCount struct {
+	Stage string
+	Cases int64
+}
+
+// ActiveByStage counts the active cases in each stage, of the offices (nil: all).
+func (s *Store) ActiveByStage(ctx context.Context, offices []string) ([]StageCount, error) {
+	c := s.where(Filter{Offices: offices}, false)[0]
+	c.add("status = 'active'")
+	var out []StageCount
+	err := s.readDB(ctx).Raw("SELECT stage, COUNT(*) AS cases FROM cases"+c.where()+" GROUP BY stage", c.args...).
+		Scan(&out).Error
+	return out, err
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -221,6 +222,9 @@ func (w *caseRun) writtenIn(ctx workflow.Context) int64 {
 func (w *caseRun) published() contract.CaseState {
 	st := w.st
 	st.Next, st.Actions = w.next, w.openActions()
+	prog := w.rules.Programme
+	st.PlanLimits = &contract.PlanLimits{Cap: money.Of(prog.Cap(w.in.Adults, w.in.Minors), prog.Currency),
+		SecondApprovalAbove: money.Of(prog.SecondApprovalAbove, prog.Currency)}
 	if st.Status == contract.StatusClosed {
 		st.Next = ""
 	}
