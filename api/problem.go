@@ -25,6 +25,7 @@ const (
 	KindNotFound     Kind = "not-found"    // unknown case, or one the caller may not see
 	KindConflict     Kind = "conflict"     // wrong stage, duplicate
 	KindTooLarge     Kind = "too-large"    // body over the limit
+	KindUnsupported  Kind = "unsupported"  // a file of a type not accepted
 	KindUnavailable  Kind = "unavailable"  // Temporal or the database down
 	KindInternal     Kind = "internal"
 )
@@ -40,6 +41,7 @@ var kinds = map[Kind]struct {
 	KindNotFound:     {http.StatusNotFound, "Not found"},
 	KindConflict:     {http.StatusConflict, "Conflict with the case's state"},
 	KindTooLarge:     {http.StatusRequestEntityTooLarge, "Request body too large"},
+	KindUnsupported:  {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	KindUnavailable:  {http.StatusServiceUnavailable, "Service temporarily unavailable"},
 	KindInternal:     {http.StatusInternalServerError, "Internal error"},
 }
