@@ -114,6 +114,10 @@ func (s *Server) registerCase(c *gin.Context) {
 				return
 			}
 		}
+		if errors.Is(err, store.ErrActiveCaseExists) {
+			s.refuseDuplicate(c, cs.BeneficiaryKey) // names the earlier case if the caller may see it
+			return
+		}
 		respondError(c, err)
 		return
 	}

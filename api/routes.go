@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 
 	v1.POST("/cases", allow(cw), s.registerCase)
 	v1.GET("/cases", people, s.listCases)
+	v1.POST("/cases/search", people, s.searchCases)
 	v1.GET("/cases/:id", people, s.getCase)
 	v1.GET("/cases/:id/timeline", people, s.timeline)
 	v1.GET("/cases/:id/audit", allow(mg), s.auditTrail)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
 )
 
@@ -242,5 +244,104 @@ func TestCaseDocuments(t *testing.T) {
 		require.Contains(t, trail, "procurement-gn documents:create")
 		require.Contains(t, trail, "manager documents:read")
 		require.Contains(t, trail, "caseworker-gn documents:list")
+	})
+}
+
+// person is a registration of a named person, with a phone and a passport.
+func person(given, family, phone, doc, sending, receiving, country string) map[string]any {
+	r := registration()
+	b := r["beneficiary"].(map[string]any)
+	b["given_name"], b["family_name"], b["phone"] = given, family, phone
+	b["travel_document"] = map[string]any{"number": doc, "expiry": "2030-01-01"}
+	r["sending_office"], r["receiving_office"], r["country_of_return"] = sending, receiving, country
+	return r
+}
+
+func (h *homeward) search(token string, body map[string]any) []string {
+	h.t.Helper()
+	r := h.call("POST", "/api/v1/cases/search", token, body)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	var refs []string
+	for _, c := range list(r.JSON(h.t)["items"]) {
+		refs = append(refs, c["reference"].(string))
+	}
+	return refs
+}
+
+// Search finds a case by each field, folded (case, accents, apostrophes,
+// spacing, separators), never across offices, audits each search without its
+// terms, and keeps the terms out of the logs. A second registration of the
+// same person names the earlier case to whoever may see it, and is audited.
+func TestSearchAndDuplicates(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		logs := &syncBuffer{}
+		h := startWith(t, stack.Options{Config: casefileConfig(t, driver), Temporal: temporalClient(),
+			Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		reg := func(token string, body map[string]any) string {
+			r := h.call("POST", "/api/v1/cases", token, body)
+			require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+			return r.JSON(t)["reference"].(string)
+		}
+		gn := reg("dev-caseworker", person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "DE-BER", "GN-CKY", "GN"))
+		sn := reg("dev-caseworker", person("Fatou", "NDIAYE", "+221770000222", "SN-77 001", "DE-BER", "SN-DKR", "SN"))
+
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"name": "aissatou ndiaye"}))
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"name": "BA  n’diaye AÏSSATOU"}))
+		require.Equal(t, []string{sn, gn}, h.search("dev-caseworker", map[string]any{"name": "Ndiaye"}), "newest first")
+		require.Equal(t, []string{gn}, h.search("dev-caseworker-gn", map[string]any{"name": "Ndiaye"}), "never across offices")
+		require.Empty(t, h.search("dev-caseworker-sn", map[string]any{"name": "aissatou"}))
+		require.Equal(t, []string{sn}, h.search("dev-caseworker-sn", map[string]any{"name": "fatou"}))
+		require.Empty(t, h.search("dev-approver-gn", map[string]any{"name": "Ndiaye"}), "approvers: cases waiting on them")
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"phone": "00224 620-000-111"}))
+		require.Equal(t, []string{sn}, h.search("dev-caseworker", map[string]any{"document_number": "sn77001"}))
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"reference": strings.ToLower(gn)}))
+		require.ElementsMatch(t, []string{gn, sn}, h.search("dev-manager", map[string]any{"reference": "hw-"}), "a prefix")
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "aissatou", "phone": "+221770000222"}),
+			"every part must match")
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "aissat"}), "whole words only")
+
+		for _, bad := range []map[string]any{{}, {"phone": "0621"}, {"name": "!!"}, {"reference": "HW%"}} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", "/api/v1/cases/search", "dev-caseworker", bad).Status, bad)
+		}
+		require.Equal(t, http.StatusBadRequest, h.call("POST", "/api/v1/cases/search", "dev-caseworker",
+			map[string]any{"surname": "x"}).Status)
+		require.Equal(t, http.StatusForbidden, h.call("POST", "/api/v1/cases/search", "dev-service",
+			map[string]any{"name": "x"}).Status)
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM audit_log WHERE part = 'search' AND action = 'search'").Scan(&n))
+		require.Equal(t, 13, n, "every search that ran is audited")
+		var detail string
+		require.NoError(t, db.QueryRow("SELECT detail FROM audit_log WHERE part = 'search' AND action = 'search' "+
+			"AND actor_user = 'caseworker-gn'").Scan(&detail))
+		require.Equal(t, "hits=1", detail)
+		var gnID string
+		require.NoError(t, db.QueryRow("SELECT id FROM cases WHERE reference = $1", gn).Scan(&gnID))
+		require.Contains(t, h.cfAuditOf(gnID), "caseworker-gn search:found")
+
+		// The same person again: 409 naming the earlier case to a caseworker who
+		// may see it; to one who may not, the conflict alone.
+		again := h.call("POST", "/api/v1/cases", "dev-caseworker",
+			person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "DE-BER", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, again.Status, string(again.Body))
+		require.Equal(t, gn, again.JSON(t)["existing_case"].(map[string]any)["reference"])
+		require.Contains(t, again.JSON(t)["detail"], gn)
+		hidden := h.call("POST", "/api/v1/cases", "dev-caseworker-sn",
+			person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "SN-DKR", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, hidden.Status, string(hidden.Body))
+		require.NotContains(t, hidden.JSON(t), "existing_case")
+		require.NotContains(t, string(hidden.Body), gn)
+		trail := h.cfAuditOf(gnID)
+		require.Contains(t, trail, "caseworker-de registration:refused_duplicate")
+		require.Contains(t, trail, "caseworker-sn registration:refused_duplicate")
+
+		for _, term := range []string{"aissatou", "Aïssatou", "ndiaye", "NDIAYE", "620000111", "sn77001", "R0012345"} {
+			require.NotContains(t, logs.String(), term, "search terms are never logged")
+		}
+		var audited string
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(part || action || detail, ','), '') FROM audit_log").Scan(&audited))
+		require.NotContains(t, strings.ToLower(audited), "ndiaye")
 	})
 }

@@ -127,6 +127,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if _, err = s.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
+	// Cases registered before search existed get their blind indexes (keyed: a
+	// migration cannot make them).
+	if _, err = s.Store.BackfillSearchTerms(ctx); err != nil {
+		return nil, fmt.Errorf("search terms: %w", err)
+	}
 
 	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, APIToken: cfg.Simulator.APIToken,
 		CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency, FailureRate: cfg.Simulator.FailureRate,

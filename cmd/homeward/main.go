@@ -169,6 +169,13 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer closeAll()
+	// Cases registered before search existed get their blind indexes (keyed: a
+	// migration cannot make them). Several API processes may do it at once.
+	if n, err := p.store.BackfillSearchTerms(ctx); err != nil {
+		return fmt.Errorf("search terms: %w", err)
+	} else if n > 0 {
+		logger.Info("search terms written for cases registered before search", "cases", n)
+	}
 	a := api.New(logger, cfg, p.store, p.temporal, p.ring)
 	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
