@@ -236,7 +236,12 @@ func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *c
 		}
 		st = &projected
 	}
-	c.JSON(status, s.view(cs, *st))
+	v := s.view(cs, *st)
+	if err := s.withCaseFile(c.Request.Context(), &v); err != nil {
+		respondError(c, err)
+		return
+	}
+	c.JSON(status, v)
 }
 
 // caseFor loads the case in the path, if the caller may see it (else 404).
@@ -383,11 +388,16 @@ func (s *Server) listCases(c *gin.Context) {
 		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": summaries(page.Cases), "next_cursor": page.NextCursor})
+	items := summaries(page.Cases)
+	if err := s.withOwners(c.Request.Context(), items); err != nil {
+		respondError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"items": items, "next_cursor": page.NextCursor})
 }
 
 var knownQuery = map[string]bool{"stage": true, "status": true, "country_of_return": true, "office": true,
-	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true}
+	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true, "owner": true}
 
 // filter reads the list's query parameters.
 func (s *Server) filter(c *gin.Context) (store.Filter, error) {
@@ -404,6 +414,9 @@ func (s *Server) filter(c *gin.Context) (store.Filter, error) {
 		Offices: officeScope(principal(c))}
 	if p := principal(c); p.Role == contract.RoleApprover {
 		f.Approver = p.User
+	}
+	if err := ownerFilter(principal(c), q.Get("owner"), &f); err != nil {
+		bad("owner", "must be me, none or a user name")
 	}
 	if f.Stage != "" && !slices.Contains(stageNames(), f.Stage) {
 		bad("stage", "must be a stage name such as PlanApproval")

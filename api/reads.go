@@ -24,12 +24,24 @@ var inbox = map[contract.Role][]string{
 // tasks is the caller's inbox: cases waiting on their role, oldest due first.
 func (s *Server) tasks(c *gin.Context) {
 	p := principal(c)
-	cases, err := s.store.Due(c, store.Filter{Offices: officeScope(p), Limit: 200}, inbox[p.Role])
+	f := store.Filter{Offices: officeScope(p), Limit: 200}
+	if err := ownerFilter(p, c.Query("owner"), &f); err != nil {
+		respondError(c, &Error{Kind: KindInvalid, Detail: "the filters are not valid",
+			Fields: []contract.FieldError{{Field: "owner", Message: "must be me, none or a user name"}}})
+		return
+	}
+	cases, err := s.store.Due(c, f, inbox[p.Role])
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"items": summaries(cases)})
+	items := summaries(cases)
+	if err := s.withOwners(c.Request.Context(), items); err != nil {
+		respondError(c, err)
+		return
+	}
+	mineFirst(p, items) // then the oldest due first
+	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
 var monthRE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)

@@ -116,7 +116,11 @@ func (s *Server) Search(ctx context.Context, p Principal, r SearchRequest) (Sear
 	if err := s.store.Audit(ctx, entries...); err != nil {
 		return SearchResult{}, err // no answer without its audit entry
 	}
-	return SearchResult{Items: summaries(page.Cases), NextCursor: page.NextCursor}, nil
+	items := summaries(page.Cases)
+	if err := s.withOwners(ctx, items); err != nil {
+		return SearchResult{}, err
+	}
+	return SearchResult{Items: items, NextCursor: page.NextCursor}, nil
 }
 
 func (s *Server) searchCases(c *gin.Context) {

@@ -12,6 +12,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
@@ -344,4 +345,83 @@ func TestSearchAndDuplicates(t *testing.T) {
 		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(part || action || detail, ','), '') FROM audit_log").Scan(&audited))
 		require.NotContains(t, strings.ToLower(audited), "ndiaye")
 	})
+}
+
+func (h *homeward) ids(path, token string) []string {
+	h.t.Helper()
+	r := h.call("GET", path, token, nil)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	var out []string
+	for _, c := range list(r.JSON(h.t)["items"]) {
+		out = append(out, c["id"].(string))
+	}
+	return out
+}
+
+// Ownership: a caseworker takes an unassigned case of their office, an approver
+// of the office reassigns it, a manager assigns anywhere; the case, the list
+// and the inbox show it (mine first), and a reassigned case moves inboxes.
+func TestCaseOwnership(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		// id is the case due later (the workflows enter counselling in either order).
+		older, id := h.register(), h.register()
+		dueOlder := h.waitCase(older, "counselling", stageIs("Counselling"))["stage_due_at"].(string)
+		dueID := h.waitCase(id, "counselling", stageIs("Counselling"))["stage_due_at"].(string)
+		if tOlder, tID := mustTime(t, dueOlder), mustTime(t, dueID); tID.Before(tOlder) {
+			older, id = id, older
+		}
+		path := "/api/v1/cases/" + id + "/owner"
+		put := func(token, office, user string) response {
+			return h.call("PUT", path, token, map[string]any{"office": office, "user": user})
+		}
+
+		r := put("dev-caseworker", "DE-BER", "caseworker-de")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Equal(t, map[string]any{"DE-BER": "caseworker-de"}, r.JSON(t)["owners"])
+		require.Equal(t, http.StatusConflict, put("dev-caseworker-de-2", "DE-BER", "caseworker-de-2").Status, "already owned")
+		require.Equal(t, http.StatusForbidden, put("dev-caseworker-de-2", "DE-BER", "caseworker-de").Status, "only themselves")
+		require.Equal(t, http.StatusForbidden, put("dev-caseworker-gn", "DE-BER", "caseworker-gn").Status, "only their office")
+		require.Equal(t, http.StatusForbidden, put("dev-approver-gn", "DE-BER", "caseworker-de-2").Status, "only their office")
+		require.Equal(t, http.StatusForbidden, put("dev-procurement", "GN-CKY", "procurement-gn").Status)
+		require.Equal(t, http.StatusNotFound, put("dev-caseworker-sn", "SN-DKR", "caseworker-sn").Status)
+		require.Equal(t, http.StatusUnprocessableEntity, put("dev-manager", "SN-DKR", "caseworker-sn").Status, "not the case's office")
+		require.Equal(t, http.StatusUnprocessableEntity, put("dev-manager", "DE-BER", "bad user!").Status)
+
+		require.Contains(t, h.ids("/api/v1/tasks?owner=me", "dev-caseworker"), id)
+		require.NotContains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker"), id)
+		require.Contains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker"), older)
+		require.Contains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker-gn"), id, "no owner at the receiving office yet")
+
+		// The supervisor (approver of the office) reassigns; the case moves inboxes.
+		r = put("dev-approver", "DE-BER", "caseworker-de-2")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.NotContains(t, h.ids("/api/v1/tasks?owner=me", "dev-caseworker"), id)
+		require.Equal(t, []string{id}, h.ids("/api/v1/tasks?owner=me", "dev-caseworker-de-2"))
+		require.Equal(t, []string{id}, h.ids("/api/v1/cases?owner=caseworker-de-2", "dev-caseworker"))
+		inbox := h.ids("/api/v1/tasks", "dev-caseworker-de-2")
+		require.Equal(t, id, inbox[0], "mine first, though due later")
+		require.Contains(t, inbox, older)
+		require.Equal(t, older, h.ids("/api/v1/tasks", "dev-caseworker")[0], "the oldest due first for the others")
+
+		r = put("dev-manager", "GN-CKY", "caseworker-gn")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Equal(t, map[string]any{"DE-BER": "caseworker-de-2", "GN-CKY": "caseworker-gn"}, c["owners"])
+		listed := list(h.call("GET", "/api/v1/cases?owner=me", "dev-caseworker-gn", nil).JSON(t)["items"])
+		require.Len(t, listed, 1)
+		require.Equal(t, c["owners"], listed[0]["owners"])
+
+		require.Equal(t, http.StatusUnprocessableEntity, h.call("GET", "/api/v1/cases?owner=a%20b", "dev-caseworker", nil).Status)
+		require.Equal(t, http.StatusUnprocessableEntity, h.call("GET", "/api/v1/tasks?owner=a%20b", "dev-caseworker", nil).Status)
+		require.Equal(t, "Owner at GN-CKY: caseworker-gn", h.cfTimeline(id)["owner_assigned"]["summary"])
+		require.Contains(t, h.cfAuditOf(id), "approver-de owners:assign")
+	})
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err)
+	return v
 }
