@@ -32,8 +32,8 @@ type Filter struct {
 	// to cases without an owner at the offices of Offices (nil: at any office).
 	OwnedBy string
 	Unowned bool
-	Limit    int
-	Cursor   string // opaque: the seq of the last case of the previous page
+	Limit   int
+	Cursor  string // opaque: the seq of the last case of the previous page
 }
 
 // personal are the columns lists never read: they hold personal data (sealed).
