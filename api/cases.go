@@ -128,6 +128,9 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 				}
 			}
 		}
+		if errors.Is(err, store.ErrActiveCaseExists) {
+			return nil, false, s.duplicate(ctx, cs.BeneficiaryKey)
+		}
 		return nil, false, err
 	}
 	if key != nil {
@@ -241,7 +244,12 @@ func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *c
 		}
 		st = &projected
 	}
-	c.JSON(status, s.view(cs, *st))
+	v := s.view(cs, *st)
+	if err := s.withCaseFile(c.Request.Context(), &v); err != nil {
+		respondError(c, err)
+		return
+	}
+	c.JSON(status, v)
 }
 
 // caseFor loads the case in the path, if the caller may see it (else 404).
@@ -336,7 +344,8 @@ func (s *Server) ReadCase(ctx context.Context, id string) (CaseView, error) {
 	if err != nil {
 		return CaseView{}, err
 	}
-	return s.view(cs, st), nil
+	v := s.view(cs, st)
+	return v, s.withCaseFile(ctx, &v)
 }
 
 // TimelineEntry is one line of a case's timeline.
@@ -407,11 +416,15 @@ func (s *Server) ListCases(ctx context.Context, q url.Values) ([]Summary, string
 	if err != nil {
 		return nil, "", err
 	}
-	return summaries(page.Cases), page.NextCursor, nil
+	items := summaries(page.Cases)
+	if err := s.withOwners(ctx, items); err != nil {
+		return nil, "", err
+	}
+	return items, page.NextCursor, nil
 }
 
 var knownQuery = map[string]bool{"stage": true, "status": true, "country_of_return": true, "office": true,
-	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true}
+	"vulnerable": true, "overdue": true, "waiting_on": true, "limit": true, "cursor": true, "owner": true}
 
 // filter reads the list's query parameters.
 func (s *Server) filter(ctx context.Context, q url.Values) (store.Filter, error) {
@@ -427,6 +440,9 @@ func (s *Server) filter(ctx context.Context, q url.Values) (store.Filter, error)
 		Offices: officeScope(principal(ctx))}
 	if p := principal(ctx); p.Role == contract.RoleApprover {
 		f.Approver = p.User
+	}
+	if err := ownerFilter(principal(ctx), q.Get("owner"), &f); err != nil {
+		bad("owner", "must be me, none or a user name")
 	}
 	if f.Stage != "" && !slices.Contains(stageNames(), f.Stage) {
 		bad("stage", "must be a stage name such as PlanApproval")

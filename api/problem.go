@@ -25,6 +25,7 @@ const (
 	KindNotFound     Kind = "not-found"    // unknown case, or one the caller may not see
 	KindConflict     Kind = "conflict"     // wrong stage, duplicate
 	KindTooLarge     Kind = "too-large"    // body over the limit
+	KindUnsupported  Kind = "unsupported"  // a file of a type not accepted
 	KindUnavailable  Kind = "unavailable"  // Temporal or the database down
 	KindInternal     Kind = "internal"
 )
@@ -40,6 +41,7 @@ var kinds = map[Kind]struct {
 	KindNotFound:     {http.StatusNotFound, "Not found"},
 	KindConflict:     {http.StatusConflict, "Conflict with the case's state"},
 	KindTooLarge:     {http.StatusRequestEntityTooLarge, "Request body too large"},
+	KindUnsupported:  {http.StatusUnsupportedMediaType, "Unsupported media type"},
 	KindUnavailable:  {http.StatusServiceUnavailable, "Service temporarily unavailable"},
 	KindInternal:     {http.StatusInternalServerError, "Internal error"},
 }
@@ -50,6 +52,9 @@ type Error struct {
 	Kind   Kind
 	Detail string
 	Fields []contract.FieldError
+	// Existing names the case a refused registration's person already has, when
+	// the caller may see it.
+	Existing *CaseRef
 }
 
 func (e *Error) Error() string { return string(e.Kind) + ": " + e.Detail }
@@ -65,6 +70,8 @@ type Problem struct {
 	Instance  string                `json:"instance,omitempty"`
 	Errors    []contract.FieldError `json:"errors,omitempty"`
 	RequestID string                `json:"request_id,omitempty"`
+	// ExistingCase: see Error.Existing.
+	ExistingCase *CaseRef `json:"existing_case,omitempty"`
 }
 
 // retryAfterSeconds is what a client waits before retrying a 503.
@@ -87,6 +94,7 @@ func respondError(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(k.status, Problem{
 		Type: "https://homeward.example/problems/" + string(e.Kind), Title: k.title, Status: k.status,
 		Detail: e.Detail, Instance: c.Request.URL.Path, Errors: e.Fields, RequestID: requestID(c),
+		ExistingCase: e.Existing,
 	})
 }
 

@@ -25,7 +25,7 @@ var inbox = map[contract.Role][]string{
 
 // tasks is the caller's inbox: cases waiting on their role, oldest due first.
 func (s *Server) tasks(c *gin.Context) {
-	items, err := s.Inbox(c)
+	items, err := s.Inbox(c, c.Query("owner"))
 	if err != nil {
 		respondError(c, err)
 		return
@@ -33,14 +33,25 @@ func (s *Server) tasks(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }
 
-// Inbox is the cases waiting on the caller's role in their offices, oldest due first.
-func (s *Server) Inbox(ctx context.Context) ([]Summary, error) {
+// Inbox is the cases waiting on the caller's role in their offices, the caller's
+// own first, then the oldest due first; owner filters by owner (me, none, a user).
+func (s *Server) Inbox(ctx context.Context, owner string) ([]Summary, error) {
 	p := principal(ctx)
-	cases, err := s.store.Due(ctx, store.Filter{Offices: officeScope(p), Limit: 200}, inbox[p.Role])
+	f := store.Filter{Offices: officeScope(p), Limit: 200}
+	if err := ownerFilter(p, owner, &f); err != nil {
+		return nil, &Error{Kind: KindInvalid, Detail: "the filters are not valid",
+			Fields: []contract.FieldError{{Field: "owner", Message: "must be me, none or a user name"}}}
+	}
+	cases, err := s.store.Due(ctx, f, inbox[p.Role])
 	if err != nil {
 		return nil, err
 	}
-	return summaries(cases), nil
+	items := summaries(cases)
+	if err := s.withOwners(ctx, items); err != nil {
+		return nil, err
+	}
+	mineFirst(p, items) // then the oldest due first
+	return items, nil
 }
 
 var monthRE = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])$`)

@@ -44,9 +44,16 @@ func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 
 	v1.POST("/cases", allow(cw), s.registerCase)
 	v1.GET("/cases", people, s.listCases)
+	v1.POST("/cases/search", people, s.searchCases)
 	v1.GET("/cases/:id", people, s.getCase)
 	v1.GET("/cases/:id/timeline", people, s.timeline)
 	v1.GET("/cases/:id/audit", allow(mg), s.auditTrail)
+	v1.POST("/cases/:id/notes", people, s.postNote)
+	v1.GET("/cases/:id/notes", people, s.getNotes)
+	v1.POST("/cases/:id/documents", allow(cw, pr), s.postDocument)
+	v1.GET("/cases/:id/documents", people, s.listDocuments)
+	v1.GET("/cases/:id/documents/:doc_id", people, s.getDocument)
+	v1.PUT("/cases/:id/owner", allow(cw, ap, mg), s.putOwner)
 
 	v1.POST("/cases/:id/counselling", allow(cw), action[contract.Counselling](s, contract.UpdateCounselling))
 	v1.POST("/cases/:id/screening", allow(cw), action[contract.Screening](s, contract.UpdateScreening))

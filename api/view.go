@@ -28,6 +28,9 @@ type CaseView struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	Workflow        WorkflowRef     `json:"workflow"`
+	// Owners and Documents: the case file beside the case (GET /cases/{id}).
+	Owners    map[string]string `json:"owners,omitempty"`
+	Documents []DocumentMeta    `json:"documents,omitempty"`
 }
 
 // WorkflowRef locates the case's workflow, and the case in the Temporal UI.
@@ -56,6 +59,8 @@ type Summary struct {
 	Vulnerable      bool       `json:"vulnerable"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+	// Owners by office, in the lists that show them (list, inbox, search).
+	Owners map[string]string `json:"owners,omitempty"`
 }
 
 func (s *Server) view(c *store.Case, st contract.CaseState) CaseView {

@@ -23,6 +23,7 @@ import (
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
+	"github.com/homeward/homeward/workspace"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -127,6 +128,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if _, err = s.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
+	// Cases registered before search existed get their blind indexes (keyed: a
+	// migration cannot make them).
+	if _, err = s.Store.BackfillSearchTerms(ctx); err != nil {
+		return nil, fmt.Errorf("search terms: %w", err)
+	}
 
 	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, APIToken: cfg.Simulator.APIToken,
 		CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency, FailureRate: cfg.Simulator.FailureRate,
@@ -143,7 +149,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("retention schedule: %w", err)
 		}
 	}
-	s.serve(apiLn, api.NewServer(log.With("component", "api"), cfg, s.Store, s.Temporal, ring))
+	h, err := workspace.Handler(log, api.New(log.With("component", "api"), cfg, s.Store, s.Temporal, ring), ring)
+	if err != nil {
+		return nil, err
+	}
+	s.serve(apiLn, h)
 	return s, nil
 }
 

@@ -16,6 +16,7 @@ type AuditEntry struct {
 	Part      string // e.g. case_file, timeline, registration, payloads, personal_data
 	Action    string // read, create, decode, anonymise
 	RequestID string
+	Detail    string // e.g. a search's hit count; never personal data
 }
 
 // TableName keeps GORM on the migrated table.

@@ -137,6 +137,7 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 	c.Seq = seq
 	c.Reference = fmt.Sprintf("HW-%d-%06d", c.CreatedAt.Year(), seq)
 	c.RunID = ""
+	terms := s.searchTerms(c.ID, c.Beneficiary, c.Household) // written with the run ID (recordStart)
 	row := *c
 	if err := s.seal(&row); err != nil {
 		return err
@@ -185,7 +186,7 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 		audit[i].CaseID = c.ID
 	}
 	for attempt := 0; ; attempt++ {
-		err = s.RecordStart(after, c.ID, runID, audit)
+		err = s.recordStart(after, c.ID, runID, audit, terms)
 		if err == nil || !Unavailable(err) || attempt == 2 {
 			break
 		}

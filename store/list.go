@@ -28,8 +28,12 @@ type Filter struct {
 	Offices []string
 	// Approver limits the result to cases waiting on approvers or decided by this user.
 	Approver string
-	Limit    int
-	Cursor   string // opaque: the seq of the last case of the previous page
+	// OwnedBy limits the result to cases this user owns (at any office); Unowned
+	// to cases without an owner at the offices of Offices (nil: at any office).
+	OwnedBy string
+	Unowned bool
+	Limit   int
+	Cursor  string // opaque: the seq of the last case of the previous page
 }
 
 // personal are the columns lists never read: they hold personal data (sealed).
@@ -133,6 +137,7 @@ func (s *Store) where(f Filter, split bool) []cond {
 	if f.Approver != "" {
 		c.add("(waiting_on = 'approver' OR id IN ("+decidedBySQL+"))", f.Approver)
 	}
+	ownerCond(f, &c)
 	switch {
 	case !split || (f.Office == "" && f.Offices == nil):
 		if f.Office != "" {

@@ -35,12 +35,25 @@ func (s *Store) DeleteUnstartedCase(ctx context.Context, id string) (bool, error
 // workflow's first write recorded it already) and the registration's audit
 // entries, together.
 func (s *Store) RecordStart(ctx context.Context, id, runID string, audit []AuditEntry) error {
-	if len(audit) == 0 {
+	return s.recordStart(ctx, id, runID, audit, nil)
+}
+
+// recordStart is RecordStart that also writes the case's search terms.
+func (s *Store) recordStart(ctx context.Context, id, runID string, audit []AuditEntry, terms []SearchTerm) error {
+	if len(audit) == 0 && len(terms) == 0 {
 		return s.db.WithContext(ctx).Model(&Case{}).Where("id = ? AND run_id = ''", id).UpdateColumn("run_id", runID).Error
 	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&Case{}).Where("id = ? AND run_id = ''", id).UpdateColumn("run_id", runID).Error; err != nil {
 			return err
+		}
+		if len(terms) > 0 {
+			if err := replaceSearchTerms(tx, id, terms); err != nil {
+				return err
+			}
+		}
+		if len(audit) == 0 {
+			return nil
 		}
 		return tx.Create(&audit).Error
 	})

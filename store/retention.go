@@ -54,6 +54,9 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if err := tx.Model(&Case{}).Where("id = ?", id).Updates(update).Error; err != nil {
 				return err
 			}
+			if err := eraseCaseFile(tx, id); err != nil {
+				return err
+			}
 			entry := by
 			entry.CaseID, entry.At, entry.Part, entry.Action = id, now, "personal_data", "anonymise"
 			if err := tx.Create(&entry).Error; err != nil {

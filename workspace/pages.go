@@ -3,6 +3,7 @@ package workspace
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,6 +27,7 @@ type stageCount struct {
 }
 
 type myWorkData struct {
+	Owner   string // the view: all, mine (me), unassigned (none)
 	Cases   []api.Summary
 	Overdue int
 	Stages  []stageCount
@@ -34,19 +36,28 @@ type myWorkData struct {
 
 func (w *Workspace) myWork(c *gin.Context) {
 	ctx := c.Request.Context()
-	items, err := w.api.Inbox(ctx)
+	owner := c.Query("owner")
+	items, err := w.api.Inbox(ctx, owner)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	// Overdue first; within each, the inbox's order (oldest due first).
-	sort.SliceStable(items, func(i, j int) bool { return items[i].Overdue && !items[j].Overdue })
+	// Mine first (the API's order), and within mine and the others, overdue first;
+	// then the inbox's order, oldest due first.
+	me := sessionOf(c).User.User
+	mine := func(s api.Summary) bool { return slices.Contains(slices.Collect(maps.Values(s.Owners)), me) }
+	sort.SliceStable(items, func(i, j int) bool {
+		if mi, mj := mine(items[i]), mine(items[j]); mi != mj {
+			return mi
+		}
+		return items[i].Overdue && !items[j].Overdue
+	})
 	counts, err := w.api.ActiveByStage(ctx)
 	if err != nil {
 		w.fail(c, err)
 		return
 	}
-	d := myWorkData{Cases: items}
+	d := myWorkData{Cases: items, Owner: owner}
 	for _, it := range items {
 		if it.Overdue {
 			d.Overdue++
@@ -102,6 +113,28 @@ func (w *Workspace) caseList(c *gin.Context) {
 		nq.Set("cursor", next)
 		d.Next = nq.Encode()
 	}
+	w.render(c, http.StatusOK, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d})
+}
+
+// caseSearch finds cases by reference, name, phone or travel-document number. The
+// terms come in the body and the answer is rendered at once: they are never in an
+// address, a browser's history or a log.
+func (w *Workspace) caseSearch(c *gin.Context) {
+	f := c.Request.PostForm
+	d := listData{Filter: url.Values{}, Stages: contract.Stages, Waiting: waitingOn, Searched: true, Search: f}
+	res, err := w.api.Search(c.Request.Context(), sessionOf(c).User, api.SearchRequest{Reference: strings.TrimSpace(f.Get("reference")),
+		Name: strings.TrimSpace(f.Get("name")), Phone: strings.TrimSpace(f.Get("phone")),
+		DocumentNumber: strings.TrimSpace(f.Get("document_number"))})
+	if err != nil {
+		if api.ProblemOf(err).Kind != api.KindInvalid {
+			w.fail(c, err)
+			return
+		}
+		w.render(c, http.StatusUnprocessableEntity, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d,
+			Problem: problemOf(err)})
+		return
+	}
+	d.Cases = res.Items
 	w.render(c, http.StatusOK, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d})
 }
 
@@ -200,7 +233,13 @@ type casePageData struct {
 	Now         string
 	Deliveries  []contract.ProcurementItem
 	Visits      []contract.VisitState
+	Notes       []api.Note
+	DocKinds    []string
+	Offices     []string // the case's two offices, for its owners
 }
+
+// Owner is the case's owner at an office, or "".
+func (d casePageData) Owner(office string) string { return d.Case.Owners[office] }
 
 // For is the page as the form of an action (on a target) sees it: the problem
 // only if that form was the one sent, so an error shows beside its own form.
@@ -270,7 +309,13 @@ func (w *Workspace) showCase(c *gin.Context, status int, id, formAction string, 
 		w.fail(c, err)
 		return
 	}
-	d := casePageData{Case: v, Timeline: tl, Form: form, FormAction: formAction, Now: w.now().Format("2006-01-02T15:04")}
+	notes, err := w.api.Notes(ctx, sessionOf(c).User, id)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	d := casePageData{Case: v, Timeline: tl, Form: form, FormAction: formAction, Now: w.now().Format("2006-01-02T15:04"),
+		Notes: notes, DocKinds: api.DocumentKinds, Offices: []string{v.SendingOffice, v.ReceivingOffice}}
 	var b api.Beneficiary
 	if json.Unmarshal(v.Beneficiary, &b) == nil && b.GivenName != "" {
 		d.Person = &b
@@ -526,6 +571,7 @@ var funcs = map[string]any{
 	"id":    func(name string) string { return strings.NewReplacer("[", "-", "]", "", ".", "-").Replace(name) },
 	"itoa":  strconv.Itoa,
 	"add":   func(a, b int) int { return a + b },
+	"kib":   func(n int64) int64 { return (n + 1023) / 1024 },
 	"mul":   func(a, b int) int { return a * b },
 	// A bar's length in the charts, at least 1 so that a zero still shows.
 	"barWidth": func(v, of int64, width int) int {

@@ -115,10 +115,15 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	in.POST("/signout", w.signOut)
 	in.GET("/", w.myWork)
 	in.GET("/cases", w.caseList)
+	in.POST("/cases/search", w.caseSearch)
 	in.GET("/cases/new", w.only(cw), w.registrationPage)
 	in.POST("/cases/new", w.only(cw), w.register)
 	in.GET("/cases/:id", w.casePage)
 	in.POST("/cases/:id/actions/:action", w.act)
+	in.POST("/cases/:id/notes", w.addNote)
+	in.POST("/cases/:id/documents", w.uploadDocument)
+	in.GET("/cases/:id/documents/:doc", w.downloadDocument)
+	in.POST("/cases/:id/owner", w.assignOwner)
 	in.GET("/stuck", w.only(mg), w.stuckPage)
 	in.GET("/reports", w.only(mg), w.reportPage)
 	in.GET("/reports/monthly.csv", w.only(mg), w.reportCSV)
@@ -172,6 +177,18 @@ func (w *Workspace) checkCSRF(c *gin.Context) {
 		return
 	}
 	s := sessionOf(c)
+	if strings.HasPrefix(c.ContentType(), "multipart/") {
+		// An upload: at most a document and its form, read into memory (never to disk).
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, api.MaxDocumentBytes+1<<20)
+		if err := c.Request.ParseMultipartForm(api.MaxDocumentBytes + 1<<20); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				w.render(c, http.StatusRequestEntityTooLarge, "error", pageData{Title: "error.too-large.title", Message: "error.too_large_file"})
+				c.Abort()
+				return
+			}
+		}
+	}
 	if !sameOrigin(c.Request) || !sameToken(c.Request.PostFormValue("csrf"), s.CSRF) {
 		w.render(c, http.StatusForbidden, "error", pageData{Title: "error.csrf.title", Message: "error.csrf"})
 		c.Abort()
@@ -362,3 +379,13 @@ func (w *Workspace) fail(c *gin.Context, err error) {
 }
 
 var errNoSession = errors.New("no session")
+
+// Handler is the API with the workspace beside it: what `homeward api` (and so
+// `homeward dev`) serves.
+func Handler(logger *slog.Logger, a *api.Server, ring *codec.KeyRing) (http.Handler, error) {
+	w, err := New(logger.With("component", "workspace"), a, ring)
+	if err != nil {
+		return nil, err
+	}
+	return a.Handler(w.Mount), nil
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
+	"github.com/homeward/homeward/workspace"
 	"go.temporal.io/sdk/client"
 )
 
@@ -116,12 +117,15 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 	// The UI on this machine decodes payloads without a token: it sends tokens
 	// only over HTTPS. Production never sets this.
 	cfg.Codec.TrustLoopbackUI = true
+	// The workspace's sign-in page offers the dev tokens' people. Production never sets this.
+	cfg.Workspace.DevSignIn = true
 	s, err := stack.Start(ctx, stack.Options{Config: cfg, Logger: logger, Ring: ring})
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
 	fmt.Fprintf(stdout, "\nHomeward is running.\n")
+	fmt.Fprintf(stdout, "  Workspace    %s/   (sign in as one of the dev people below)\n", s.APIURL)
 	fmt.Fprintf(stdout, "  API          %s/api/v1   (contract: %s/openapi.yaml)\n", s.APIURL, s.APIURL)
 	fmt.Fprintf(stdout, "  Temporal UI  %s   (payloads are encrypted; this UI decodes them through %s/codec)\n", s.UIURL, s.APIURL)
 	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s, task queue %s)\n", s.Config.Temporal.Address,
@@ -169,8 +173,19 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer closeAll()
+	// Cases registered before search existed get their blind indexes (keyed: a
+	// migration cannot make them). Several API processes may do it at once.
+	if n, err := p.store.BackfillSearchTerms(ctx); err != nil {
+		return fmt.Errorf("search terms: %w", err)
+	} else if n > 0 {
+		logger.Info("search terms written for cases registered before search", "cases", n)
+	}
 	a := api.New(logger, cfg, p.store, p.temporal, p.ring)
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	h, err := workspace.Handler(logger, a, p.ring)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.HTTP.MetricsAddress != "" {

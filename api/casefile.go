@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+)
+
+// The case file a caseworker keeps beyond the process (issue 17): notes,
+// documents, search, ownership, corrections. Each capability is a method on
+// *Server that takes (ctx, Principal), so that the HTTP handlers here and a
+// server-rendered workspace call the same code and the same rules. The handlers
+// find the case with caseFor (from the request), the exported methods with
+// caseOf (from a principal); both apply the same visibility rule.
+
+// caseOf loads a case if p may see it (else a not-found error): caseFor's rule,
+// for callers that hold a principal rather than a request.
+func (s *Server) caseOf(ctx context.Context, p Principal, id string) (*store.Case, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, fail(KindNotFound, "no such case")
+	}
+	cs, err := s.store.CaseByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cs.Unstarted() {
+		if cs, err = s.settle(ctx, cs); err != nil {
+			return nil, err
+		}
+		if cs == nil {
+			return nil, fail(KindNotFound, "no such case")
+		}
+	}
+	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)
+	if visible && p.Role == contract.RoleApprover && cs.WaitingOn != string(contract.WaitingApprover) {
+		if visible, err = s.store.DecidedBy(ctx, cs.ID, p.User); err != nil {
+			return nil, err
+		}
+	}
+	if !visible {
+		return nil, fail(KindNotFound, "no such case")
+	}
+	return cs, nil
+}
+
+// entry is an audit entry for p's access to a part of a case; the request ID
+// comes from ctx when the call came through the HTTP API.
+func (s *Server) entry(ctx context.Context, p Principal, caseID, part, action string) store.AuditEntry {
+	rid, _ := ctx.Value(requestIDKey).(string)
+	return store.AuditEntry{At: s.now(), ActorUser: p.User, ActorRole: string(p.Role), CaseID: caseID, Part: part,
+		Action: action, RequestID: rid}
+}
+
+// permit refuses a role not among roles (403), for callers that bypass the
+// routes' allow (the workspace).
+func permit(p Principal, what string, roles ...contract.Role) error {
+	if !slices.Contains(roles, p.Role) {
+		return fail(KindForbidden, "a "+string(p.Role)+" may not "+what)
+	}
+	return nil
+}
+
+// caseRoles are the roles that work on cases (everyone but partners).
+var caseRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover, contract.RoleProcurement, contract.RoleManager}

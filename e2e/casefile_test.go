@@ -1,0 +1,427 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/stack"
+	"github.com/stretchr/testify/require"
+)
+
+// casefileConfig adds a caseworker of an office that is neither side of the
+// test cases, to show what stays hidden from other offices.
+func casefileConfig(t *testing.T, driver string) config.Config {
+	cfg := testConfig(t, driver)
+	cfg.Auth.Tokens = append(cfg.Auth.Tokens,
+		config.Token{Token: "dev-caseworker-sn", User: "caseworker-sn", Role: "caseworker", Office: "SN-DKR"},
+		config.Token{Token: "dev-caseworker-de-2", User: "caseworker-de-2", Role: "caseworker", Office: "DE-BER"})
+	return cfg
+}
+
+// auditOf returns a case's audit trail as "user part:action" lines.
+func (h *homeward) cfAuditOf(id string) []string {
+	h.t.Helper()
+	r := h.call("GET", "/api/v1/cases/"+id+"/audit", "dev-manager", nil)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	var out []string
+	for _, e := range list(r.JSON(h.t)["items"]) {
+		out = append(out, e["actor"].(map[string]any)["user"].(string)+" "+e["part"].(string)+":"+e["action"].(string))
+	}
+	return out
+}
+
+func (h *homeward) cfTimeline(id string) map[string]map[string]any {
+	h.t.Helper()
+	r := h.call("GET", "/api/v1/cases/"+id+"/timeline", "dev-manager", nil)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	out := map[string]map[string]any{}
+	for _, e := range list(r.JSON(h.t)["items"]) {
+		out[e["type"].(string)] = e
+	}
+	return out
+}
+
+// Notes: whoever may see the case writes and reads them, oldest first; each
+// limit answers 422; the text is sealed in the raw row; the timeline says a
+// note was added (without its text); reads and writes are audited.
+func TestCaseNotes(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		path := "/api/v1/cases/" + id + "/notes"
+		const secret = "Spoke with Aminata about her brother in Kankan"
+
+		r := h.call("POST", path, "dev-caseworker", map[string]any{"text": secret})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		first := r.JSON(t)
+		require.Equal(t, secret, first["text"])
+		require.Equal(t, map[string]any{"user": "caseworker-de", "role": "caseworker"}, first["author"])
+		require.NotEmpty(t, first["id"])
+
+		long := strings.Repeat("é", 4000) // characters, not bytes
+		r = h.call("POST", path, "dev-caseworker-gn", map[string]any{"text": long})
+		require.Equal(t, http.StatusCreated, r.Status, "4,000 characters are allowed: %s", r.Body)
+		r = h.call("POST", path, "dev-manager", map[string]any{"text": "third"})
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+
+		for name, body := range map[string]any{"empty": map[string]any{"text": ""}, "blank": map[string]any{"text": "  \n "},
+			"too long": map[string]any{"text": long + "x"}} {
+			r := h.call("POST", path, "dev-caseworker", body)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, name)
+			require.Equal(t, "text", list(r.JSON(t)["errors"])[0]["field"], name)
+		}
+		require.Equal(t, http.StatusBadRequest, h.call("POST", path, "dev-caseworker", map[string]any{"text": "x", "extra": 1}).Status)
+		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", map[string]any{"text": "x"}).Status,
+			"another office does not see the case")
+		require.Equal(t, http.StatusNotFound, h.call("GET", path, "dev-caseworker-sn", nil).Status)
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-service", map[string]any{"text": "x"}).Status)
+
+		r = h.call("GET", path, "dev-caseworker-gn", nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		items := list(r.JSON(t)["items"])
+		require.Len(t, items, 3)
+		require.Equal(t, secret, items[0]["text"], "oldest first")
+		require.Equal(t, long, items[1]["text"])
+		require.Equal(t, "manager", items[2]["author"].(map[string]any)["user"])
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		rows, err := db.Query("SELECT text FROM case_notes")
+		require.NoError(t, err)
+		n := 0
+		for rows.Next() {
+			var raw string
+			require.NoError(t, rows.Scan(&raw))
+			require.NotContains(t, raw, "Aminata")
+			require.NotContains(t, raw, "third")
+			require.True(t, strings.HasPrefix(raw, "enc:"), "sealed")
+			n++
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, 3, n)
+
+		added := h.cfTimeline(id)["note_added"]
+		require.NotNil(t, added, "the timeline says a note was added")
+		require.NotContains(t, added["summary"], "Aminata")
+
+		trail := h.cfAuditOf(id)
+		require.Contains(t, trail, "caseworker-de notes:create")
+		require.Contains(t, trail, "manager notes:create")
+		require.Contains(t, trail, "caseworker-gn notes:read")
+		require.NotContains(t, strings.Join(trail, ","), "caseworker-sn", "a refused read reads nothing")
+	})
+}
+
+// multipartBody builds an upload with the given fields in order: kind, then
+// the file under name with the declared type.
+func multipartBody(t *testing.T, kind, name, declared string, content []byte) ([]byte, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	if kind != "" {
+		require.NoError(t, w.WriteField("kind", kind))
+	}
+	if name != "" {
+		hdr := textproto.MIMEHeader{}
+		hdr.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, name))
+		hdr.Set("Content-Type", declared)
+		part, err := w.CreatePart(hdr)
+		require.NoError(t, err)
+		_, err = part.Write(content)
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	return b.Bytes(), w.FormDataContentType()
+}
+
+func (h *homeward) upload(id, token, kind, name, declared string, content []byte) response {
+	h.t.Helper()
+	body, ct := multipartBody(h.t, kind, name, declared, content)
+	return h.call("POST", "/api/v1/cases/"+id+"/documents", token, body, "Content-Type", ct)
+}
+
+// Documents: uploaded by caseworkers and procurement, recognised by content
+// (a disguised executable is refused), limited in size, encrypted at rest
+// (ciphertext in the raw row, the file name sealed), downloaded byte for byte
+// as an attachment by whoever may see the case, and audited.
+func TestCaseDocuments(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id, other := h.register(), h.register()
+		path := "/api/v1/cases/" + id + "/documents"
+
+		const marker = "CONSENT-OF-AMINATA-CAMARA"
+		pdf := []byte("%PDF-1.7\n1 0 obj <<>> endobj\n% " + marker + "\n%%EOF\n")
+		png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2, 3}, 1000)...)
+
+		r := h.upload(id, "dev-caseworker", "consent", "Aminata Camara consent.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		doc := r.JSON(t)
+		sum := sha256.Sum256(pdf)
+		require.Equal(t, "consent", doc["kind"])
+		require.Equal(t, "Aminata Camara consent.pdf", doc["filename"])
+		require.Equal(t, "application/pdf", doc["content_type"])
+		require.Equal(t, float64(len(pdf)), doc["size"])
+		require.Equal(t, hex.EncodeToString(sum[:]), doc["sha256"])
+		require.Equal(t, map[string]any{"user": "caseworker-de", "role": "caseworker"}, doc["uploaded_by"])
+
+		// Declared as text, named .txt: it is a PNG by its content.
+		r = h.upload(id, "dev-procurement", "receipt", "receipt.txt", "text/plain", png)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		receipt := r.JSON(t)
+		require.Equal(t, "image/png", receipt["content_type"])
+
+		elf := append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0x90}, 100)...)
+		r = h.upload(id, "dev-caseworker", "consent", "scan.pdf", "application/pdf", elf)
+		require.Equal(t, http.StatusUnsupportedMediaType, r.Status, "an executable named .pdf: %s", r.Body)
+		r = h.upload(id, "dev-caseworker", "passport", "p.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Body))
+		require.Equal(t, "kind", list(r.JSON(t)["errors"])[0]["field"])
+		r = h.upload(id, "dev-caseworker", "consent", "", "", nil)
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "no file: %s", r.Body)
+		big := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("x"), 10<<20)...)
+		r = h.upload(id, "dev-caseworker", "other", "big.pdf", "application/pdf", big)
+		require.Equal(t, http.StatusRequestEntityTooLarge, r.Status, string(r.Body))
+		r = h.call("POST", path, "dev-caseworker", map[string]any{"kind": "consent"})
+		require.Equal(t, http.StatusUnsupportedMediaType, r.Status, "JSON is not an upload")
+		require.Equal(t, http.StatusForbidden, h.upload(id, "dev-approver", "consent", "a.pdf", "application/pdf", pdf).Status)
+		require.Equal(t, http.StatusNotFound, h.upload(id, "dev-caseworker-sn", "consent", "a.pdf", "application/pdf", pdf).Status)
+
+		r = h.call("GET", path, "dev-caseworker-gn", nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		items := list(r.JSON(t)["items"])
+		require.Len(t, items, 2, "only the accepted uploads")
+		require.Equal(t, doc["id"], items[0]["id"])
+
+		for _, want := range []struct {
+			meta    map[string]any
+			content []byte
+		}{{doc, pdf}, {receipt, png}} {
+			r = h.call("GET", path+"/"+want.meta["id"].(string), "dev-manager", nil)
+			require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+			require.Equal(t, want.content, r.Body, "byte for byte")
+			require.Equal(t, want.meta["content_type"], r.Header.Get("Content-Type"))
+			require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+			_, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition"))
+			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(r.Header.Get("Content-Disposition"), "attachment"))
+			require.Equal(t, want.meta["filename"], params["filename"])
+		}
+		docPath := path + "/" + doc["id"].(string)
+		require.Equal(t, http.StatusNotFound, h.call("GET", docPath, "dev-caseworker-sn", nil).Status, "another office")
+		require.Equal(t, http.StatusNotFound, h.call("GET", path, "dev-caseworker-sn", nil).Status)
+		require.Equal(t, http.StatusNotFound,
+			h.call("GET", "/api/v1/cases/"+other+"/documents/"+doc["id"].(string), "dev-caseworker", nil).Status,
+			"a document is found only under its own case")
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		var content []byte
+		var filename, key, digest string
+		require.NoError(t, db.QueryRow("SELECT content, filename, data_key, sha256 FROM case_documents WHERE kind = 'consent'").
+			Scan(&content, &filename, &key, &digest))
+		require.NotContains(t, string(content), marker, "ciphertext at rest")
+		require.NotContains(t, string(content), "%PDF")
+		require.NotContains(t, filename, "Aminata")
+		require.True(t, strings.HasPrefix(key, "enc:"), "the data key is sealed under the key ring")
+		require.NotEqual(t, doc["sha256"], digest)
+
+		tl := h.cfTimeline(id)
+		require.Equal(t, "Document added: receipt", tl["document_added"]["summary"], "the last upload, without its file name")
+		require.NotNil(t, tl["document_downloaded"])
+		trail := h.cfAuditOf(id)
+		require.Contains(t, trail, "caseworker-de documents:create")
+		require.Contains(t, trail, "procurement-gn documents:create")
+		require.Contains(t, trail, "manager documents:read")
+		require.Contains(t, trail, "caseworker-gn documents:list")
+	})
+}
+
+// person is a registration of a named person, with a phone and a passport.
+func person(given, family, phone, doc, sending, receiving, country string) map[string]any {
+	r := registration()
+	b := r["beneficiary"].(map[string]any)
+	b["given_name"], b["family_name"], b["phone"] = given, family, phone
+	b["travel_document"] = map[string]any{"number": doc, "expiry": "2030-01-01"}
+	r["sending_office"], r["receiving_office"], r["country_of_return"] = sending, receiving, country
+	return r
+}
+
+func (h *homeward) search(token string, body map[string]any) []string {
+	h.t.Helper()
+	r := h.call("POST", "/api/v1/cases/search", token, body)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	var refs []string
+	for _, c := range list(r.JSON(h.t)["items"]) {
+		refs = append(refs, c["reference"].(string))
+	}
+	return refs
+}
+
+// Search finds a case by each field, folded (case, accents, apostrophes,
+// spacing, separators), never across offices, audits each search without its
+// terms, and keeps the terms out of the logs. A second registration of the
+// same person names the earlier case to whoever may see it, and is audited.
+func TestSearchAndDuplicates(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		logs := &syncBuffer{}
+		h := startWith(t, stack.Options{Config: casefileConfig(t, driver), Temporal: temporalClient(),
+			Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		reg := func(token string, body map[string]any) string {
+			r := h.call("POST", "/api/v1/cases", token, body)
+			require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+			return r.JSON(t)["reference"].(string)
+		}
+		gn := reg("dev-caseworker", person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "DE-BER", "GN-CKY", "GN"))
+		sn := reg("dev-caseworker", person("Fatou", "NDIAYE", "+221770000222", "SN-77 001", "DE-BER", "SN-DKR", "SN"))
+
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"name": "aissatou ndiaye"}))
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"name": "BA  n’diaye AÏSSATOU"}))
+		require.Equal(t, []string{sn, gn}, h.search("dev-caseworker", map[string]any{"name": "Ndiaye"}), "newest first")
+		require.Equal(t, []string{gn}, h.search("dev-caseworker-gn", map[string]any{"name": "Ndiaye"}), "never across offices")
+		require.Empty(t, h.search("dev-caseworker-sn", map[string]any{"name": "aissatou"}))
+		require.Equal(t, []string{sn}, h.search("dev-caseworker-sn", map[string]any{"name": "fatou"}))
+		require.Empty(t, h.search("dev-approver-gn", map[string]any{"name": "Ndiaye"}), "approvers: cases waiting on them")
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"phone": "00224 620-000-111"}))
+		require.Equal(t, []string{sn}, h.search("dev-caseworker", map[string]any{"document_number": "sn77001"}))
+		require.Equal(t, []string{gn}, h.search("dev-caseworker", map[string]any{"reference": strings.ToLower(gn)}))
+		require.ElementsMatch(t, []string{gn, sn}, h.search("dev-manager", map[string]any{"reference": "hw-"}), "a prefix")
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "aissatou", "phone": "+221770000222"}),
+			"every part must match")
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "aissat"}), "whole words only")
+
+		for _, bad := range []map[string]any{{}, {"phone": "0621"}, {"name": "!!"}, {"reference": "HW%"}} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", "/api/v1/cases/search", "dev-caseworker", bad).Status, bad)
+		}
+		require.Equal(t, http.StatusBadRequest, h.call("POST", "/api/v1/cases/search", "dev-caseworker",
+			map[string]any{"surname": "x"}).Status)
+		require.Equal(t, http.StatusForbidden, h.call("POST", "/api/v1/cases/search", "dev-service",
+			map[string]any{"name": "x"}).Status)
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM audit_log WHERE part = 'search' AND action = 'search'").Scan(&n))
+		require.Equal(t, 13, n, "every search that ran is audited")
+		var detail string
+		require.NoError(t, db.QueryRow("SELECT detail FROM audit_log WHERE part = 'search' AND action = 'search' "+
+			"AND actor_user = 'caseworker-gn'").Scan(&detail))
+		require.Equal(t, "hits=1", detail)
+		var gnID string
+		require.NoError(t, db.QueryRow("SELECT id FROM cases WHERE reference = $1", gn).Scan(&gnID))
+		require.Contains(t, h.cfAuditOf(gnID), "caseworker-gn search:found")
+
+		// The same person again: 409 naming the earlier case to a caseworker who
+		// may see it; to one who may not, the conflict alone.
+		again := h.call("POST", "/api/v1/cases", "dev-caseworker",
+			person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "DE-BER", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, again.Status, string(again.Body))
+		require.Equal(t, gn, again.JSON(t)["existing_case"].(map[string]any)["reference"])
+		require.Contains(t, again.JSON(t)["detail"], gn)
+		hidden := h.call("POST", "/api/v1/cases", "dev-caseworker-sn",
+			person("Aïssatou", "N'Diaye  Bâ", "+224620000111", "R0012345", "SN-DKR", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, hidden.Status, string(hidden.Body))
+		require.NotContains(t, hidden.JSON(t), "existing_case")
+		require.NotContains(t, string(hidden.Body), gn)
+		trail := h.cfAuditOf(gnID)
+		require.Contains(t, trail, "caseworker-de registration:refused_duplicate")
+		require.Contains(t, trail, "caseworker-sn registration:refused_duplicate")
+
+		for _, term := range []string{"aissatou", "Aïssatou", "ndiaye", "NDIAYE", "620000111", "sn77001", "R0012345"} {
+			require.NotContains(t, logs.String(), term, "search terms are never logged")
+		}
+		var audited string
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(part || action || detail, ','), '') FROM audit_log").Scan(&audited))
+		require.NotContains(t, strings.ToLower(audited), "ndiaye")
+	})
+}
+
+func (h *homeward) ids(path, token string) []string {
+	h.t.Helper()
+	r := h.call("GET", path, token, nil)
+	require.Equal(h.t, http.StatusOK, r.Status, string(r.Body))
+	var out []string
+	for _, c := range list(r.JSON(h.t)["items"]) {
+		out = append(out, c["id"].(string))
+	}
+	return out
+}
+
+// Ownership: a caseworker takes an unassigned case of their office, an approver
+// of the office reassigns it, a manager assigns anywhere; the case, the list
+// and the inbox show it (mine first), and a reassigned case moves inboxes.
+func TestCaseOwnership(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		// id is the case due later (the workflows enter counselling in either order).
+		older, id := h.register(), h.register()
+		dueOlder := h.waitCase(older, "counselling", stageIs("Counselling"))["stage_due_at"].(string)
+		dueID := h.waitCase(id, "counselling", stageIs("Counselling"))["stage_due_at"].(string)
+		if tOlder, tID := mustTime(t, dueOlder), mustTime(t, dueID); tID.Before(tOlder) {
+			older, id = id, older
+		}
+		path := "/api/v1/cases/" + id + "/owner"
+		put := func(token, office, user string) response {
+			return h.call("PUT", path, token, map[string]any{"office": office, "user": user})
+		}
+
+		r := put("dev-caseworker", "DE-BER", "caseworker-de")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Equal(t, map[string]any{"DE-BER": "caseworker-de"}, r.JSON(t)["owners"])
+		require.Equal(t, http.StatusConflict, put("dev-caseworker-de-2", "DE-BER", "caseworker-de-2").Status, "already owned")
+		require.Equal(t, http.StatusForbidden, put("dev-caseworker-de-2", "DE-BER", "caseworker-de").Status, "only themselves")
+		require.Equal(t, http.StatusForbidden, put("dev-caseworker-gn", "DE-BER", "caseworker-gn").Status, "only their office")
+		require.Equal(t, http.StatusForbidden, put("dev-approver-gn", "DE-BER", "caseworker-de-2").Status, "only their office")
+		require.Equal(t, http.StatusForbidden, put("dev-procurement", "GN-CKY", "procurement-gn").Status)
+		require.Equal(t, http.StatusNotFound, put("dev-caseworker-sn", "SN-DKR", "caseworker-sn").Status)
+		require.Equal(t, http.StatusUnprocessableEntity, put("dev-manager", "SN-DKR", "caseworker-sn").Status, "not the case's office")
+		require.Equal(t, http.StatusUnprocessableEntity, put("dev-manager", "DE-BER", "bad user!").Status)
+
+		require.Contains(t, h.ids("/api/v1/tasks?owner=me", "dev-caseworker"), id)
+		require.NotContains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker"), id)
+		require.Contains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker"), older)
+		require.Contains(t, h.ids("/api/v1/cases?owner=none", "dev-caseworker-gn"), id, "no owner at the receiving office yet")
+
+		// The supervisor (approver of the office) reassigns; the case moves inboxes.
+		r = put("dev-approver", "DE-BER", "caseworker-de-2")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.NotContains(t, h.ids("/api/v1/tasks?owner=me", "dev-caseworker"), id)
+		require.Equal(t, []string{id}, h.ids("/api/v1/tasks?owner=me", "dev-caseworker-de-2"))
+		require.Equal(t, []string{id}, h.ids("/api/v1/cases?owner=caseworker-de-2", "dev-caseworker"))
+		inbox := h.ids("/api/v1/tasks", "dev-caseworker-de-2")
+		require.Equal(t, id, inbox[0], "mine first, though due later")
+		require.Contains(t, inbox, older)
+		require.Equal(t, older, h.ids("/api/v1/tasks", "dev-caseworker")[0], "the oldest due first for the others")
+
+		r = put("dev-manager", "GN-CKY", "caseworker-gn")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Equal(t, map[string]any{"DE-BER": "caseworker-de-2", "GN-CKY": "caseworker-gn"}, c["owners"])
+		listed := list(h.call("GET", "/api/v1/cases?owner=me", "dev-caseworker-gn", nil).JSON(t)["items"])
+		require.Len(t, listed, 1)
+		require.Equal(t, c["owners"], listed[0]["owners"])
+
+		require.Equal(t, http.StatusUnprocessableEntity, h.call("GET", "/api/v1/cases?owner=a%20b", "dev-caseworker", nil).Status)
+		require.Equal(t, http.StatusUnprocessableEntity, h.call("GET", "/api/v1/tasks?owner=a%20b", "dev-caseworker", nil).Status)
+		require.Equal(t, "Owner at GN-CKY: caseworker-gn", h.cfTimeline(id)["owner_assigned"]["summary"])
+		require.Contains(t, h.cfAuditOf(id), "approver-de owners:assign")
+	})
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err)
+	return v
+}

@@ -1,0 +1,265 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// SearchTerm is one blind index of a case: a keyed hash of a normalised value.
+type SearchTerm struct {
+	CaseID string `gorm:"primaryKey"`
+	Kind   string `gorm:"primaryKey"`
+	Hash   string `gorm:"primaryKey"`
+}
+
+// TableName keeps GORM on the migrated table.
+func (SearchTerm) TableName() string { return "case_search_terms" }
+
+// The kinds of search terms.
+const (
+	TermName     = "name"      // one token of a name (given or family, of anyone in the household)
+	TermFullName = "full_name" // given and family name together
+	TermPhone    = "phone"     // E.164
+	TermDocument = "document"  // a travel document's number
+)
+
+// blindIndexer makes the keyed hashes of search terms (codec.Sealer does).
+type blindIndexer interface {
+	BlindIndex(kind, value string) string
+}
+
+// blindIndex hashes a normalised value with the sealer's search key. A store
+// without a sealer (tests) hashes without a key.
+func (s *Store) blindIndex(kind, value string) string {
+	if b, ok := s.sealer.(blindIndexer); ok {
+		return b.BlindIndex(kind, value)
+	}
+	sum := sha256.Sum256([]byte("unkeyed\x00" + kind + "\x00" + value))
+	return hex.EncodeToString(sum[:])
+}
+
+// BlindIndex is the hash a search for this normalised value of a kind looks up.
+func (s *Store) BlindIndex(kind, value string) string { return s.blindIndex(kind, value) }
+
+// letters that Unicode does not decompose into a base letter and a mark.
+var foldLetters = strings.NewReplacer("ß", "ss", "æ", "ae", "œ", "oe", "ø", "o", "ł", "l", "đ", "d", "ð", "d",
+	"þ", "th", "ı", "i", "ŋ", "n")
+
+// FoldName normalises a name for search: lower case, accents removed (Unicode
+// decomposition, marks dropped), apostrophes dropped (N'Diaye: ndiaye), any
+// other character that is not a letter or digit a space, spaces collapsed.
+func FoldName(s string) string {
+	s = foldLetters.Replace(strings.ToLower(s))
+	var b strings.Builder
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case r == '\'' || r == '’' || r == '‘' || r == 'ʼ' || r == '`':
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			b.WriteByte(' ')
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// NameTokens are a name's folded tokens, each once.
+func NameTokens(s string) []string {
+	var out []string
+	for _, t := range strings.Fields(FoldName(s)) {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// NormalisePhone returns a phone number in E.164 (+ and digits), accepting
+// spaces, dashes, dots, slashes and brackets, and 00 for +; false if it is not one.
+func NormalisePhone(s string) (string, bool) {
+	s = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t-./()", r) {
+			return -1
+		}
+		return r
+	}, s)
+	if rest, ok := strings.CutPrefix(s, "00"); ok {
+		s = "+" + rest
+	}
+	return s, e164.MatchString(s)
+}
+
+// NormaliseDocumentNumber upper-cases a document number and drops everything
+// but letters and digits (spaces, dashes, dots...).
+func NormaliseDocumentNumber(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return unicode.ToUpper(r)
+		}
+		return -1
+	}, s)
+}
+
+// searchable is what of a person the blind indexes cover.
+type searchable struct {
+	GivenName      string `json:"given_name"`
+	FamilyName     string `json:"family_name"`
+	Phone          string `json:"phone"`
+	TravelDocument *struct {
+		Number string `json:"number"`
+	} `json:"travel_document"`
+}
+
+// searchTerms are a case's blind indexes, from its beneficiary's and
+// household's JSON (in the clear): the names of everyone, the beneficiary's
+// phone and travel document.
+func (s *Store) searchTerms(caseID, beneficiary, household string) []SearchTerm {
+	var b searchable
+	_ = json.Unmarshal([]byte(beneficiary), &b) // an anonymised case has none
+	var hh []searchable
+	_ = json.Unmarshal([]byte(household), &hh)
+	seen := map[SearchTerm]bool{}
+	var out []SearchTerm
+	add := func(kind, value string) {
+		if value == "" {
+			return
+		}
+		t := SearchTerm{CaseID: caseID, Kind: kind, Hash: s.blindIndex(kind, value)}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	for _, p := range append([]searchable{b}, hh...) {
+		for _, t := range NameTokens(p.GivenName + " " + p.FamilyName) {
+			add(TermName, t)
+		}
+		add(TermFullName, FoldName(p.GivenName+" "+p.FamilyName))
+	}
+	if phone, ok := NormalisePhone(b.Phone); ok {
+		add(TermPhone, phone)
+	}
+	if b.TravelDocument != nil {
+		add(TermDocument, NormaliseDocumentNumber(b.TravelDocument.Number))
+	}
+	return out
+}
+
+// replaceSearchTerms rewrites a case's blind indexes within tx.
+func replaceSearchTerms(tx *gorm.DB, caseID string, terms []SearchTerm) error {
+	if err := tx.Where("case_id = ?", caseID).Delete(&SearchTerm{}).Error; err != nil {
+		return err
+	}
+	if len(terms) == 0 {
+		return nil
+	}
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&terms).Error
+}
+
+// BackfillSearchTerms writes the blind indexes of cases that have none (cases
+// registered before search existed: a migration cannot compute keyed hashes),
+// and returns how many cases it indexed. Anonymised cases are left without.
+func (s *Store) BackfillSearchTerms(ctx context.Context) (int, error) {
+	const batch = 200
+	var after int64
+	done := 0
+	for {
+		var cases []Case
+		err := s.db.WithContext(ctx).Where("seq > ? AND anonymised_at IS NULL AND NOT EXISTS "+
+			"(SELECT 1 FROM case_search_terms t WHERE t.case_id = cases.id)", after).
+			Order("seq").Limit(batch).Find(&cases).Error
+		if err != nil || len(cases) == 0 {
+			return done, err
+		}
+		for i := range cases {
+			c := &cases[i]
+			after = c.Seq
+			if err := s.open(c); err != nil {
+				return done, err
+			}
+			terms := s.searchTerms(c.ID, c.Beneficiary, c.Household)
+			if len(terms) == 0 {
+				continue
+			}
+			if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&terms).Error; err != nil {
+				return done, err
+			}
+			done++
+		}
+	}
+}
+
+// SearchQuery is what a search looks for, normalised; every part given must match.
+type SearchQuery struct {
+	ReferencePrefix string   // upper case, letters, digits and dashes only
+	NameTokens      []string // folded; a case matches if it has every one
+	Phone           string   // E.164
+	DocumentNumber  string   // normalised
+}
+
+// SearchCases returns one page of the cases that match q and the filter (its
+// office scope and approver), newest first: the list's shape.
+func (s *Store) SearchCases(ctx context.Context, f Filter, q SearchQuery) (Page, error) {
+	c := s.where(f, false)[0]
+	term := func(kind, value string) {
+		c.add("id IN (SELECT case_id FROM case_search_terms WHERE hash = ? AND kind = ?)", s.blindIndex(kind, value), kind)
+	}
+	if q.ReferencePrefix != "" {
+		c.add("reference LIKE ?", q.ReferencePrefix+"%")
+	}
+	for _, t := range q.NameTokens {
+		term(TermName, t)
+	}
+	if q.Phone != "" {
+		term(TermPhone, q.Phone)
+	}
+	if q.DocumentNumber != "" {
+		term(TermDocument, q.DocumentNumber)
+	}
+	if f.Cursor != "" {
+		after, err := parseCursor(f.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		c.add("seq < ?", after)
+	}
+	sql, args := s.selectSQL([]cond{c}, "seq DESC", f.Limit+1)
+	var cases []Case
+	if err := s.readDB(ctx).Raw(sql, args...).Scan(&cases).Error; err != nil {
+		return Page{}, err
+	}
+	var p Page
+	if len(cases) > f.Limit {
+		cases = cases[:f.Limit]
+		p.NextCursor = cursorPrefix + strconv.FormatInt(cases[len(cases)-1].Seq, 36)
+	}
+	p.Cases = cases
+	return p, nil
+}
+
+// eraseCaseFile removes what the case file keeps of a person beside the case
+// row, when the case is anonymised: its search terms, notes and documents
+// (their bytes, keys and names). The timeline keeps that a note or document
+// was added (without their content).
+func eraseCaseFile(tx *gorm.DB, caseID string) error {
+	for _, m := range []any{&SearchTerm{}, &Note{}, &Document{}} {
+		if err := tx.Where("case_id = ?", caseID).Delete(m).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
