@@ -97,6 +97,7 @@ func (w *Workspace) Mount(r *gin.Engine) {
 		c.Header("X-Content-Type-Options", "nosniff")
 	})
 	assets.StaticFS("/", http.FS(static))
+	r.GET("/favicon.ico", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/static/favicon.svg") })
 
 	pub := r.Group("/", w.headers)
 	pub.GET("/signin", w.signInPage)
