@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/csv"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -52,7 +51,7 @@ func (s *Server) monthlyReport(c *gin.Context) {
 	if strings.Contains(c.GetHeader("Accept"), "text/csv") {
 		c.Header("Content-Type", "text/csv; charset=utf-8")
 		c.Status(http.StatusOK)
-		w := csv.NewWriter(c.Writer)
+		w := newCSVWriter(c.Writer)
 		_ = w.Write([]string{"table", "month", "country_of_return", "stage", "currency", "registered", "departed", "closed",
 			"committed", "paid", "service_charges", "cases_committed", "payments"})
 		for _, r := range rep.Returns {
@@ -63,7 +62,7 @@ func (s *Server) monthlyReport(c *gin.Context) {
 			_ = w.Write([]string{"assistance", month, a.CountryOfReturn, "", a.Currency, "", "", "", a.Committed, a.Paid,
 				a.ServiceCharges, itoa(a.CasesCommitted), itoa(a.Payments)})
 		}
-		w.Flush()
+		_ = w.Flush()
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"month": month, "returns": rep.Returns, "assistance": rep.Assistance})
