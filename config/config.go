@@ -138,7 +138,66 @@ type OIDC struct {
 	UserClaim   string `mapstructure:"user_claim"`
 	RoleClaim   string `mapstructure:"role_claim"`
 	OfficeClaim string `mapstructure:"office_claim"`
+	// AuthorizedParties are the clients a token may have been issued to (its
+	// azp claim, when it has one); empty: only the audience.
+	AuthorizedParties []string `mapstructure:"authorized_parties"`
+	// JWKSRefreshCooldown is the least time between two fetches of the JWKS: a
+	// token naming an unknown key fetches it at most this often.
+	JWKSRefreshCooldown time.Duration `mapstructure:"jwks_refresh_cooldown"`
 }
+
+// DevTokens are the well-known tokens of `homeward dev`: everyone who has read
+// the README knows them. Only the one-machine stack adds them; `homeward api` and
+// `homeward worker` refuse to start while any of them is configured.
+func DevTokens() []Token {
+	return []Token{
+		{Token: "dev-caseworker", User: "caseworker-de", Role: "caseworker", Office: "DE-BER"},
+		{Token: "dev-caseworker-gn", User: "caseworker-gn", Role: "caseworker", Office: "GN-CKY"},
+		{Token: "dev-approver", User: "approver-de", Role: "approver", Office: "DE-BER"},
+		{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"},
+		{Token: "dev-procurement", User: "procurement-gn", Role: "procurement", Office: "GN-CKY"},
+		{Token: "dev-manager", User: "manager", Role: "manager", Office: AllOffices},
+		{Token: "dev-service", User: "partner-service", Role: "service", Office: AllOffices},
+	}
+}
+
+// AllOffices is the office of a manager or a partner service who deals with
+// every office's cases.
+const AllOffices = "*"
+
+// WithDevTokens adds the dev tokens to the configured ones (a configured token
+// of the same value stays as configured): for `homeward dev` and the tests.
+func (a Auth) WithDevTokens() Auth {
+	out := slices.Clone(a.Tokens)
+	for _, d := range DevTokens() {
+		if !slices.ContainsFunc(out, func(t Token) bool { return t.Token == d.Token }) {
+			out = append(out, d)
+		}
+	}
+	a.Tokens = out
+	return a
+}
+
+// RefuseDevTokens is an error naming the configuration key of any dev token
+// configured: the production commands do not start with one.
+func (a Auth) RefuseDevTokens() error {
+	for i, t := range a.Tokens {
+		if IsDevToken(t.Token) {
+			return fmt.Errorf("config: auth.tokens[%d]: %q is a well-known dev token, for `homeward dev` only: "+
+				"configure your own secret tokens (or an OIDC issuer)", i, t.Token)
+		}
+	}
+	return nil
+}
+
+// IsDevToken says whether a token is one of the well-known dev tokens.
+func IsDevToken(token string) bool {
+	return slices.ContainsFunc(DevTokens(), func(d Token) bool { return d.Token == token })
+}
+
+// MayHaveAllOffices says whether a role may act for every office ("*"): managers,
+// and partner services, whose callbacks name the case they are for.
+func MayHaveAllOffices(role string) bool { return role == "manager" || role == "service" }
 
 // Token is one bearer token and who presents it. Office "*" means every office.
 type Token struct {
@@ -365,6 +424,7 @@ func (c Config) Validate() error {
 		if o.Audience == "" || o.UserClaim == "" || o.RoleClaim == "" || o.OfficeClaim == "" {
 			bad("auth.oidc", "audience, user_claim, role_claim and office_claim are required with an issuer")
 		}
+		positive("auth.oidc.jwks_refresh_cooldown", o.JWKSRefreshCooldown)
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Auth.Tokens {
@@ -376,6 +436,8 @@ func (c Config) Validate() error {
 			bad(key, "role must be one of %v, got %q", Roles, t.Role)
 		case seen[t.Token]:
 			bad(key, "duplicate token")
+		case t.Office == AllOffices && !MayHaveAllOffices(t.Role):
+			bad(key, "office %q (every office) is for managers and services only, not a %s", AllOffices, t.Role)
 		}
 		seen[t.Token] = true
 	}

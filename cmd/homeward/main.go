@@ -128,7 +128,10 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 		s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
 	fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
 	fmt.Fprintf(stdout, "\nDev tokens (Authorization: Bearer <token>):\n")
-	for _, t := range cfg.Auth.Tokens {
+	for _, t := range s.Config.Auth.Tokens {
+		if !config.IsDevToken(t.Token) {
+			continue // a token of your own stays off the screen
+		}
 		fmt.Fprintf(stdout, "  %-20s %-12s office %s\n", t.Token, t.Role, t.Office)
 	}
 	fmt.Fprintf(stdout, "\nCtrl-C stops everything.\n")
@@ -146,6 +149,11 @@ type production struct {
 }
 
 func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*production, func(), error) {
+	// The dev tokens are public (README, homeward dev's output): a production
+	// process that accepted one would let anyone in as a manager.
+	if err := cfg.Auth.RefuseDevTokens(); err != nil {
+		return nil, nil, err
+	}
 	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
 		return nil, nil, err
