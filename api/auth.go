@@ -176,19 +176,39 @@ func officeScope(p Principal) []string {
 	return []string{p.Office}
 }
 
-// requestIDs gives every request an ID (or keeps the caller's X-Request-ID) and
-// a logger that carries it.
+// requestIDs gives every request an ID of the server's own (a UUID): the one the
+// audit trail, problem bodies and logs carry, and the X-Request-ID the client gets
+// back. A client's own X-Request-ID never replaces it (anyone could forge one to
+// hide in or pollute the audit trail); a well-formed one is kept beside it, in the
+// log (client_request_id) and echoed as X-Client-Request-ID.
 func requestIDs(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.GetHeader("X-Request-ID")
-		if len(id) == 0 || len(id) > 64 {
-			id = uuid.NewString()
-		}
+		id := uuid.NewString()
 		c.Header("X-Request-ID", id)
+		l := logger.With("request_id", id)
+		if theirs := c.GetHeader("X-Request-ID"); clientRequestID(theirs) {
+			c.Header("X-Client-Request-ID", theirs)
+			l = l.With("client_request_id", theirs)
+		}
 		withValue(c, requestIDKey, id)
-		withValue(c, loggerKey, logger.With("request_id", id))
+		withValue(c, loggerKey, l)
 		c.Next()
 	}
+}
+
+// clientRequestID says whether a client's request ID is fit to log and echo: at
+// most 64 characters of letters, digits and -_.:/ (nothing that could forge a
+// log line or a header, nor carry much else).
+func clientRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func requestID(c *gin.Context) string {

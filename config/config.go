@@ -92,7 +92,18 @@ type HTTP struct {
 	BodyLimitBytes int64  `mapstructure:"body_limit_bytes"`
 	// MetricsAddress serves /metrics on an internal address instead of the API's.
 	MetricsAddress string `mapstructure:"metrics_address"`
+	// How long a client may take to send its headers, its whole request, and to
+	// be answered (above the 30 s an action waits for its workflow), and how long
+	// an idle keep-alive connection stays open.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 }
+
+// LongestRequest is how long the API may take to answer a request at most: an
+// action waits up to 30 s for its workflow, then reads the case.
+const LongestRequest = 45 * time.Second
 
 // Dev configures `homeward dev`, everything on one machine.
 type Dev struct {
@@ -410,6 +421,12 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.BodyLimitBytes <= 0 {
 		bad("http.body_limit_bytes", "must be positive")
+	}
+	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positive("http.read_timeout", c.HTTP.ReadTimeout)
+	positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.WriteTimeout < LongestRequest {
+		bad("http.write_timeout", "must be at least %s (an action waits up to 30 s for its workflow), got %s", LongestRequest, c.HTTP.WriteTimeout)
 	}
 	hostPort("dev.simulator_address", c.Dev.SimulatorAddress)
 	httpURL("services.base_url", c.Services.BaseURL)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -178,11 +177,11 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	}
 	defer closeAll()
 	a := api.New(logger, cfg, p.store, p.temporal, p.ring)
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.Address, a.Handler())
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.HTTP.MetricsAddress != "" {
-		metrics := &http.Server{Addr: cfg.HTTP.MetricsAddress, Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		metrics := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, a.MetricsHandler())
 		go func() { errc <- metrics.ListenAndServe() }()
 		defer metrics.Close()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
