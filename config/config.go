@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,11 @@ type Database struct {
 	KeysFile    string `mapstructure:"keys_file"`
 	Keys        string `mapstructure:"keys"`
 	LookupKeyID string `mapstructure:"lookup_key_id"`
+	// AppRole is, on Postgres, the role the api and the workers connect as, when
+	// it is not the one `homeward migrate` connects as (the tables' owner):
+	// migrate then grants it what the application needs, and on audit_log only
+	// INSERT and SELECT. Empty: migrate grants nothing.
+	AppRole string `mapstructure:"app_role"`
 }
 
 // HTTP configures the API server.
@@ -364,6 +370,9 @@ func tokensHook(from, to reflect.Type, data any) (any, error) {
 	return out, nil
 }
 
+// sqlName is a Postgres name that needs no quoting.
+var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 // Roles are the roles a token may carry.
 var Roles = []string{"caseworker", "approver", "procurement", "manager", "service"}
 
@@ -414,6 +423,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database.KeysFile == "" && c.Database.Keys == "" {
 		bad("database", "keys_file or keys is required: sensitive columns are always sealed")
+	}
+	if r := c.Database.AppRole; r != "" && !sqlName.MatchString(r) {
+		bad("database.app_role", "want a lower-case role name (letters, digits, _), got %q", r)
 	}
 	hostPort("http.address", c.HTTP.Address)
 	if c.HTTP.MetricsAddress != "" {

@@ -78,6 +78,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"token syntax": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t-u-boss"}, want: "auth.tokens"},
 		"every office for a caseworker": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=m:manager:*;c=u:caseworker:*"},
 			want: "config: auth.tokens[1]: office"},
+		"app role":      {env: map[string]string{"HOMEWARD_DATABASE_APP_ROLE": "homeward; DROP TABLE cases"}, want: "config: database.app_role:"},
 		"write timeout": {env: map[string]string{"HOMEWARD_HTTP_WRITE_TIMEOUT": "30s"}, want: "config: http.write_timeout:"},
 		"idle timeout":  {env: map[string]string{"HOMEWARD_HTTP_IDLE_TIMEOUT": "-1s"}, want: "config: http.idle_timeout:"},
 		"jwks cooldown": {env: map[string]string{"HOMEWARD_AUTH_OIDC_ISSUER": "https://idp.example", "HOMEWARD_AUTH_OIDC_JWKS_URL": "https://idp.example/jwks",

@@ -97,6 +97,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintf(stdout, "migrations applied: %d\n", n)
+		if role := cfg.Database.AppRole; role != "" && cfg.Database.Driver == "postgres" {
+			if err := st.GrantApplication(ctx, role); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "granted %s the application's privileges (audit_log: INSERT and SELECT only)\n", role)
+		}
 		return nil
 	}
 	fs.Usage()
@@ -166,6 +172,10 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*prod
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err
+	}
+	if writable, err := st.AuditTrailWritable(ctx); err == nil && writable && cfg.Database.Driver == "postgres" {
+		logger.Warn("this process's database role may change or remove audit entries (it owns audit_log, or may update, delete " +
+			"or truncate it): run migrations as the owner and the api and workers as database.app_role (README, Production)")
 	}
 	return &production{store: st, ring: ring, temporal: tc}, func() { tc.Close(); _ = st.Close() }, nil
 }

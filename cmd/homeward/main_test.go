@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,4 +49,30 @@ func TestProductionCommandsRefuseTheDevTokens(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, tok.Token)
 	}
+}
+
+// homeward migrate, run as the owner with database.app_role set, leaves the
+// application role unable to change the audit trail, and able to work.
+func TestMigrateGrantsTheApplicationRoleNoRightToRewriteTheAuditTrail(t *testing.T) {
+	roles := storetest.PostgresRoles(t)
+	env := map[string]string{"HOMEWARD_DATABASE_DRIVER": "postgres", "HOMEWARD_DATABASE_DSN": roles.OwnerDSN,
+		"HOMEWARD_DATABASE_APP_ROLE": roles.App}
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, &out, &out), out.String())
+	require.Contains(t, out.String(), "granted "+roles.App)
+
+	app, err := store.Open("postgres", roles.AppDSN)
+	require.NoError(t, err)
+	defer app.Close()
+	require.NoError(t, app.Audit(context.Background(), store.AuditEntry{ActorUser: "manager", ActorRole: "manager",
+		CaseID: "c1", Part: "case_file", Action: "read", At: time.Now().UTC()}))
+	db, err := app.SQL()
+	require.NoError(t, err)
+	for _, stmt := range []string{"UPDATE audit_log SET actor_user = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"} {
+		_, err := db.Exec(stmt)
+		require.ErrorContains(t, err, "permission denied", stmt)
+	}
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM audit_log").Scan(&n))
+	require.Equal(t, 1, n)
 }
