@@ -31,6 +31,10 @@ type identityProvider struct {
 	fetches atomic.Int64
 	mu      sync.Mutex
 	jwks    jose.JSONWebKeySet
+	// hang, when set, holds each JWKS request until the client gives up or the
+	// channel closes, after telling entered.
+	hang    chan struct{}
+	entered chan struct{}
 }
 
 func newIdentityProvider(t *testing.T) *identityProvider {
@@ -38,11 +42,19 @@ func newIdentityProvider(t *testing.T) *identityProvider {
 	require.NoError(t, err)
 	p := &identityProvider{key: key,
 		jwks: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.fetches.Add(1)
 		p.mu.Lock()
-		defer p.mu.Unlock()
-		_ = json.NewEncoder(w).Encode(p.jwks)
+		hang, entered, jwks := p.hang, p.entered, p.jwks
+		p.mu.Unlock()
+		if hang != nil {
+			entered <- struct{}{}
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}
+		_ = json.NewEncoder(w).Encode(jwks)
 	}))
 	t.Cleanup(p.Close)
 	p.signer = p.signerFor(t, "k1", key, nil)
@@ -229,4 +241,36 @@ func TestAccessTokenTypeAndAuthorizedParty(t *testing.T) {
 	require.NoError(t, err, "a configured client")
 	_, err = auth.Authenticate(context.Background(), idp.token(t, claims("approver", "GN-CKY", "azp", "homeward")))
 	require.Error(t, err, "the configured clients replace the audience")
+}
+
+// While a JWKS fetch hangs (a forged token asked for an unknown key, the
+// identity provider is slow), tokens signed with a known key are still verified
+// at once.
+func TestAKnownKeyDoesNotWaitForAFetch(t *testing.T) {
+	idp := newIdentityProvider(t)
+	auth := api.NewAuthenticator(context.Background(), oidcConfig(idp, time.Nanosecond))
+	valid := idp.token(t, claims("approver", "GN-CKY"))
+	_, err := auth.Authenticate(context.Background(), valid)
+	require.NoError(t, err)
+
+	hang := make(chan struct{})
+	idp.mu.Lock()
+	idp.hang, idp.entered = hang, make(chan struct{}, 1)
+	entered := idp.entered
+	idp.mu.Unlock()
+	defer close(hang)
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	forged := signed(t, idp.signerFor(t, "made-up", attacker, nil), claims("manager", "*"))
+	go func() { _, _ = auth.Authenticate(context.Background(), forged) }()
+	<-entered
+
+	done := make(chan error, 1)
+	go func() { _, err := auth.Authenticate(context.Background(), valid); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("a token with a known key waited for the hanging JWKS fetch")
+	}
 }

@@ -26,9 +26,11 @@ type keySet struct {
 	cooldown time.Duration
 	now      func() time.Time
 
-	mu      sync.RWMutex // held to write while fetching: concurrent misses wait for one fetch
-	keys    []jose.JSONWebKey
-	fetched time.Time // the last fetch, successful or not (zero: never)
+	fetch sync.Mutex   // one fetch at a time: concurrent misses wait for it, not for each other's
+	mu    sync.RWMutex // guards keys and fetched; never held across a fetch, so known keys never wait
+	keys  []jose.JSONWebKey
+	// fetched is when the JWKS was last asked for, successfully or not (zero: never).
+	fetched time.Time
 }
 
 func newKeySet(url string, cooldown time.Duration) *keySet {
@@ -44,28 +46,43 @@ func (k *keySet) VerifySignature(ctx context.Context, token string) ([]byte, err
 		return nil, errors.New("malformed token")
 	}
 	kid := jws.Signatures[0].Header.KeyID
-	k.mu.RLock()
-	keys := k.keys
-	k.mu.RUnlock()
-	if payload, ok := verifyWith(jws, kid, keys); ok {
+	if payload, ok := verifyWith(jws, kid, k.current()); ok {
+		return payload, nil
+	}
+	k.fetch.Lock()
+	defer k.fetch.Unlock()
+	// Another request may have fetched the keys while this one waited.
+	if payload, ok := verifyWith(jws, kid, k.current()); ok {
 		return payload, nil
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	// Another request may have fetched the keys while this one waited.
-	if payload, ok := verifyWith(jws, kid, k.keys); ok {
-		return payload, nil
+	cooling := !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.cooldown
+	if !cooling {
+		// A failed fetch counts for the cooldown too, so an identity provider
+		// that is down is not asked on every request.
+		k.fetched = k.now()
 	}
-	if !k.fetched.IsZero() && k.now().Sub(k.fetched) < k.cooldown {
+	k.mu.Unlock()
+	if cooling {
 		return nil, errUnknownKey
 	}
-	if err := k.refresh(ctx); err != nil {
+	keys, err := k.get(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if payload, ok := verifyWith(jws, kid, k.keys); ok {
+	k.mu.Lock()
+	k.keys = keys
+	k.mu.Unlock()
+	if payload, ok := verifyWith(jws, kid, keys); ok {
 		return payload, nil
 	}
 	return nil, errUnknownKey
+}
+
+func (k *keySet) current() []jose.JSONWebKey {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.keys
 }
 
 func verifyWith(jws *jose.JSONWebSignature, kid string, keys []jose.JSONWebKey) ([]byte, bool) {
@@ -80,28 +97,26 @@ func verifyWith(jws *jose.JSONWebSignature, kid string, keys []jose.JSONWebKey) 
 	return nil, false
 }
 
-// refresh fetches the JWKS (k.mu held). A failed fetch counts for the cooldown
-// too, so an identity provider that is down is not asked on every request.
-func (k *keySet) refresh(ctx context.Context) error {
-	k.fetched = k.now()
+// get fetches the JWKS: the signing keys it holds.
+func (k *keySet) get(ctx context.Context) ([]jose.JSONWebKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := k.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetching the JWKS: %w", err)
+		return nil, fmt.Errorf("fetching the JWKS: %w", err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching the JWKS: %s", res.Status)
+		return nil, fmt.Errorf("fetching the JWKS: %s", res.Status)
 	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&raw); err != nil {
-		return fmt.Errorf("reading the JWKS: %w", err)
+		return nil, fmt.Errorf("reading the JWKS: %w", err)
 	}
 	var keys []jose.JSONWebKey
 	for _, r := range raw.Keys {
@@ -112,6 +127,5 @@ func (k *keySet) refresh(ctx context.Context) error {
 		}
 		keys = append(keys, key)
 	}
-	k.keys = keys
-	return nil
+	return keys, nil
 }
