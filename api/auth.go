@@ -3,9 +3,12 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gin-gonic/gin"
@@ -26,13 +29,17 @@ type Authenticator struct {
 }
 
 // NewAuthenticator prepares the configured ways to authenticate. The JWKS is
-// fetched when a token first needs it, and again when a token names a new key.
-func NewAuthenticator(ctx context.Context, cfg config.Auth) *Authenticator {
+// fetched when a token first needs it, and again when a token names a key it
+// does not hold, at most once per auth.oidc.jwks_refresh_cooldown.
+func NewAuthenticator(_ context.Context, cfg config.Auth) *Authenticator {
 	a := &Authenticator{static: cfg.Tokens, claims: cfg.OIDC}
 	if cfg.OIDC.Issuer != "" {
-		keys := oidc.NewRemoteKeySet(ctx, cfg.OIDC.JWKSURL)
-		a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, keys, &oidc.Config{ClientID: cfg.OIDC.Audience,
-			SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.PS256}})
+		cooldown := cfg.OIDC.JWKSRefreshCooldown
+		if cooldown <= 0 {
+			cooldown = 30 * time.Second
+		}
+		a.verifier = oidc.NewVerifier(cfg.OIDC.Issuer, newKeySet(cfg.OIDC.JWKSURL, cooldown), &oidc.Config{
+			ClientID: cfg.OIDC.Audience, SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256, oidc.PS256}})
 	}
 	return a
 }
@@ -47,6 +54,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	if a.verifier == nil || strings.Count(token, ".") != 2 {
 		return Principal{}, fail(KindUnauthorized, "unknown or expired token")
 	}
+	if !accessTokenType(token) {
+		return Principal{}, fail(KindUnauthorized, "the token is not an access token (typ)")
+	}
 	t, err := a.verifier.Verify(ctx, token)
 	if err != nil {
 		return Principal{}, fail(KindUnauthorized, "the access token is not valid (signature, issuer, audience or expiry)")
@@ -56,11 +66,52 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 		return Principal{}, fail(KindUnauthorized, "the access token's claims cannot be read")
 	}
 	str := func(name string) string { s, _ := claims[name].(string); return s }
+	if azp, ok := claims["azp"]; ok && !a.authorizedParty(azp) {
+		return Principal{}, fail(KindUnauthorized, "the access token was issued to another client (azp)")
+	}
 	p := Principal{User: str(a.claims.UserClaim), Role: contract.Role(str(a.claims.RoleClaim)), Office: str(a.claims.OfficeClaim)}
 	if p.User == "" || p.Office == "" || !slices.Contains(config.Roles, string(p.Role)) {
 		return Principal{}, fail(KindForbidden, "the access token carries no Homeward user, role and office")
 	}
+	if p.Office == config.AllOffices && !config.MayHaveAllOffices(string(p.Role)) {
+		return Principal{}, fail(KindForbidden, "every office (\"*\") is for managers and services only")
+	}
 	return p, nil
+}
+
+// authorizedParty says whether azp names a client the API accepts tokens of:
+// auth.oidc.authorized_parties, or by default the audience itself.
+func (a *Authenticator) authorizedParty(azp any) bool {
+	s, ok := azp.(string)
+	if !ok || s == "" {
+		return false
+	}
+	if len(a.claims.AuthorizedParties) == 0 {
+		return s == a.claims.Audience
+	}
+	return slices.Contains(a.claims.AuthorizedParties, s)
+}
+
+// accessTokenType says whether a JWT's typ header, when the provider sets one,
+// is that of an access token: "at+jwt" (RFC 9068) or plain "JWT". An ID token
+// or logout token of another typ is refused.
+func accessTokenType(token string) bool {
+	head, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Typ *string `json:"typ"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return false
+	}
+	if h.Typ == nil {
+		return true
+	}
+	typ := strings.ToLower(strings.TrimPrefix(strings.ToLower(*h.Typ), "application/"))
+	return typ == "at+jwt" || typ == "jwt"
 }
 
 type ctxKey int
@@ -134,19 +185,39 @@ func officeScope(p Principal) []string {
 	return []string{p.Office}
 }
 
-// requestIDs gives every request an ID (or keeps the caller's X-Request-ID) and
-// a logger that carries it.
+// requestIDs gives every request an ID of the server's own (a UUID): the one the
+// audit trail, problem bodies and logs carry, and the X-Request-ID the client gets
+// back. A client's own X-Request-ID never replaces it (anyone could forge one to
+// hide in or pollute the audit trail); a well-formed one is kept beside it, in the
+// log (client_request_id) and echoed as X-Client-Request-ID.
 func requestIDs(logger *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id := c.GetHeader("X-Request-ID")
-		if len(id) == 0 || len(id) > 64 {
-			id = uuid.NewString()
-		}
+		id := uuid.NewString()
 		c.Header("X-Request-ID", id)
+		l := logger.With("request_id", id)
+		if theirs := c.GetHeader("X-Request-ID"); clientRequestID(theirs) {
+			c.Header("X-Client-Request-ID", theirs)
+			l = l.With("client_request_id", theirs)
+		}
 		withValue(c, requestIDKey, id)
-		withValue(c, loggerKey, logger.With("request_id", id))
+		withValue(c, loggerKey, l)
 		c.Next()
 	}
+}
+
+// clientRequestID says whether a client's request ID is fit to log and echo: at
+// most 64 characters of letters, digits and -_.:/ (nothing that could forge a
+// log line or a header, nor carry much else).
+func clientRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 func requestID(ctx context.Context) string {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,26 +23,66 @@ import (
 )
 
 // identityProvider serves a JWKS and signs access tokens, like an OIDC provider.
+// It counts the fetches of its JWKS.
 type identityProvider struct {
 	*httptest.Server
-	signer jose.Signer
+	key     *rsa.PrivateKey
+	signer  jose.Signer
+	fetches atomic.Int64
+	mu      sync.Mutex
+	jwks    jose.JSONWebKeySet
+	// hang, when set, holds each JWKS request until the client gives up or the
+	// channel closes, after telling entered.
+	hang    chan struct{}
+	entered chan struct{}
 }
 
 func newIdentityProvider(t *testing.T) *identityProvider {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	p := &identityProvider{key: key,
+		jwks: jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}}}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.fetches.Add(1)
+		p.mu.Lock()
+		hang, entered, jwks := p.hang, p.entered, p.jwks
+		p.mu.Unlock()
+		if hang != nil {
+			entered <- struct{}{}
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}
 		_ = json.NewEncoder(w).Encode(jwks)
 	}))
-	t.Cleanup(srv.Close)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}}, nil)
+	t.Cleanup(p.Close)
+	p.signer = p.signerFor(t, "k1", key, nil)
+	return p
+}
+
+func (p *identityProvider) signerFor(t *testing.T, kid string, key *rsa.PrivateKey, opts *jose.SignerOptions) jose.Signer {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
 	require.NoError(t, err)
-	return &identityProvider{Server: srv, signer: signer}
+	return signer
+}
+
+// publish adds a key to the JWKS (a key rotation) and returns a signer with it.
+func (p *identityProvider) publish(t *testing.T, kid string) jose.Signer {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	p.mu.Lock()
+	p.jwks.Keys = append(p.jwks.Keys, jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"})
+	p.mu.Unlock()
+	return p.signerFor(t, kid, key, nil)
 }
 
 func (p *identityProvider) token(t *testing.T, claims map[string]any) string {
-	s, err := jwt.Signed(p.signer).Claims(claims).Serialize()
+	return signed(t, p.signer, claims)
+}
+
+func signed(t *testing.T, signer jose.Signer, claims map[string]any) string {
+	s, err := jwt.Signed(signer).Claims(claims).Serialize()
 	require.NoError(t, err)
 	return s
 }
@@ -91,4 +135,142 @@ func TestAnotherKeyIsNotTrusted(t *testing.T) {
 	_, err := auth.Authenticate(context.Background(), other.token(t, map[string]any{"iss": "https://idp.example",
 		"aud": "homeward", "sub": "x", "r": "manager", "o": "*", "exp": time.Now().Add(time.Hour).Unix()}))
 	require.Error(t, err)
+}
+
+func oidcConfig(idp *identityProvider, cooldown time.Duration) config.Auth {
+	return config.Auth{OIDC: config.OIDC{Issuer: "https://idp.example", Audience: "homeward", JWKSURL: idp.URL,
+		UserClaim: "sub", RoleClaim: "homeward_role", OfficeClaim: "homeward_office", JWKSRefreshCooldown: cooldown}}
+}
+
+func claims(role, office string, extra ...any) map[string]any {
+	c := map[string]any{"iss": "https://idp.example", "aud": "homeward", "sub": "ana", "exp": time.Now().Add(time.Hour).Unix(),
+		"homeward_role": role, "homeward_office": office}
+	for i := 0; i+1 < len(extra); i += 2 {
+		c[extra[i].(string)] = extra[i+1]
+	}
+	return c
+}
+
+// A flood of forged tokens, each naming a key ID of its own, costs the identity
+// provider at most one JWKS fetch per cooldown; a key the provider really
+// rotated in is still found once the cooldown has passed.
+func TestForgedKeyIDsDoNotMakeTheAPIFetchTheJWKSEachTime(t *testing.T) {
+	idp := newIdentityProvider(t)
+	auth := api.NewAuthenticator(context.Background(), oidcConfig(idp, 300*time.Millisecond))
+	_, err := auth.Authenticate(context.Background(), idp.token(t, claims("approver", "GN-CKY")))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, idp.fetches.Load(), "the first token fetches the keys")
+
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	forged := func() error {
+		kid := make([]byte, 8)
+		_, _ = rand.Read(kid)
+		tok := signed(t, idp.signerFor(t, hex.EncodeToString(kid), attacker, nil), claims("manager", "*"))
+		_, err := auth.Authenticate(context.Background(), tok)
+		return err
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 25 {
+				var e *api.Error
+				if err := forged(); !errors.As(err, &e) || e.Kind != api.KindUnauthorized {
+					t.Errorf("a forged token: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.LessOrEqual(t, idp.fetches.Load(), int64(2), "100 forged tokens with unknown key IDs")
+
+	// The provider rotates: a token signed with the new key is accepted once the
+	// cooldown allows a fetch, and that costs one fetch, not one per attempt.
+	before := idp.fetches.Load()
+	rotated := signed(t, idp.publish(t, "k2"), claims("approver", "GN-CKY"))
+	require.Eventually(t, func() bool {
+		_, err := auth.Authenticate(context.Background(), rotated)
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, before+1, idp.fetches.Load())
+}
+
+// The token's type (typ header) and authorized party (azp), where the provider
+// sets them, must be those of an access token for Homeward.
+func TestAccessTokenTypeAndAuthorizedParty(t *testing.T) {
+	idp := newIdentityProvider(t)
+	cfg := oidcConfig(idp, time.Minute)
+	auth := api.NewAuthenticator(context.Background(), cfg)
+	typed := func(typ string, c map[string]any) string {
+		opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
+		return signed(t, idp.signerFor(t, "k1", idp.key, opts), c)
+	}
+	for name, tc := range map[string]struct {
+		token string
+		kind  api.Kind // "" accepted
+	}{
+		"no typ":                        {idp.token(t, claims("approver", "GN-CKY")), ""},
+		"typ at+jwt":                    {typed("at+jwt", claims("approver", "GN-CKY")), ""},
+		"typ application/at+jwt":        {typed("application/at+jwt", claims("approver", "GN-CKY")), ""},
+		"typ JWT":                       {typed("JWT", claims("approver", "GN-CKY")), ""},
+		"typ of a logout token":         {typed("logout+jwt", claims("approver", "GN-CKY")), api.KindUnauthorized},
+		"typ of a refresh token":        {typed("refresh+jwt", claims("approver", "GN-CKY")), api.KindUnauthorized},
+		"azp: the audience":             {idp.token(t, claims("approver", "GN-CKY", "azp", "homeward")), ""},
+		"azp: another client":           {idp.token(t, claims("approver", "GN-CKY", "azp", "someone-elses-app")), api.KindUnauthorized},
+		"azp: not a string":             {idp.token(t, claims("approver", "GN-CKY", "azp", 7)), api.KindUnauthorized},
+		"every office for a manager":    {idp.token(t, claims("manager", "*")), ""},
+		"every office for a service":    {idp.token(t, claims("service", "*")), ""},
+		"every office for a caseworker": {idp.token(t, claims("caseworker", "*")), api.KindForbidden},
+		"every office for an approver":  {idp.token(t, claims("approver", "*")), api.KindForbidden},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := auth.Authenticate(context.Background(), tc.token)
+			if tc.kind == "" {
+				require.NoError(t, err)
+				return
+			}
+			var e *api.Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, tc.kind, e.Kind)
+		})
+	}
+
+	cfg.OIDC.AuthorizedParties = []string{"homeward-web"}
+	auth = api.NewAuthenticator(context.Background(), cfg)
+	_, err := auth.Authenticate(context.Background(), idp.token(t, claims("approver", "GN-CKY", "azp", "homeward-web")))
+	require.NoError(t, err, "a configured client")
+	_, err = auth.Authenticate(context.Background(), idp.token(t, claims("approver", "GN-CKY", "azp", "homeward")))
+	require.Error(t, err, "the configured clients replace the audience")
+}
+
+// While a JWKS fetch hangs (a forged token asked for an unknown key, the
+// identity provider is slow), tokens signed with a known key are still verified
+// at once.
+func TestAKnownKeyDoesNotWaitForAFetch(t *testing.T) {
+	idp := newIdentityProvider(t)
+	auth := api.NewAuthenticator(context.Background(), oidcConfig(idp, time.Nanosecond))
+	valid := idp.token(t, claims("approver", "GN-CKY"))
+	_, err := auth.Authenticate(context.Background(), valid)
+	require.NoError(t, err)
+
+	hang := make(chan struct{})
+	idp.mu.Lock()
+	idp.hang, idp.entered = hang, make(chan struct{}, 1)
+	entered := idp.entered
+	idp.mu.Unlock()
+	defer close(hang)
+	attacker, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	forged := signed(t, idp.signerFor(t, "made-up", attacker, nil), claims("manager", "*"))
+	go func() { _, _ = auth.Authenticate(context.Background(), forged) }()
+	<-entered
+
+	done := make(chan error, 1)
+	go func() { _, err := auth.Authenticate(context.Background(), valid); done <- err }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("a token with a known key waited for the hanging JWKS fetch")
+	}
 }

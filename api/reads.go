@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/csv"
 	"io"
 	"net/http"
 	"regexp"
@@ -86,7 +85,7 @@ func (s *Server) MonthlyReport(ctx context.Context, month string) (store.Monthly
 
 // WriteMonthlyCSV writes the month's table as CSV (the API's and the workspace's download).
 func WriteMonthlyCSV(out io.Writer, month string, rep store.MonthlyReport) error {
-	w := csv.NewWriter(out)
+	w := newCSVWriter(out) // cells a spreadsheet would run as a formula are neutralised
 	_ = w.Write([]string{"table", "month", "country_of_return", "stage", "currency", "registered", "departed", "closed",
 		"committed", "paid", "service_charges", "cases_committed", "payments"})
 	for _, r := range rep.Returns {
@@ -97,8 +96,7 @@ func WriteMonthlyCSV(out io.Writer, month string, rep store.MonthlyReport) error
 		_ = w.Write([]string{"assistance", month, a.CountryOfReturn, "", a.Currency, "", "", "", a.Committed, a.Paid,
 			a.ServiceCharges, itoa(a.CasesCommitted), itoa(a.Payments)})
 	}
-	w.Flush()
-	return w.Error()
+	return w.Flush()
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

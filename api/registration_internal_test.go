@@ -96,6 +96,7 @@ type regEnv struct {
 func newRegEnv(t *testing.T, driver string) *regEnv {
 	cfg, err := config.Load("", func(string) string { return "" })
 	require.NoError(t, err)
+	cfg.Auth = cfg.Auth.WithDevTokens()
 	st := storetest.Open(t, driver)
 	ring := codec.GenerateKeyRing()
 	sealer, err := codec.NewSealer(ring, ring.ActiveKeyID())

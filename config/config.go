@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,11 @@ type Database struct {
 	KeysFile    string `mapstructure:"keys_file"`
 	Keys        string `mapstructure:"keys"`
 	LookupKeyID string `mapstructure:"lookup_key_id"`
+	// AppRole is, on Postgres, the role the api and the workers connect as, when
+	// it is not the one `homeward migrate` connects as (the tables' owner):
+	// migrate then grants it what the application needs, and on audit_log only
+	// INSERT and SELECT. Empty: migrate grants nothing.
+	AppRole string `mapstructure:"app_role"`
 }
 
 // HTTP configures the API server.
@@ -102,7 +108,18 @@ type HTTP struct {
 	BodyLimitBytes int64  `mapstructure:"body_limit_bytes"`
 	// MetricsAddress serves /metrics on an internal address instead of the API's.
 	MetricsAddress string `mapstructure:"metrics_address"`
+	// How long a client may take to send its headers, its whole request, and to
+	// be answered (above the 30 s an action waits for its workflow), and how long
+	// an idle keep-alive connection stays open.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout      time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"`
 }
+
+// LongestRequest is how long the API may take to answer a request at most: an
+// action waits up to 30 s for its workflow, then reads the case.
+const LongestRequest = 45 * time.Second
 
 // Dev configures `homeward dev`, everything on one machine.
 type Dev struct {
@@ -154,7 +171,67 @@ type OIDC struct {
 	ClientID     string `mapstructure:"client_id"`
 	ClientSecret string `mapstructure:"client_secret"`
 	RedirectURL  string `mapstructure:"redirect_url"`
+	// AuthorizedParties are the clients a token may have been issued to (its
+	// azp claim, when it has one); empty: only the audience.
+	AuthorizedParties []string `mapstructure:"authorized_parties"`
+	// JWKSRefreshCooldown is the least time between two fetches of the JWKS: a
+	// token naming an unknown key fetches it at most this often.
+	JWKSRefreshCooldown time.Duration `mapstructure:"jwks_refresh_cooldown"`
 }
+
+// DevTokens are the well-known tokens of `homeward dev`: everyone who has read
+// the README knows them. Only the one-machine stack adds them; `homeward api` and
+// `homeward worker` refuse to start while any of them is configured.
+func DevTokens() []Token {
+	return []Token{
+		{Token: "dev-caseworker", User: "caseworker-de", Role: "caseworker", Office: "DE-BER"},
+		{Token: "dev-caseworker-gn", User: "caseworker-gn", Role: "caseworker", Office: "GN-CKY"},
+		{Token: "dev-caseworker-sn", User: "caseworker-sn", Role: "caseworker", Office: "SN-DKR"},
+		{Token: "dev-approver", User: "approver-de", Role: "approver", Office: "DE-BER"},
+		{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"},
+		{Token: "dev-procurement", User: "procurement-gn", Role: "procurement", Office: "GN-CKY"},
+		{Token: "dev-manager", User: "manager", Role: "manager", Office: AllOffices},
+		{Token: "dev-service", User: "partner-service", Role: "service", Office: AllOffices},
+	}
+}
+
+// AllOffices is the office of a manager or a partner service who deals with
+// every office's cases.
+const AllOffices = "*"
+
+// WithDevTokens adds the dev tokens to the configured ones (a configured token
+// of the same value stays as configured): for `homeward dev` and the tests.
+func (a Auth) WithDevTokens() Auth {
+	out := slices.Clone(a.Tokens)
+	for _, d := range DevTokens() {
+		if !slices.ContainsFunc(out, func(t Token) bool { return t.Token == d.Token }) {
+			out = append(out, d)
+		}
+	}
+	a.Tokens = out
+	return a
+}
+
+// RefuseDevTokens is an error naming the configuration key of any dev token
+// configured: the production commands do not start with one.
+func (a Auth) RefuseDevTokens() error {
+	for i, t := range a.Tokens {
+		if IsDevToken(t.Token) {
+			return fmt.Errorf("config: auth.tokens[%d]: %q is a well-known dev token, for `homeward dev` only: "+
+				"configure your own secret tokens (or an OIDC issuer)", i, t.Token)
+		}
+	}
+	return nil
+}
+
+// IsDevToken says whether a token is one of the well-known dev tokens.
+func IsDevToken(token string) bool {
+	return slices.ContainsFunc(DevTokens(), func(d Token) bool { return d.Token == token })
+}
+
+// MayHaveAllOffices says whether a role may act for every office ("*"): managers,
+// and partner services, whose callbacks name the case they are for.
+func MayHaveAllOffices(role string) bool { return role == "manager" || role == "service" }
 
 // Token is one bearer token and who presents it. Office "*" means every office.
 type Token struct {
@@ -310,6 +387,9 @@ func tokensHook(from, to reflect.Type, data any) (any, error) {
 	return out, nil
 }
 
+// sqlName is a Postgres name that needs no quoting.
+var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
 // Roles are the roles a token may carry.
 var Roles = []string{"caseworker", "approver", "procurement", "manager", "service"}
 
@@ -361,12 +441,21 @@ func (c Config) Validate() error {
 	if c.Database.KeysFile == "" && c.Database.Keys == "" {
 		bad("database", "keys_file or keys is required: sensitive columns are always sealed")
 	}
+	if r := c.Database.AppRole; r != "" && !sqlName.MatchString(r) {
+		bad("database.app_role", "want a lower-case role name (letters, digits, _), got %q", r)
+	}
 	hostPort("http.address", c.HTTP.Address)
 	if c.HTTP.MetricsAddress != "" {
 		hostPort("http.metrics_address", c.HTTP.MetricsAddress)
 	}
 	if c.HTTP.BodyLimitBytes <= 0 {
 		bad("http.body_limit_bytes", "must be positive")
+	}
+	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	positive("http.read_timeout", c.HTTP.ReadTimeout)
+	positive("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.WriteTimeout < LongestRequest {
+		bad("http.write_timeout", "must be at least %s (an action waits up to 30 s for its workflow), got %s", LongestRequest, c.HTTP.WriteTimeout)
 	}
 	hostPort("dev.simulator_address", c.Dev.SimulatorAddress)
 	positive("workspace.session_ttl", c.Workspace.SessionTTL)
@@ -385,6 +474,7 @@ func (c Config) Validate() error {
 		if o.ClientID != "" {
 			httpURL("auth.oidc.redirect_url", o.RedirectURL)
 		}
+		positive("auth.oidc.jwks_refresh_cooldown", o.JWKSRefreshCooldown)
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Auth.Tokens {
@@ -396,6 +486,8 @@ func (c Config) Validate() error {
 			bad(key, "role must be one of %v, got %q", Roles, t.Role)
 		case seen[t.Token]:
 			bad(key, "duplicate token")
+		case t.Office == AllOffices && !MayHaveAllOffices(t.Role):
+			bad(key, "office %q (every office) is for managers and services only, not a %s", AllOffices, t.Role)
 		}
 		seen[t.Token] = true
 	}

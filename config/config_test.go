@@ -18,8 +18,12 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Equal(t, "homeward-cases", c.Temporal.TaskQueue)
 	require.Equal(t, "sqlite", c.Database.Driver)
 	require.Equal(t, 14*24*time.Hour, c.Rules.SLA.Counselling)
-	require.Len(t, c.Auth.Tokens, 7)
-	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, c.Auth.Tokens[3])
+	require.Empty(t, c.Auth.Tokens, "no token is built in: the dev tokens are homeward dev's alone")
+	require.NoError(t, c.Auth.RefuseDevTokens())
+	dev := c.Auth.WithDevTokens()
+	require.Len(t, dev.Tokens, 7)
+	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, dev.Tokens[3])
+	require.Error(t, dev.RefuseDevTokens())
 	p, ok := c.Rules.Programme("REAG-GARP")
 	require.True(t, ok)
 	require.Equal(t, "EUR", p.Currency)
@@ -66,12 +70,19 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		file string
 		want string
 	}{
-		"driver":        {env: map[string]string{"HOMEWARD_DATABASE_DRIVER": "mysql"}, want: "config: database.driver:"},
-		"duration":      {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "soon"}, want: "soon"},
-		"negative sla":  {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "-1h"}, want: "config: rules.sla.screening:"},
-		"address":       {env: map[string]string{"HOMEWARD_HTTP_ADDRESS": "8080"}, want: "config: http.address:"},
-		"role":          {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=u:boss:DE-BER"}, want: "config: auth.tokens[0]: role"},
-		"token syntax":  {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t-u-boss"}, want: "auth.tokens"},
+		"driver":       {env: map[string]string{"HOMEWARD_DATABASE_DRIVER": "mysql"}, want: "config: database.driver:"},
+		"duration":     {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "soon"}, want: "soon"},
+		"negative sla": {env: map[string]string{"HOMEWARD_RULES_SLA_SCREENING": "-1h"}, want: "config: rules.sla.screening:"},
+		"address":      {env: map[string]string{"HOMEWARD_HTTP_ADDRESS": "8080"}, want: "config: http.address:"},
+		"role":         {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=u:boss:DE-BER"}, want: "config: auth.tokens[0]: role"},
+		"token syntax": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t-u-boss"}, want: "auth.tokens"},
+		"every office for a caseworker": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=m:manager:*;c=u:caseworker:*"},
+			want: "config: auth.tokens[1]: office"},
+		"app role":      {env: map[string]string{"HOMEWARD_DATABASE_APP_ROLE": "homeward; DROP TABLE cases"}, want: "config: database.app_role:"},
+		"write timeout": {env: map[string]string{"HOMEWARD_HTTP_WRITE_TIMEOUT": "30s"}, want: "config: http.write_timeout:"},
+		"idle timeout":  {env: map[string]string{"HOMEWARD_HTTP_IDLE_TIMEOUT": "-1s"}, want: "config: http.idle_timeout:"},
+		"jwks cooldown": {env: map[string]string{"HOMEWARD_AUTH_OIDC_ISSUER": "https://idp.example", "HOMEWARD_AUTH_OIDC_JWKS_URL": "https://idp.example/jwks",
+			"HOMEWARD_AUTH_OIDC_JWKS_REFRESH_COOLDOWN": "0s"}, want: "config: auth.oidc.jwks_refresh_cooldown:"},
 		"failure rate":  {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
 		"offsets order": {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
 		"unknown key":   {file: "temporal:\n  adress: x:1\n", want: "adress"},
@@ -88,4 +99,19 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// The dev tokens are recognised wherever they are configured, and a configured
+// token of the same value is kept as configured when homeward dev adds them.
+func TestDevTokensAreRecognised(t *testing.T) {
+	c, err := config.Load("", env(map[string]string{"HOMEWARD_AUTH_TOKENS": "s3cret=ana:approver:GN-CKY;dev-manager=eve:manager:*",
+		"HOMEWARD_AUTH_OIDC_AUTHORIZED_PARTIES": "homeward-web,homeward-cli"}))
+	require.NoError(t, err)
+	err = c.Auth.RefuseDevTokens()
+	require.ErrorContains(t, err, "auth.tokens[1]")
+	require.ErrorContains(t, err, "dev-manager")
+	require.Equal(t, []string{"homeward-web", "homeward-cli"}, c.Auth.OIDC.AuthorizedParties)
+	dev := c.Auth.WithDevTokens()
+	require.Len(t, dev.Tokens, 8)
+	require.Equal(t, "eve", dev.Tokens[1].User)
 }

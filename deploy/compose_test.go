@@ -10,6 +10,7 @@ package deploy_test
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -28,7 +30,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	enumspb "go.temporal.io/api/enums/v1"
 )
 
@@ -225,8 +229,12 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "0.0.0.0:8080", env(t, service(t, p, "api"), "HOMEWARD_HTTP_ADDRESS"))
+	// Migrations run as the database's owner, which grants the application role
+	// (that of the api and the worker) no right to change the audit trail.
 	assert.Equal(t, "postgres", env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_DRIVER"))
-	assert.Equal(t, common["HOMEWARD_DATABASE_DSN"], env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_DSN"))
+	assert.Equal(t, "postgres://homeward_owner:homeward_owner@postgres:5432/homeward?sslmode=disable",
+		env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_DSN"))
+	assert.Equal(t, "homeward", env(t, service(t, p, "migrate"), "HOMEWARD_DATABASE_APP_ROLE"))
 
 	sim := service(t, p, "simulator")
 	assert.Equal(t, "0.0.0.0:8090", env(t, sim, "HOMEWARD_DEV_SIMULATOR_ADDRESS"))
@@ -261,16 +269,18 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 	p = mustLoad(t, merge(requiredEnv(), map[string]string{
 		"HOMEWARD_SERVICES_BASE_URL": "https://partners.example.org",
 		"HOMEWARD_DB_PASSWORD":       "h-secret",
+		"HOMEWARD_OWNER_DB_PASSWORD": "o-secret",
 		"TEMPORAL_DB_PASSWORD":       "t-secret",
 		"POSTGRES_PASSWORD":          "p-secret",
 	}))
-	for _, name := range []string{"api", "worker", "migrate"} {
+	for name, who := range map[string][2]string{"api": {"homeward", "h-secret"}, "worker": {"homeward", "h-secret"},
+		"migrate": {"homeward_owner", "o-secret"}} {
 		s := service(t, p, name)
 		dsn, err := url.Parse(env(t, s, "HOMEWARD_DATABASE_DSN"))
 		require.NoError(t, err)
 		pw, _ := dsn.User.Password()
-		assert.Equal(t, "homeward", dsn.User.Username(), name)
-		assert.Equal(t, "h-secret", pw, name)
+		assert.Equal(t, who[0], dsn.User.Username(), name)
+		assert.Equal(t, who[1], pw, name)
 		assert.Equal(t, "postgres:5432", dsn.Host, name)
 		assert.Equal(t, "/homeward", dsn.Path, name)
 	}
@@ -278,6 +288,7 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 	pg := service(t, p, "postgres")
 	assert.Equal(t, "p-secret", env(t, pg, "POSTGRES_PASSWORD"))
 	assert.Equal(t, "h-secret", env(t, pg, "HOMEWARD_DB_PASSWORD"))
+	assert.Equal(t, "o-secret", env(t, pg, "HOMEWARD_OWNER_DB_PASSWORD"))
 	assert.Equal(t, "t-secret", env(t, pg, "TEMPORAL_DB_PASSWORD"))
 	assert.Equal(t, "t-secret", env(t, service(t, p, "temporal"), "POSTGRES_PWD"))
 	assert.Equal(t, "t-secret", env(t, service(t, p, "temporal-schema"), "SQL_PASSWORD"))
@@ -652,8 +663,10 @@ func TestPostgresInitScript(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(root, "deploy", "postgres", "10-homeward.sql"))
 	require.NoError(t, err)
 	sql := string(b)
-	assert.Contains(t, sql, "CREATE DATABASE homeward OWNER homeward;")
+	assert.Contains(t, sql, "CREATE DATABASE homeward OWNER homeward_owner;")
+	assert.Contains(t, sql, "CREATE ROLE homeward_owner LOGIN PASSWORD :'homeward_owner_password';")
 	assert.Contains(t, sql, "CREATE ROLE homeward LOGIN PASSWORD :'homeward_password';")
+	assert.Contains(t, sql, "GRANT CONNECT ON DATABASE homeward TO homeward;")
 	assert.Contains(t, sql, "CREATE ROLE temporal LOGIN CREATEDB PASSWORD :'temporal_password';")
 	// The variables the script reads are the ones compose passes to the container.
 	p := mustLoad(t, requiredEnv())
@@ -755,4 +768,76 @@ func freePort(t *testing.T) int {
 	require.NoError(t, err)
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The init script runs on a real Postgres (the machine's, under names of this
+// test's own: roles are cluster-wide), migrate runs as the owner role it creates,
+// and the application role can then work with the audit trail but not change it.
+func TestPostgresInitScriptOnARealServer(t *testing.T) {
+	base := os.Getenv("HOMEWARD_TEST_POSTGRES_DSN")
+	psql, err := exec.LookPath("psql")
+	if base == "" || err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true needs HOMEWARD_TEST_POSTGRES_DSN and psql (%v)", err)
+		}
+		t.Skip("needs HOMEWARD_TEST_POSTGRES_DSN and psql")
+	}
+	b, err := os.ReadFile(filepath.Join(root, "deploy", "postgres", "10-homeward.sql"))
+	require.NoError(t, err)
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
+	app, owner, tmp := "hw_app_"+suffix, "hw_owner_"+suffix, "hw_temporal_"+suffix
+	script := regexp.MustCompile(`\bhomeward_owner\b`).ReplaceAllString(string(b), owner)
+	script = regexp.MustCompile(`\bhomeward\b`).ReplaceAllString(script, app) // the role and its database
+	script = regexp.MustCompile(`\btemporal\b`).ReplaceAllString(script, tmp)
+	file := filepath.Join(t.TempDir(), "10-homeward.sql")
+	require.NoError(t, os.WriteFile(file, []byte(script), 0o600))
+
+	t.Cleanup(func() {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + app + " WITH (FORCE)")
+		for _, role := range []string{app, owner, tmp} {
+			if _, err := admin.Exec("DROP ROLE IF EXISTS " + role); err != nil {
+				t.Errorf("dropping role %s: %v", role, err)
+			}
+		}
+	})
+	cmd := exec.Command(psql, "-v", "ON_ERROR_STOP=1", "--no-psqlrc", "-q", "-d", base, "-f", file)
+	cmd.Env = append(os.Environ(), "TEMPORAL_DB_PASSWORD=t-secret", "HOMEWARD_OWNER_DB_PASSWORD=o-secret", "HOMEWARD_DB_PASSWORD=h-secret")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "psql: %s", out)
+
+	dsn := func(user, password string) string {
+		u, err := url.Parse(base)
+		require.NoError(t, err)
+		u.User, u.Path = url.UserPassword(user, password), "/"+app
+		return u.String()
+	}
+	ctx := context.Background()
+	st, err := store.Open("postgres", dsn(owner, "o-secret")) // homeward migrate
+	require.NoError(t, err)
+	_, err = st.Migrate(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.GrantApplication(ctx, app))
+	require.NoError(t, st.Close())
+
+	as, err := store.Open("postgres", dsn(app, "h-secret")) // homeward api and worker
+	require.NoError(t, err)
+	defer as.Close()
+	require.NoError(t, as.Audit(ctx, store.AuditEntry{ActorUser: "manager", ActorRole: "manager", CaseID: "c1",
+		Part: "case_file", Action: "read", At: time.Now().UTC()}))
+	trail, err := as.AuditTrail(ctx, "c1")
+	require.NoError(t, err)
+	require.Len(t, trail, 1)
+	db, err := as.SQL()
+	require.NoError(t, err)
+	for _, stmt := range []string{"UPDATE audit_log SET actor_user = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+		"DROP TRIGGER audit_log_no_update ON audit_log", "CREATE TABLE mine (id int)"} {
+		_, err := db.ExecContext(ctx, stmt)
+		require.ErrorContains(t, err, "SQLSTATE 42501", stmt)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/homeward/homeward/config"
 	"github.com/stretchr/testify/require"
 )
@@ -26,6 +27,9 @@ func TestAccessByOfficeAndRoleAndTheAuditTrail(t *testing.T) {
 	}
 	require.Equal(t, http.StatusOK, seen("dev-caseworker"), "the sending office")
 	require.Equal(t, http.StatusOK, seen("dev-caseworker-gn"), "the receiving office")
+	// A client's own request ID is echoed beside the server's, never recorded instead.
+	mine := h.call("GET", path, "dev-caseworker-gn", nil, "X-Request-ID", "client-chosen-id")
+	require.Equal(t, "client-chosen-id", mine.Header.Get("X-Client-Request-ID"))
 	require.Equal(t, http.StatusNotFound, seen("dev-caseworker-sn"), "another office")
 	require.Equal(t, 0, listed("dev-caseworker-sn"))
 	require.Equal(t, http.StatusNotFound, seen("dev-approver-gn"), "not waiting on an approver")
@@ -47,14 +51,18 @@ func TestAccessByOfficeAndRoleAndTheAuditTrail(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, h.call("GET", path+"/audit", "dev-caseworker", nil).Status)
 	trail := h.call("GET", path+"/audit", "dev-manager", nil).JSON(t)["items"].([]any)
 	byUser := map[string][]string{}
+	var requestIDs []string
 	for _, e := range trail {
 		e := e.(map[string]any)
 		user := e["actor"].(map[string]any)["user"].(string)
 		byUser[user] = append(byUser[user], e["part"].(string)+":"+e["action"].(string))
-		require.NotEmpty(t, e["request_id"])
+		requestIDs = append(requestIDs, e["request_id"].(string))
+		_, err := uuid.Parse(e["request_id"].(string))
+		require.NoError(t, err, "the server's own request ID, a UUID: %v", e["request_id"])
 	}
 	require.Equal(t, "registration:create", byUser["caseworker-de"][0])
 	require.Contains(t, byUser["caseworker-gn"], "case_file:read")
+	require.Contains(t, requestIDs, mine.Header.Get("X-Request-ID"), "the entry of the read names the ID its answer gave")
 	require.Contains(t, byUser["approver-gn"], "case_file:read")
 	require.NotContains(t, byUser, "caseworker-sn", "a refused read reads nothing")
 }

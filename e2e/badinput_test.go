@@ -203,6 +203,8 @@ func TestRegistrationRefusesBadInput(t *testing.T) {
 			{"a caseworker of neither office", "dev-caseworker-sn", canaryRegistration(), 403, nil},
 			{"a caseworker of neither office (GN-CKY for DE-BER to SN-DKR)", "dev-caseworker-gn",
 				regWith("country_of_return", "SN", "receiving_office", "SN-DKR"), 403, nil},
+			// The receiving office sees the case but does not register it for the sender.
+			{"a caseworker of the receiving office", "dev-caseworker-gn", canaryRegistration(), 403, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				h := &homeward{t: t, s: h.s, router: h.router}

@@ -181,7 +181,8 @@ func (s *Simulator) ListenAndServe(ctx context.Context, addr string) error {
 // Serve serves on ln until ctx is done, then closes the simulator and shuts the
 // server down gracefully.
 func (s *Simulator) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error

@@ -29,14 +29,14 @@ type devPerson struct {
 	User, Role, Office string
 }
 
-// devPeople are the configured tokens' people (not the partners' service token),
-// offered only where dev sign-in is on (homeward dev).
+// devPeople are the dev tokens' people (not the partners' service), offered only
+// where dev sign-in is on: the one-machine stack (homeward dev), never `homeward api`.
 func (w *Workspace) devPeople() []devPerson {
 	if !w.cfg.Workspace.DevSignIn {
 		return nil
 	}
 	var out []devPerson
-	for _, t := range w.cfg.Auth.Tokens {
+	for _, t := range config.DevTokens() {
 		if t.Role != string(contract.RoleService) {
 			out = append(out, devPerson{User: t.User, Role: t.Role, Office: t.Office})
 		}

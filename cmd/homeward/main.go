@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -99,6 +98,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		fmt.Fprintf(stdout, "migrations applied: %d\n", n)
+		if role := cfg.Database.AppRole; role != "" && cfg.Database.Driver == "postgres" {
+			if err := st.GrantApplication(ctx, role); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "granted %s the application's privileges (audit_log: INSERT and SELECT only)\n", role)
+		}
 		return nil
 	}
 	fs.Usage()
@@ -117,8 +122,6 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 	// The UI on this machine decodes payloads without a token: it sends tokens
 	// only over HTTPS. Production never sets this.
 	cfg.Codec.TrustLoopbackUI = true
-	// The workspace's sign-in page offers the dev tokens' people. Production never sets this.
-	cfg.Workspace.DevSignIn = true
 	s, err := stack.Start(ctx, stack.Options{Config: cfg, Logger: logger, Ring: ring})
 	if err != nil {
 		return err
@@ -132,7 +135,10 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 		s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
 	fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
 	fmt.Fprintf(stdout, "\nDev tokens (Authorization: Bearer <token>):\n")
-	for _, t := range cfg.Auth.Tokens {
+	for _, t := range s.Config.Auth.Tokens {
+		if !config.IsDevToken(t.Token) {
+			continue // a token of your own stays off the screen
+		}
 		fmt.Fprintf(stdout, "  %-20s %-12s office %s\n", t.Token, t.Role, t.Office)
 	}
 	fmt.Fprintf(stdout, "\nCtrl-C stops everything.\n")
@@ -150,6 +156,15 @@ type production struct {
 }
 
 func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*production, func(), error) {
+	// The dev tokens are public (README, homeward dev's output): a production
+	// process that accepted one would let anyone in as a manager.
+	if err := cfg.Auth.RefuseDevTokens(); err != nil {
+		return nil, nil, err
+	}
+	if cfg.Workspace.DevSignIn {
+		// Signing in by picking a dev person, without a password, is for one machine.
+		return nil, nil, errors.New("config: workspace.dev_sign_in is for `homeward dev` only: sign people in with auth.oidc")
+	}
 	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
 		return nil, nil, err
@@ -163,6 +178,10 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*prod
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err
+	}
+	if writable, err := st.AuditTrailWritable(ctx); err == nil && writable && cfg.Database.Driver == "postgres" {
+		logger.Warn("this process's database role may change or remove audit entries (it owns audit_log, or may update, delete " +
+			"or truncate it): run migrations as the owner and the api and workers as database.app_role (README, Production)")
 	}
 	return &production{store: st, ring: ring, temporal: tc}, func() { tc.Close(); _ = st.Close() }, nil
 }
@@ -185,11 +204,11 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Addr: cfg.HTTP.Address, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.Address, h)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.HTTP.MetricsAddress != "" {
-		metrics := &http.Server{Addr: cfg.HTTP.MetricsAddress, Handler: a.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		metrics := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, a.MetricsHandler())
 		go func() { errc <- metrics.ListenAndServe() }()
 		defer metrics.Close()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)

@@ -102,3 +102,64 @@ func CreateDatabase(ctx context.Context, base, prefix string) (dsn string, drop 
 	u.Path = "/" + name
 	return u.String(), drop, nil
 }
+
+// Roles is a fresh Postgres database owned by a role of its own, which runs the
+// migrations, and an application role that may only connect: what
+// deploy/postgres/10-homeward.sql sets up in production.
+type Roles struct {
+	OwnerDSN, AppDSN string
+	Owner, App       string // the role names, unique to the test
+}
+
+// PostgresRoles creates a database and its two roles on the server of
+// HOMEWARD_TEST_POSTGRES_DSN (skipped like DSN when there is none). Roles are
+// cluster-wide: their names are unique to the test, and the database and both
+// roles are dropped when the test ends.
+func PostgresRoles(tb testing.TB) Roles {
+	tb.Helper()
+	dsn := freshPostgres(tb)
+	base := os.Getenv("HOMEWARD_TEST_POSTGRES_DSN")
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dbName := u.Path[1:]
+	suffix := fmt.Sprintf("%08x", rand.Uint32())
+	r := Roles{Owner: "hw_owner_" + suffix, App: "hw_app_" + suffix}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	// Dropped after the database (cleanups run last first): a role that still
+	// owns or may use something cannot be dropped.
+	tb.Cleanup(func() {
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + dbName + " WITH (FORCE)")
+		for _, role := range []string{r.App, r.Owner} {
+			if _, err := db.Exec("DROP ROLE IF EXISTS " + role); err != nil {
+				tb.Errorf("storetest: dropping role %s: %v", role, err)
+			}
+		}
+	})
+	for _, stmt := range []string{
+		"CREATE ROLE " + r.Owner + " LOGIN PASSWORD 'owner-" + suffix + "'",
+		"CREATE ROLE " + r.App + " LOGIN PASSWORD 'app-" + suffix + "'",
+		"ALTER DATABASE " + dbName + " OWNER TO " + r.Owner,
+		"REVOKE ALL ON DATABASE " + dbName + " FROM PUBLIC",
+		"GRANT CONNECT ON DATABASE " + dbName + " TO " + r.App,
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			tb.Fatalf("storetest: %s: %v", stmt, err)
+		}
+	}
+	owner, app := *u, *u
+	owner.User = url.UserPassword(r.Owner, "owner-"+suffix)
+	app.User = url.UserPassword(r.App, "app-"+suffix)
+	r.OwnerDSN, r.AppDSN = owner.String(), app.String()
+	return r
+}
