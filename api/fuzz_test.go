@@ -198,7 +198,7 @@ func FuzzListFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, query, role, office string) {
 		c := fuzzContext(nil, query)
 		withValue(c, principalKey, Principal{User: "u", Role: contract.Role(role), Office: office})
-		got, err := (&Server{}).filter(c, c.Request.URL.Query())
+		got, err := (&Server{}).filter(c.Request.Context(), c.Request.URL.Query())
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindInvalid {

@@ -21,8 +21,8 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Empty(t, c.Auth.Tokens, "no token is built in: the dev tokens are homeward dev's alone")
 	require.NoError(t, c.Auth.RefuseDevTokens())
 	dev := c.Auth.WithDevTokens()
-	require.Len(t, dev.Tokens, 7)
-	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, dev.Tokens[3])
+	require.Len(t, dev.Tokens, 8)
+	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, dev.Tokens[4])
 	require.Error(t, dev.RefuseDevTokens())
 	p, ok := c.Rules.Programme("REAG-GARP")
 	require.True(t, ok)
@@ -112,6 +112,6 @@ func TestDevTokensAreRecognised(t *testing.T) {
 	require.ErrorContains(t, err, "dev-manager")
 	require.Equal(t, []string{"homeward-web", "homeward-cli"}, c.Auth.OIDC.AuthorizedParties)
 	dev := c.Auth.WithDevTokens()
-	require.Len(t, dev.Tokens, 8)
+	require.Len(t, dev.Tokens, len(config.DevTokens())+1) // the secret token, and every dev token
 	require.Equal(t, "eve", dev.Tokens[1].User)
 }
