@@ -7,7 +7,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet histories fuzz ui-check workflowcheck reliability soak soak-short bench bench-quick
+.PHONY: run test build vet histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -34,6 +34,7 @@ test: $(TEMPORAL_CLI) vet workflowcheck
 	$(GO) test -vet=off -count=1 -timeout 10m ./...
 	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -vet=off -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
+	$(MAKE) --no-print-directory ui-test
 	$(MAKE) --no-print-directory fuzz
 
 # Record the event histories the replay tests run, from the dev server, into
@@ -54,9 +55,15 @@ fuzz:
 
 # The Temporal UI as a manager sees it: headless Debian chromium (installed if
 # missing) finds an overdue case by the saved query and reads its decoded details.
-# Screenshots and logs go to uicheck/out/. About 20 s (plus installs the first time).
+# Screenshots and logs go to uicheck/out/temporal-ui/. About 20 s (plus installs the first time).
 ui-check:
 	bash uicheck/run.sh
+
+# The workspace in a browser (part of make test): one case from registration to
+# monitoring through the pages only, axe-core on each main page. Screenshots go to
+# uicheck/out/workspace/. About a minute (plus installs the first time).
+ui-test: build
+	bash uicheck/workspace.sh
 
 # Temporal's determinism check on the workflow code, pinned in tools/workflowcheck/go.mod.
 WORKFLOWCHECK := bin/workflowcheck
