@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -424,4 +425,106 @@ func mustTime(t *testing.T, s string) time.Time {
 	v, err := time.Parse(time.RFC3339Nano, s)
 	require.NoError(t, err)
 	return v
+}
+
+// Corrections: a merge patch onto the registration, validated as a
+// registration; the identity key and the search indexes follow; the timeline
+// and the audit trail name fields, not values; a correction the workflow
+// decides with is refused until the workflow takes it.
+func TestCorrectingACase(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		original := person("Aminata", "Camara Correction", "+224620000111", "R0099", "DE-BER", "GN-CKY", "GN")
+		r := h.call("POST", "/api/v1/cases", "dev-caseworker", original)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		id, ref := r.JSON(t)["id"].(string), r.JSON(t)["reference"].(string)
+		patch := func(token string, body any, headers ...string) response {
+			b, ok := body.(string)
+			if !ok {
+				j, err := json.Marshal(body)
+				require.NoError(t, err)
+				b = string(j)
+			}
+			return h.call("PATCH", "/api/v1/cases/"+id, token, b,
+				append([]string{"Content-Type", "application/merge-patch+json"}, headers...)...)
+		}
+
+		r = patch("dev-caseworker", map[string]any{"beneficiary": map[string]any{"family_name": "Kamara Corrigée",
+			"phone": "+224620000333"}, "area_of_return": map[string]any{"district": "Kouroussa"}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		b := c["beneficiary"].(map[string]any)
+		require.Equal(t, "Kamara Corrigée", b["family_name"])
+		require.Equal(t, "Aminata", b["given_name"], "merged, not replaced")
+		require.Equal(t, "R0099", b["travel_document"].(map[string]any)["number"])
+		require.Equal(t, map[string]any{"region": "Kankan", "district": "Kouroussa"}, c["area_of_return"])
+		require.Equal(t, "Kamara Corrigée", h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-gn", nil).
+			JSON(t)["beneficiary"].(map[string]any)["family_name"])
+
+		// The search indexes follow.
+		require.Equal(t, []string{ref}, h.search("dev-caseworker", map[string]any{"name": "kamara corrigee"}))
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "correction"}))
+		require.Equal(t, []string{ref}, h.search("dev-caseworker", map[string]any{"phone": "+224620000333"}))
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"phone": "+224620000111"}))
+		// So does the identity key: the old identity is free, the new one taken.
+		again := h.call("POST", "/api/v1/cases", "dev-caseworker",
+			person("Aminata", "Kamara Corrigée", "+224620000444", "R1", "DE-BER", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, again.Status, string(again.Body))
+		require.Equal(t, ref, again.JSON(t)["existing_case"].(map[string]any)["reference"])
+		require.Equal(t, http.StatusCreated, h.call("POST", "/api/v1/cases", "dev-caseworker", original).Status)
+
+		// A fix that leaves the household's make-up alone is a case-file change.
+		r = patch("dev-caseworker", map[string]any{"household": []any{map[string]any{"given_name": "Mariam",
+			"relationship": "child", "date_of_birth": "2016-02-11"}}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		// Invalid results, unknown fields, the wrong type, role and office.
+		for name, tc := range map[string]struct {
+			body   any
+			status int
+			field  string
+		}{
+			"bad phone":        {map[string]any{"beneficiary": map[string]any{"phone": "0620"}}, 422, "beneficiary.phone"},
+			"future birth":     {map[string]any{"beneficiary": map[string]any{"date_of_birth": "2999-01-01"}}, 422, "beneficiary.date_of_birth"},
+			"no given name":    {map[string]any{"beneficiary": map[string]any{"given_name": nil}}, 422, "beneficiary.given_name"},
+			"bad relationship": {map[string]any{"household": []any{map[string]any{"given_name": "M", "relationship": "cousin", "date_of_birth": "2016-02-11"}}}, 422, "household[0].relationship"},
+			"programme":        {map[string]any{"programme": "other"}, 400, "programme"},
+			"unknown nested":   {map[string]any{"beneficiary": map[string]any{"nickname": "x"}}, 400, "nickname"},
+			"wrong type":       {map[string]any{"vulnerabilities": "health_needs"}, 400, ""},
+			"not an object":    {"[1]", 400, ""},
+			"adult added": {map[string]any{"household": []any{map[string]any{"given_name": "Mariam", "relationship": "child",
+				"date_of_birth": "2016-02-11"}, map[string]any{"given_name": "Sekou", "relationship": "spouse",
+				"date_of_birth": "1985-01-01"}}}, 409, ""},
+			"not vulnerable": {map[string]any{"vulnerabilities": []any{}}, 409, ""},
+		} {
+			r := patch("dev-caseworker", tc.body)
+			require.Equal(t, tc.status, r.Status, "%s: %s", name, r.Body)
+			if tc.field != "" {
+				require.Equal(t, tc.field, list(r.JSON(t)["errors"])[0]["field"], name)
+			}
+		}
+		r = h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker", map[string]any{"area_of_return": map[string]any{"district": "X"}})
+		require.Equal(t, http.StatusUnsupportedMediaType, r.Status, "plain JSON is not a merge patch")
+		require.Equal(t, http.StatusForbidden, patch("dev-approver", map[string]any{"area_of_return": map[string]any{"district": "X"}}).Status)
+		require.Equal(t, http.StatusNotFound, patch("dev-caseworker-sn", map[string]any{"area_of_return": map[string]any{"district": "X"}}).Status)
+
+		c = h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Equal(t, "Kouroussa", c["area_of_return"].(map[string]any)["district"], "refused patches changed nothing")
+		require.Len(t, c["household"], 1)
+
+		corrected := h.cfTimeline(id)["corrected"]
+		require.Equal(t, "Data corrected: household", corrected["summary"])
+		require.Contains(t, h.cfAuditOf(id), "caseworker-de personal_data:correct")
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		var details, raw, summaries string
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(detail, ';'), '') FROM audit_log WHERE action = 'correct'").Scan(&details))
+		require.Contains(t, details, "beneficiary.family_name")
+		require.Contains(t, details, "area_of_return.district")
+		require.NotContains(t, details, "Kamara")
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(summary, ';'), '') FROM timeline_events WHERE type = 'corrected'").Scan(&summaries))
+		require.NotContains(t, summaries, "Kamara")
+		require.NoError(t, db.QueryRow("SELECT beneficiary FROM cases WHERE id = $1", id).Scan(&raw))
+		require.NotContains(t, raw, "Kamara", "still sealed")
+	})
 }
