@@ -12,10 +12,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/client"
 )
 
 // correctable are the parts of a case a correction may change.
@@ -105,10 +108,10 @@ func (s *Server) identityKey(b Beneficiary) string {
 // offices) may see. The patch is merged onto the registration as stored and the
 // result is checked by Registration.Validate, as a registration is. The
 // identity key and the blind indexes follow; the timeline and the audit trail
-// name the fields changed, never their values. A correction that would change
-// what the workflow decides with (the household's adults and minors, and so the
-// caps; whether the case is vulnerable; health needs) is refused (409): such a
-// correction must go through the workflow, which does not take it yet. It
+// name the fields changed, never their values. A correction that changes what
+// the workflow decides with (the household's adults and minors, and so the
+// caps; whether the case is vulnerable; health needs) goes through the workflow
+// first (update "correction", whose validator may refuse it: 409, 422). It
 // returns the case after the correction.
 func (s *Server) CorrectCase(ctx context.Context, p Principal, caseID string, patch []byte) (CaseView, error) {
 	if err := permit(p, "correct a case", contract.RoleCaseworker); err != nil {
@@ -168,13 +171,18 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 	if len(fields) == 0 {
 		return s.caseView(ctx, cs)
 	}
-	a0, m0 := before.household(now)
-	a1, m1 := after.household(now)
+	// The workflow counted adults and minors on the day of registration.
+	a0, m0 := before.household(cs.CreatedAt)
+	a1, m1 := after.household(cs.CreatedAt)
 	health := func(r Registration) bool { return slices.Contains(r.Vulnerabilities, "health_needs") }
 	if a0 != a1 || m0 != m1 || before.vulnerable() != after.vulnerable() || health(before) != health(after) {
-		return CaseView{}, fail(KindConflict, "this correction changes what the case's process decides with "+
-			"(the household's adults and minors, vulnerability or health needs); such corrections go through the "+
-			"workflow, which does not accept them yet")
+		// What the process decides with changes: the workflow says whether it may
+		// (first: if it refuses, nothing is written). A retry after a failed write
+		// below sends the same values again, which the workflow takes as done.
+		if err := s.correctProcess(ctx, p, cs, contract.Correction{Adults: a1, Minors: m1,
+			Vulnerable: after.vulnerable(), HealthNeeds: health(after)}); err != nil {
+			return CaseView{}, err
+		}
 	}
 	err = s.store.CorrectCase(ctx, store.Correction{CaseID: cs.ID, Beneficiary: mustJSON(after.Beneficiary),
 		Household: mustJSON(orEmpty(after.Household)), Vulnerabilities: mustJSON(orEmpty(after.Vulnerabilities)),
@@ -191,6 +199,22 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 		return CaseView{}, err
 	}
 	return s.caseView(ctx, again)
+}
+
+// correctProcess sends the workflow the counts and flags a correction changes,
+// as an update whose validator says whether they may change in the case's stage.
+func (s *Server) correctProcess(ctx context.Context, p Principal, cs *store.Case, c contract.Correction) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: cs.WorkflowID, UpdateID: uuid.NewString(), UpdateName: contract.UpdateCorrection,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args:         []any{contract.Action[contract.Correction]{Actor: p, Body: c}},
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	return closedIsConflict(err)
 }
 
 // caseView is the case as the case file has it (the workflow's projection).

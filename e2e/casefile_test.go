@@ -429,8 +429,7 @@ func mustTime(t *testing.T, s string) time.Time {
 
 // Corrections: a merge patch onto the registration, validated as a
 // registration; the identity key and the search indexes follow; the timeline
-// and the audit trail name fields, not values; a correction the workflow
-// decides with is refused until the workflow takes it.
+// and the audit trail name fields, not values.
 func TestCorrectingACase(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, driver string) {
 		h := start(t, casefileConfig(t, driver))
@@ -492,10 +491,6 @@ func TestCorrectingACase(t *testing.T) {
 			"unknown nested":   {map[string]any{"beneficiary": map[string]any{"nickname": "x"}}, 400, "nickname"},
 			"wrong type":       {map[string]any{"vulnerabilities": "health_needs"}, 400, ""},
 			"not an object":    {"[1]", 400, ""},
-			"adult added": {map[string]any{"household": []any{map[string]any{"given_name": "Mariam", "relationship": "child",
-				"date_of_birth": "2016-02-11"}, map[string]any{"given_name": "Sekou", "relationship": "spouse",
-				"date_of_birth": "1985-01-01"}}}, 409, ""},
-			"not vulnerable": {map[string]any{"vulnerabilities": []any{}}, 409, ""},
 		} {
 			r := patch("dev-caseworker", tc.body)
 			require.Equal(t, tc.status, r.Status, "%s: %s", name, r.Body)
@@ -526,5 +521,57 @@ func TestCorrectingACase(t *testing.T) {
 		require.NotContains(t, summaries, "Kamara")
 		require.NoError(t, db.QueryRow("SELECT beneficiary FROM cases WHERE id = $1", id).Scan(&raw))
 		require.NotContains(t, raw, "Kamara", "still sealed")
+	})
+}
+
+// A correction of what the workflow decides with goes through the workflow: an
+// adult added to the household raises the cap a plan is held to; the workflow
+// refuses a change of the household's size once the plan is approved.
+func TestACorrectionChangesTheCapsThroughTheWorkflow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register() // an adult and a child: REAG-GARP's cap is 1,000 + 500
+		patch := func(body map[string]any) response {
+			j, err := json.Marshal(body)
+			require.NoError(t, err)
+			return h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker-gn", string(j), "Content-Type", "application/merge-patch+json")
+		}
+		household := func(extra ...map[string]any) map[string]any {
+			hh := []any{map[string]any{"given_name": "Mariama", "relationship": "child", "date_of_birth": "2016-02-11"}}
+			for _, m := range extra {
+				hh = append(hh, m)
+			}
+			return map[string]any{"household": hh}
+		}
+		spouse := map[string]any{"given_name": "Sekou", "relationship": "spouse", "date_of_birth": "1985-01-01"}
+		h.counsel(id, "confirmed")
+		h.screen(id, "low")
+		h.depart(id)
+		h.waitCase(id, "planning", stageIs("ReintegrationPlanning"))
+		plan := map[string]any{"items": []any{cost("cash", "2000.00")}}
+		r := h.call("POST", "/api/v1/cases/"+id+"/plan", "dev-caseworker-gn", plan)
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "over the cap of 1,500: %s", r.Body)
+
+		r = patch(household(spouse))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Len(t, r.JSON(t)["household"], 2)
+		h.accept("POST", "/api/v1/cases/"+id+"/plan", "dev-caseworker-gn", plan) // the cap is 2,500 now
+		require.NotNil(t, h.cfTimeline(id)["process_corrected"], "the workflow recorded it")
+
+		// Vulnerability follows too (the list's filter reads the case file).
+		r = patch(map[string]any{"vulnerabilities": []any{}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Contains(t, h.ids("/api/v1/cases?vulnerable=false", "dev-caseworker"), id)
+
+		h.waitCase(id, "plan approval", stageIs("PlanApproval"))
+		h.decide(id, "dev-approver-gn", "approve")
+		h.waitCase(id, "the approved plan", func(c map[string]any) bool {
+			p, _ := c["plan"].(map[string]any)
+			return p != nil && p["status"] == "approved"
+		})
+		r = patch(household())
+		require.Equal(t, http.StatusConflict, r.Status, "the plan was approved within the caps: %s", r.Body)
+		c := h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Len(t, c["household"], 2, "a refused correction writes nothing")
 	})
 }
