@@ -73,8 +73,13 @@ func TestCaseNotes(t *testing.T) {
 		long := strings.Repeat("é", 4000) // characters, not bytes
 		r = h.call("POST", path, "dev-caseworker-gn", map[string]any{"text": long})
 		require.Equal(t, http.StatusCreated, r.Status, "4,000 characters are allowed: %s", r.Body)
-		r = h.call("POST", path, "dev-manager", map[string]any{"text": "third"})
+		r = h.call("POST", path, "dev-manager", map[string]any{"text": "third"}, "Idempotency-Key", "n-3")
 		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		again := h.call("POST", path, "dev-manager", map[string]any{"text": "third"}, "Idempotency-Key", "n-3")
+		require.Equal(t, http.StatusCreated, again.Status, string(again.Body))
+		require.Equal(t, r.JSON(t)["id"], again.JSON(t)["id"], "a repeat with the same key adds nothing")
+		require.Equal(t, http.StatusConflict, h.call("POST", path, "dev-manager", map[string]any{"text": "other"},
+			"Idempotency-Key", "n-3").Status)
 
 		for name, body := range map[string]any{"empty": map[string]any{"text": ""}, "blank": map[string]any{"text": "  \n "},
 			"too long": map[string]any{"text": long + "x"}} {
@@ -166,9 +171,13 @@ func TestCaseDocuments(t *testing.T) {
 		pdf := []byte("%PDF-1.7\n1 0 obj <<>> endobj\n% " + marker + "\n%%EOF\n")
 		png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2, 3}, 1000)...)
 
-		r := h.upload(id, "dev-caseworker", "consent", "Aminata Camara consent.pdf", "application/pdf", pdf)
+		body, ct := multipartBody(t, "consent", "Aminata Camara consent.pdf", "application/pdf", pdf)
+		r := h.call("POST", path, "dev-caseworker", body, "Content-Type", ct, "Idempotency-Key", "d-1")
 		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 		doc := r.JSON(t)
+		body, ct = multipartBody(t, "consent", "Aminata Camara consent.pdf", "application/pdf", pdf) // another boundary
+		again := h.call("POST", path, "dev-caseworker", body, "Content-Type", ct, "Idempotency-Key", "d-1")
+		require.Equal(t, doc["id"], again.JSON(t)["id"], "a repeat with the same key stores nothing")
 		sum := sha256.Sum256(pdf)
 		require.Equal(t, "consent", doc["kind"])
 		require.Equal(t, "Aminata Camara consent.pdf", doc["filename"])
