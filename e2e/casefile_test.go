@@ -18,6 +18,7 @@ import (
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // casefileConfig adds a caseworker of an office that is neither side of the
@@ -583,4 +584,66 @@ func TestACorrectionChangesTheCapsThroughTheWorkflow(t *testing.T) {
 		c := h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
 		require.Len(t, c["household"], 2, "a refused correction writes nothing")
 	})
+}
+
+// The canary, for the case file: a marker in a note, a document's name and
+// bytes, the names searched for and a correction appears in no log line, no
+// metric, no problem body, and not in the Temporal history as stored.
+func TestCaseFileCanary(t *testing.T) {
+	const marker = "Canary7e2b"
+	lower := strings.ToLower(marker)
+	logs := &syncBuffer{}
+	h := startWith(t, stack.Options{Config: casefileConfig(t, "sqlite"), Temporal: temporalClient(),
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	r := h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+	base := "/api/v1/cases/" + id
+	var problems []string
+	expect := func(r response, status int) {
+		t.Helper()
+		require.Equal(t, status, r.Status, string(r.Body))
+		if status >= 400 {
+			problems = append(problems, string(r.Body))
+		}
+	}
+
+	expect(h.call("POST", base+"/notes", "dev-caseworker", map[string]any{"text": marker + " told us about her son"}), 201)
+	expect(h.call("POST", base+"/notes", "dev-caseworker", map[string]any{"text": marker + strings.Repeat("x", 4000)}), 422)
+	expect(h.call("GET", base+"/notes", "dev-caseworker", nil), 200)
+	pdf := []byte("%PDF-1.4 " + marker)
+	up := h.upload(id, "dev-caseworker", "travel_document", marker+" passport.pdf", "application/pdf", pdf)
+	expect(up, 201)
+	expect(h.upload(id, "dev-caseworker", "travel_document", marker+".pdf", "application/pdf", []byte("MZ"+marker)), 415)
+	expect(h.upload(id, "dev-caseworker", marker, marker+".pdf", "application/pdf", pdf), 422)
+	expect(h.call("GET", base+"/documents", "dev-caseworker", nil), 200)
+	expect(h.call("GET", base+"/documents/"+up.JSON(t)["id"].(string), "dev-caseworker", nil), 200)
+	require.Len(t, h.search("dev-caseworker", map[string]any{"name": marker + "Given " + marker + "Family"}), 1)
+	expect(h.call("POST", "/api/v1/cases/search", "dev-caseworker", map[string]any{"phone": marker}), 422)
+	expect(h.call("POST", "/api/v1/cases/search", "dev-caseworker", map[string]any{"reference": marker + "%"}), 422)
+	patch := func(body string) response {
+		return h.call("PATCH", base, "dev-caseworker", body, "Content-Type", "application/merge-patch+json")
+	}
+	expect(patch(`{"beneficiary": {"family_name": "`+marker+`Corrected"}, "vulnerabilities": []}`), 200)
+	expect(patch(`{"beneficiary": {"phone": "`+marker+`"}}`), 422)
+	expect(patch(`{"beneficiary": {"date_of_birth": "`+marker+`"}}`), 422)
+	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 201)
+	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 409)
+
+	metrics := h.call("GET", "/metrics", "", nil)
+	require.NotEmpty(t, logs.String(), "the logs were captured")
+	for where, text := range map[string]string{"logs": logs.String(), "metrics": string(metrics.Body),
+		"problems": strings.Join(problems, "\n")} {
+		require.NotContains(t, strings.ToLower(text), lower, where)
+	}
+	var raw []byte
+	for _, run := range runs(t, "case-"+id) {
+		b, err := protojson.Marshal(history(t, "case-"+id, run))
+		require.NoError(t, err)
+		raw = append(raw, b...)
+	}
+	require.NotContains(t, strings.ToLower(string(raw)), lower, "the Temporal history")
 }
