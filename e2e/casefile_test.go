@@ -520,6 +520,14 @@ func TestCorrectingACase(t *testing.T) {
 		corrected := h.cfTimeline(id)["corrected"]
 		require.Equal(t, "Data corrected: household", corrected["summary"])
 		require.Contains(t, h.cfAuditOf(id), "caseworker-de personal_data:correct")
+		var shown []string
+		for _, e := range list(h.call("GET", "/api/v1/cases/"+id+"/audit", "dev-manager", nil).JSON(t)["items"]) {
+			if e["action"] == "correct" {
+				shown = append(shown, e["detail"].(string))
+			}
+		}
+		require.Equal(t, []string{"fields=area_of_return.district,beneficiary.family_name,beneficiary.phone", "fields=household"}, shown,
+			"managers read which fields were corrected, oldest first")
 		db, err := h.s.Store.SQL()
 		require.NoError(t, err)
 		var details, raw, summaries string
