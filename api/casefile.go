@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"slices"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
@@ -65,3 +67,37 @@ func permit(p Principal, what string, roles ...contract.Role) error {
 
 // caseRoles are the roles that work on cases (everyone but partners).
 var caseRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover, contract.RoleProcurement, contract.RoleManager}
+
+// once runs do and answers with its result; with an Idempotency-Key, a repeat
+// of the request (same caller, route, case and key) gets the first answer and
+// does nothing again, and the same key with another body (fp) is 409. Two
+// repeats at the very same moment may both run.
+func (s *Server) once(c *gin.Context, caseID, fp string, do func() (int, any, error)) {
+	k := c.GetHeader("Idempotency-Key")
+	if len(k) > 255 {
+		respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
+		return
+	}
+	var key string
+	if k != "" {
+		key = idempotencyKey(principal(c), c.FullPath(), caseID, k)
+		prev, err := s.store.RememberedResponse(c.Request.Context(), key)
+		switch {
+		case err == nil && prev.Fingerprint != fp:
+			respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
+			return
+		case err == nil:
+			c.Data(prev.Status, "application/json; charset=utf-8", []byte(prev.Body))
+			return
+		case !errors.Is(err, store.ErrNotFound):
+			respondError(c, err)
+			return
+		}
+	}
+	status, body, err := do()
+	if err != nil {
+		respondError(c, err)
+		return
+	}
+	s.remember(c, key, fp, status, body)
+}

@@ -314,7 +314,7 @@ func (s *Server) auditTrail(c *gin.Context) {
 	items := make([]gin.H, 0, len(trail))
 	for _, e := range trail {
 		items = append(items, gin.H{"at": e.At.UTC(), "actor": gin.H{"user": e.ActorUser, "role": e.ActorRole},
-			"part": e.Part, "action": e.Action, "request_id": e.RequestID})
+			"part": e.Part, "action": e.Action, "request_id": e.RequestID, "detail": e.Detail})
 	}
 	c.JSON(http.StatusOK, gin.H{"items": items})
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"mime"
@@ -261,12 +263,12 @@ func (s *Server) postDocument(c *gin.Context) {
 		respondError(c, &Error{Kind: KindInvalid, Detail: "the upload is missing a field", Fields: missing})
 		return
 	}
-	d, err := s.uploadDocument(c.Request.Context(), principal(c), cs, kind, filename, bytes.NewReader(file))
-	if err != nil {
-		respondError(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, d)
+	sum := sha256.Sum256(file)
+	fp := fingerprint([]string{kind, filename, hex.EncodeToString(sum[:])})
+	s.once(c, cs.ID, fp, func() (int, any, error) {
+		d, err := s.uploadDocument(c.Request.Context(), principal(c), cs, kind, filename, bytes.NewReader(file))
+		return http.StatusCreated, d, err
+	})
 }
 
 func multipartError(err error) error {

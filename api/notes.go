@@ -110,12 +110,10 @@ func (s *Server) postNote(c *gin.Context) {
 		respondError(c, err)
 		return
 	}
-	n, err := s.addNote(c.Request.Context(), principal(c), cs, body.Text)
-	if err != nil {
-		respondError(c, err)
-		return
-	}
-	c.JSON(http.StatusCreated, n)
+	s.once(c, cs.ID, fingerprint(body), func() (int, any, error) {
+		n, err := s.addNote(c.Request.Context(), principal(c), cs, body.Text)
+		return http.StatusCreated, n, err
+	})
 }
 
 func (s *Server) getNotes(c *gin.Context) {

@@ -46,6 +46,7 @@ func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 	v1.GET("/cases", people, s.listCases)
 	v1.POST("/cases/search", people, s.searchCases)
 	v1.GET("/cases/:id", people, s.getCase)
+	v1.PATCH("/cases/:id", allow(cw), s.patchCase)
 	v1.GET("/cases/:id/timeline", people, s.timeline)
 	v1.GET("/cases/:id/audit", allow(mg), s.auditTrail)
 	v1.POST("/cases/:id/notes", people, s.postNote)

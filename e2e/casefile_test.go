@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -17,6 +18,7 @@ import (
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // casefileConfig adds a caseworker of an office that is neither side of the
@@ -72,8 +74,13 @@ func TestCaseNotes(t *testing.T) {
 		long := strings.Repeat("é", 4000) // characters, not bytes
 		r = h.call("POST", path, "dev-caseworker-gn", map[string]any{"text": long})
 		require.Equal(t, http.StatusCreated, r.Status, "4,000 characters are allowed: %s", r.Body)
-		r = h.call("POST", path, "dev-manager", map[string]any{"text": "third"})
+		r = h.call("POST", path, "dev-manager", map[string]any{"text": "third"}, "Idempotency-Key", "n-3")
 		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		again := h.call("POST", path, "dev-manager", map[string]any{"text": "third"}, "Idempotency-Key", "n-3")
+		require.Equal(t, http.StatusCreated, again.Status, string(again.Body))
+		require.Equal(t, r.JSON(t)["id"], again.JSON(t)["id"], "a repeat with the same key adds nothing")
+		require.Equal(t, http.StatusConflict, h.call("POST", path, "dev-manager", map[string]any{"text": "other"},
+			"Idempotency-Key", "n-3").Status)
 
 		for name, body := range map[string]any{"empty": map[string]any{"text": ""}, "blank": map[string]any{"text": "  \n "},
 			"too long": map[string]any{"text": long + "x"}} {
@@ -165,9 +172,13 @@ func TestCaseDocuments(t *testing.T) {
 		pdf := []byte("%PDF-1.7\n1 0 obj <<>> endobj\n% " + marker + "\n%%EOF\n")
 		png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2, 3}, 1000)...)
 
-		r := h.upload(id, "dev-caseworker", "consent", "Aminata Camara consent.pdf", "application/pdf", pdf)
+		body, ct := multipartBody(t, "consent", "Aminata Camara consent.pdf", "application/pdf", pdf)
+		r := h.call("POST", path, "dev-caseworker", body, "Content-Type", ct, "Idempotency-Key", "d-1")
 		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 		doc := r.JSON(t)
+		body, ct = multipartBody(t, "consent", "Aminata Camara consent.pdf", "application/pdf", pdf) // another boundary
+		again := h.call("POST", path, "dev-caseworker", body, "Content-Type", ct, "Idempotency-Key", "d-1")
+		require.Equal(t, doc["id"], again.JSON(t)["id"], "a repeat with the same key stores nothing")
 		sum := sha256.Sum256(pdf)
 		require.Equal(t, "consent", doc["kind"])
 		require.Equal(t, "Aminata Camara consent.pdf", doc["filename"])
@@ -424,4 +435,223 @@ func mustTime(t *testing.T, s string) time.Time {
 	v, err := time.Parse(time.RFC3339Nano, s)
 	require.NoError(t, err)
 	return v
+}
+
+// Corrections: a merge patch onto the registration, validated as a
+// registration; the identity key and the search indexes follow; the timeline
+// and the audit trail name fields, not values.
+func TestCorrectingACase(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		original := person("Aminata", "Camara Correction", "+224620000111", "R0099", "DE-BER", "GN-CKY", "GN")
+		r := h.call("POST", "/api/v1/cases", "dev-caseworker", original)
+		require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+		id, ref := r.JSON(t)["id"].(string), r.JSON(t)["reference"].(string)
+		patch := func(token string, body any, headers ...string) response {
+			b, ok := body.(string)
+			if !ok {
+				j, err := json.Marshal(body)
+				require.NoError(t, err)
+				b = string(j)
+			}
+			return h.call("PATCH", "/api/v1/cases/"+id, token, b,
+				append([]string{"Content-Type", "application/merge-patch+json"}, headers...)...)
+		}
+
+		r = patch("dev-caseworker", map[string]any{"beneficiary": map[string]any{"family_name": "Kamara Corrigée",
+			"phone": "+224620000333"}, "area_of_return": map[string]any{"district": "Kouroussa"}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		b := c["beneficiary"].(map[string]any)
+		require.Equal(t, "Kamara Corrigée", b["family_name"])
+		require.Equal(t, "Aminata", b["given_name"], "merged, not replaced")
+		require.Equal(t, "R0099", b["travel_document"].(map[string]any)["number"])
+		require.Equal(t, map[string]any{"region": "Kankan", "district": "Kouroussa"}, c["area_of_return"])
+		require.Equal(t, "Kamara Corrigée", h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-gn", nil).
+			JSON(t)["beneficiary"].(map[string]any)["family_name"])
+
+		// The search indexes follow.
+		require.Equal(t, []string{ref}, h.search("dev-caseworker", map[string]any{"name": "kamara corrigee"}))
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"name": "correction"}))
+		require.Equal(t, []string{ref}, h.search("dev-caseworker", map[string]any{"phone": "+224620000333"}))
+		require.Empty(t, h.search("dev-caseworker", map[string]any{"phone": "+224620000111"}))
+		// So does the identity key: the old identity is free, the new one taken.
+		again := h.call("POST", "/api/v1/cases", "dev-caseworker",
+			person("Aminata", "Kamara Corrigée", "+224620000444", "R1", "DE-BER", "GN-CKY", "GN"))
+		require.Equal(t, http.StatusConflict, again.Status, string(again.Body))
+		require.Equal(t, ref, again.JSON(t)["existing_case"].(map[string]any)["reference"])
+		require.Equal(t, http.StatusCreated, h.call("POST", "/api/v1/cases", "dev-caseworker", original).Status)
+
+		// A fix that leaves the household's make-up alone is a case-file change.
+		r = patch("dev-caseworker", map[string]any{"household": []any{map[string]any{"given_name": "Mariam",
+			"relationship": "child", "date_of_birth": "2016-02-11"}}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+
+		// Invalid results, unknown fields, the wrong type, role and office.
+		for name, tc := range map[string]struct {
+			body   any
+			status int
+			field  string
+		}{
+			"bad phone":        {map[string]any{"beneficiary": map[string]any{"phone": "0620"}}, 422, "beneficiary.phone"},
+			"future birth":     {map[string]any{"beneficiary": map[string]any{"date_of_birth": "2999-01-01"}}, 422, "beneficiary.date_of_birth"},
+			"no given name":    {map[string]any{"beneficiary": map[string]any{"given_name": nil}}, 422, "beneficiary.given_name"},
+			"bad relationship": {map[string]any{"household": []any{map[string]any{"given_name": "M", "relationship": "cousin", "date_of_birth": "2016-02-11"}}}, 422, "household[0].relationship"},
+			"programme":        {map[string]any{"programme": "other"}, 400, "programme"},
+			"unknown nested":   {map[string]any{"beneficiary": map[string]any{"nickname": "x"}}, 400, "nickname"},
+			"wrong type":       {map[string]any{"vulnerabilities": "health_needs"}, 400, ""},
+			"not an object":    {"[1]", 400, ""},
+		} {
+			r := patch("dev-caseworker", tc.body)
+			require.Equal(t, tc.status, r.Status, "%s: %s", name, r.Body)
+			if tc.field != "" {
+				require.Equal(t, tc.field, list(r.JSON(t)["errors"])[0]["field"], name)
+			}
+		}
+		r = h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker", map[string]any{"area_of_return": map[string]any{"district": "X"}})
+		require.Equal(t, http.StatusUnsupportedMediaType, r.Status, "plain JSON is not a merge patch")
+		require.Equal(t, http.StatusForbidden, patch("dev-approver", map[string]any{"area_of_return": map[string]any{"district": "X"}}).Status)
+		require.Equal(t, http.StatusNotFound, patch("dev-caseworker-sn", map[string]any{"area_of_return": map[string]any{"district": "X"}}).Status)
+
+		c = h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Equal(t, "Kouroussa", c["area_of_return"].(map[string]any)["district"], "refused patches changed nothing")
+		require.Len(t, c["household"], 1)
+
+		corrected := h.cfTimeline(id)["corrected"]
+		require.Equal(t, "Data corrected: household", corrected["summary"])
+		require.Contains(t, h.cfAuditOf(id), "caseworker-de personal_data:correct")
+		var shown []string
+		for _, e := range list(h.call("GET", "/api/v1/cases/"+id+"/audit", "dev-manager", nil).JSON(t)["items"]) {
+			if e["action"] == "correct" {
+				shown = append(shown, e["detail"].(string))
+			}
+		}
+		require.Equal(t, []string{"fields=area_of_return.district,beneficiary.family_name,beneficiary.phone", "fields=household"}, shown,
+			"managers read which fields were corrected, oldest first")
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		var details, raw, summaries string
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(detail, ';'), '') FROM audit_log WHERE action = 'correct'").Scan(&details))
+		require.Contains(t, details, "beneficiary.family_name")
+		require.Contains(t, details, "area_of_return.district")
+		require.NotContains(t, details, "Kamara")
+		require.NoError(t, db.QueryRow("SELECT COALESCE(STRING_AGG(summary, ';'), '') FROM timeline_events WHERE type = 'corrected'").Scan(&summaries))
+		require.NotContains(t, summaries, "Kamara")
+		require.NoError(t, db.QueryRow("SELECT beneficiary FROM cases WHERE id = $1", id).Scan(&raw))
+		require.NotContains(t, raw, "Kamara", "still sealed")
+	})
+}
+
+// A correction of what the workflow decides with goes through the workflow: an
+// adult added to the household raises the cap a plan is held to; the workflow
+// refuses a change of the household's size once the plan is approved.
+func TestACorrectionChangesTheCapsThroughTheWorkflow(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register() // an adult and a child: REAG-GARP's cap is 1,000 + 500
+		patch := func(body map[string]any) response {
+			j, err := json.Marshal(body)
+			require.NoError(t, err)
+			return h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker-gn", string(j), "Content-Type", "application/merge-patch+json")
+		}
+		household := func(extra ...map[string]any) map[string]any {
+			hh := []any{map[string]any{"given_name": "Mariama", "relationship": "child", "date_of_birth": "2016-02-11"}}
+			for _, m := range extra {
+				hh = append(hh, m)
+			}
+			return map[string]any{"household": hh}
+		}
+		spouse := map[string]any{"given_name": "Sekou", "relationship": "spouse", "date_of_birth": "1985-01-01"}
+		h.counsel(id, "confirmed")
+		h.screen(id, "low")
+		h.depart(id)
+		h.waitCase(id, "planning", stageIs("ReintegrationPlanning"))
+		plan := map[string]any{"items": []any{cost("cash", "2000.00")}}
+		r := h.call("POST", "/api/v1/cases/"+id+"/plan", "dev-caseworker-gn", plan)
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, "over the cap of 1,500: %s", r.Body)
+
+		r = patch(household(spouse))
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Len(t, r.JSON(t)["household"], 2)
+		h.accept("POST", "/api/v1/cases/"+id+"/plan", "dev-caseworker-gn", plan) // the cap is 2,500 now
+		require.NotNil(t, h.cfTimeline(id)["process_corrected"], "the workflow recorded it")
+
+		// Vulnerability follows too (the list's filter reads the case file).
+		r = patch(map[string]any{"vulnerabilities": []any{}})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Contains(t, h.ids("/api/v1/cases?vulnerable=false", "dev-caseworker"), id)
+
+		h.waitCase(id, "plan approval", stageIs("PlanApproval"))
+		h.decide(id, "dev-approver-gn", "approve")
+		h.waitCase(id, "the approved plan", func(c map[string]any) bool {
+			p, _ := c["plan"].(map[string]any)
+			return p != nil && p["status"] == "approved"
+		})
+		r = patch(household())
+		require.Equal(t, http.StatusConflict, r.Status, "the plan was approved within the caps: %s", r.Body)
+		c := h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)
+		require.Len(t, c["household"], 2, "a refused correction writes nothing")
+	})
+}
+
+// The canary, for the case file: a marker in a note, a document's name and
+// bytes, the names searched for and a correction appears in no log line, no
+// metric, no problem body, and not in the Temporal history as stored.
+func TestCaseFileCanary(t *testing.T) {
+	const marker = "Canary7e2b"
+	lower := strings.ToLower(marker)
+	logs := &syncBuffer{}
+	h := startWith(t, stack.Options{Config: casefileConfig(t, "sqlite"), Temporal: temporalClient(),
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	r := h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN"))
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	id := r.JSON(t)["id"].(string)
+	base := "/api/v1/cases/" + id
+	var problems []string
+	expect := func(r response, status int) {
+		t.Helper()
+		require.Equal(t, status, r.Status, string(r.Body))
+		if status >= 400 {
+			problems = append(problems, string(r.Body))
+		}
+	}
+
+	expect(h.call("POST", base+"/notes", "dev-caseworker", map[string]any{"text": marker + " told us about her son"}), 201)
+	expect(h.call("POST", base+"/notes", "dev-caseworker", map[string]any{"text": marker + strings.Repeat("x", 4000)}), 422)
+	expect(h.call("GET", base+"/notes", "dev-caseworker", nil), 200)
+	pdf := []byte("%PDF-1.4 " + marker)
+	up := h.upload(id, "dev-caseworker", "travel_document", marker+" passport.pdf", "application/pdf", pdf)
+	expect(up, 201)
+	expect(h.upload(id, "dev-caseworker", "travel_document", marker+".pdf", "application/pdf", []byte("MZ"+marker)), 415)
+	expect(h.upload(id, "dev-caseworker", marker, marker+".pdf", "application/pdf", pdf), 422)
+	expect(h.call("GET", base+"/documents", "dev-caseworker", nil), 200)
+	expect(h.call("GET", base+"/documents/"+up.JSON(t)["id"].(string), "dev-caseworker", nil), 200)
+	require.Len(t, h.search("dev-caseworker", map[string]any{"name": marker + "Given " + marker + "Family"}), 1)
+	expect(h.call("POST", "/api/v1/cases/search", "dev-caseworker", map[string]any{"phone": marker}), 422)
+	expect(h.call("POST", "/api/v1/cases/search", "dev-caseworker", map[string]any{"reference": marker + "%"}), 422)
+	patch := func(body string) response {
+		return h.call("PATCH", base, "dev-caseworker", body, "Content-Type", "application/merge-patch+json")
+	}
+	expect(patch(`{"beneficiary": {"family_name": "`+marker+`Corrected"}, "vulnerabilities": []}`), 200)
+	expect(patch(`{"beneficiary": {"phone": "`+marker+`"}}`), 422)
+	expect(patch(`{"beneficiary": {"date_of_birth": "`+marker+`"}}`), 422)
+	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 201)
+	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
+		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 409)
+
+	metrics := h.call("GET", "/metrics", "", nil)
+	require.NotEmpty(t, logs.String(), "the logs were captured")
+	for where, text := range map[string]string{"logs": logs.String(), "metrics": string(metrics.Body),
+		"problems": strings.Join(problems, "\n")} {
+		require.NotContains(t, strings.ToLower(text), lower, where)
+	}
+	var raw []byte
+	for _, run := range runs(t, "case-"+id) {
+		b, err := protojson.Marshal(history(t, "case-"+id, run))
+		require.NoError(t, err)
+		raw = append(raw, b...)
+	}
+	require.NotContains(t, strings.ToLower(string(raw)), lower, "the Temporal history")
 }

@@ -34,8 +34,14 @@ func (s *Store) DeleteUnstartedCase(ctx context.Context, id string) (bool, error
 // RecordStart records that a case's workflow started: its run ID (unless the
 // workflow's first write recorded it already) and the registration's audit
 // entries, together.
+// A registration settled this way (its process stopped between its steps) gets
+// its search terms here too.
 func (s *Store) RecordStart(ctx context.Context, id, runID string, audit []AuditEntry) error {
-	return s.recordStart(ctx, id, runID, audit, nil)
+	c, err := s.CaseByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.recordStart(ctx, id, runID, audit, s.searchTerms(id, c.Beneficiary, c.Household))
 }
 
 // recordStart is RecordStart that also writes the case's search terms.

@@ -26,6 +26,7 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateDelivery, w.canDeliver, w.delivered),
 		action(ctx, w, contract.UpdateVisit, w.canReportVisit, w.visited),
 		action(ctx, w, contract.UpdateWithdrawal, w.canWithdraw, w.withdrawn),
+		action(ctx, w, contract.UpdateCorrection, w.canCorrect, w.corrected),
 	)
 }
 
