@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )
@@ -18,42 +17,16 @@ import (
 // find the case with caseFor (from the request), the exported methods with
 // caseOf (from a principal); both apply the same visibility rule.
 
-// caseOf loads a case if p may see it (else a not-found error): caseFor's rule,
-// for callers that hold a principal rather than a request.
+// caseOf loads a case if p may see it (else a not-found error): FindCase, for
+// callers that hold a principal rather than a context carrying one.
 func (s *Server) caseOf(ctx context.Context, p Principal, id string) (*store.Case, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, fail(KindNotFound, "no such case")
-	}
-	cs, err := s.store.CaseByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if cs.Unstarted() {
-		if cs, err = s.settle(ctx, cs); err != nil {
-			return nil, err
-		}
-		if cs == nil {
-			return nil, fail(KindNotFound, "no such case")
-		}
-	}
-	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)
-	if visible && p.Role == contract.RoleApprover && cs.WaitingOn != string(contract.WaitingApprover) {
-		if visible, err = s.store.DecidedBy(ctx, cs.ID, p.User); err != nil {
-			return nil, err
-		}
-	}
-	if !visible {
-		return nil, fail(KindNotFound, "no such case")
-	}
-	return cs, nil
+	return s.FindCase(WithPrincipal(ctx, p), id)
 }
 
-// entry is an audit entry for p's access to a part of a case; the request ID
-// comes from ctx when the call came through the HTTP API.
+// entry is an audit entry for p's access to a part of a case (auditEntry, for a
+// principal given rather than carried by ctx).
 func (s *Server) entry(ctx context.Context, p Principal, caseID, part, action string) store.AuditEntry {
-	rid, _ := ctx.Value(requestIDKey).(string)
-	return store.AuditEntry{At: s.now(), ActorUser: p.User, ActorRole: string(p.Role), CaseID: caseID, Part: part,
-		Action: action, RequestID: rid}
+	return s.auditEntry(WithPrincipal(ctx, p), caseID, part, action)
 }
 
 // permit refuses a role not among roles (403), for callers that bypass the

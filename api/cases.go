@@ -52,6 +52,9 @@ func (s *Server) registerCase(c *gin.Context) {
 // created (created false), after waiting for that registration if it is under way.
 func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey string) (_ *store.Case, created bool, _ error) {
 	p := principal(ctx)
+	if err := permit(p, "register cases", contract.RoleCaseworker); err != nil {
+		return nil, false, err
+	}
 	now := s.now()
 	if errs := reg.Validate(now, func(name string) bool { _, ok := s.cfg.Rules.Programme(name); return ok }); len(errs) > 0 {
 		return nil, false, &Error{Kind: KindInvalid, Detail: "the registration is not valid", Fields: errs}

@@ -75,6 +75,9 @@ func (s *Server) monthlyReport(c *gin.Context) {
 
 // MonthlyReport is the statistical table of a month (YYYY-MM).
 func (s *Server) MonthlyReport(ctx context.Context, month string) (store.MonthlyReport, error) {
+	if err := permit(principal(ctx), "read the statistics", contract.RoleManager); err != nil {
+		return store.MonthlyReport{}, err
+	}
 	if !monthRE.MatchString(month) {
 		return store.MonthlyReport{}, &Error{Kind: KindInvalid, Detail: "month must be YYYY-MM",
 			Fields: []contract.FieldError{{Field: "month", Message: "must be YYYY-MM"}}}

@@ -42,6 +42,9 @@ func (s *Server) stuck(c *gin.Context) {
 
 // Stuck is the cases that need a manager's eye, the longest stuck first (see stuck).
 func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
+	if err := permit(principal(ctx), "list stuck cases", contract.RoleManager); err != nil {
+		return nil, err
+	}
 	cases, err := s.store.Stuck(ctx, store.Filter{Limit: 500})
 	if err != nil {
 		return nil, err
