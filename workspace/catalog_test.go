@@ -1,0 +1,86 @@
+package workspace
+
+import (
+	"io/fs"
+	"regexp"
+	"testing"
+
+	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/contract"
+	"github.com/stretchr/testify/require"
+)
+
+// Every string of the pages comes from the catalogues, in both languages: each
+// key a template names is in English and French, and both have the same keys.
+func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
+	cats, err := loadCatalogs()
+	require.NoError(t, err)
+	for k := range cats["en"] {
+		require.Contains(t, cats["fr"], k, "French lacks %q", k)
+	}
+	for k := range cats["fr"] {
+		if _, ok := cats["en"][k]; !ok {
+			// French may translate the API's and the workflow's English words (keys with spaces).
+			require.Regexp(t, ` `, k, "English lacks %q", k)
+		}
+	}
+	literal := regexp.MustCompile(`\.T "([^"]+)"`)
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	require.NoError(t, err)
+	for _, n := range names {
+		b, err := templateFiles.ReadFile(n)
+		require.NoError(t, err)
+		for _, m := range literal.FindAllStringSubmatch(string(b), -1) {
+			require.Contains(t, cats["en"], m[1], "%s names %q", n, m[1])
+		}
+	}
+	// The keys pages make from values: each value a case can have.
+	values := map[string][]string{
+		"role": {"caseworker", "approver", "procurement", "manager", "service"}, "vuln": contract.Vulnerabilities,
+		"waiting":  {"caseworker", "approver", "procurement", "medical_provider", "receiving_office", "system"},
+		"closure":  {"completed", "withdrawn", "not_fit", "no_show", "absconded", "deceased", "ineligible", "transferred"},
+		"doc":      api.DocumentKinds,
+		"stuck":    {"overdue", "system", "blocked", "workflow_task_failing"},
+		"medical":  {"fit", "fit_with_escort", "unfit_temporary", "unfit"},
+		"decision": {"approve", "reject", "request_changes"}, "planstatus": {"submitted", "approved", "rejected", "changes_requested"},
+		"itemstatus": {"quoting", "ordered", "delivered", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
+		"booking": {"held", "ticketed", "no_show", "cancelled"}, "step": {"done", "current", "todo", "skipped"},
+		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
+	}
+	for _, st := range contract.Stages {
+		values["stage"] = append(values["stage"], string(st))
+	}
+	for _, a := range actions {
+		values["done"] = append(values["done"], a.name)
+		values["action"] = append(values["action"], a.name)
+	}
+	for prefix, vs := range values {
+		for _, v := range vs {
+			for _, lang := range languages {
+				require.Contains(t, cats[lang], prefix+"."+v, "%s lacks %s.%s", lang, prefix, v)
+			}
+		}
+	}
+}
+
+func TestFieldLabels(t *testing.T) {
+	for field, want := range map[string]struct {
+		key string
+		n   int
+	}{
+		"beneficiary.phone":          {"beneficiary.phone", 0},
+		"household[1].date_of_birth": {"household.date_of_birth", 2},
+		"items[0].cost.amount":       {"items.cost.amount", 1},
+		"vulnerabilities[3]":         {"vulnerabilities", 4},
+	} {
+		key, n := fieldLabelKey(field)
+		require.Equal(t, want.key, key, field)
+		require.Equal(t, want.n, n, field)
+	}
+}
+
+func TestMoneyAsPeopleTypeIt(t *testing.T) {
+	for in, want := range map[string]string{"900": "900.00", "900,5": "900.50", "1 250.00": "1250.00", "12.345": "12.345", "": ""} {
+		require.Equal(t, want, normaliseAmount(in), in)
+	}
+}
