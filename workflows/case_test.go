@@ -500,3 +500,61 @@ func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testi
 	require.Equal(t, "paid", st.Procurement[0].Status, "the payment made before stays paid")
 	c.p.requireWrittenOncePerTask(t, st)
 }
+
+// The case publishes the actions it accepts now, and from which roles, as its
+// validators decide: the workspace offers these and no others.
+func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
+	open := func(st contract.CaseState) map[string][]contract.Role {
+		out := map[string][]contract.Role{}
+		for _, a := range st.Actions {
+			out[a.Name+"/"+a.Target] = a.Roles
+		}
+		return out
+	}
+	cw := []contract.Role{contract.RoleCaseworker}
+	c := newCase(t).
+		at(30*time.Minute, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw}, open(c.state()))
+			require.NotEmpty(c.t, c.state().Next)
+			limits := c.state().PlanLimits
+			require.Equal(c.t, "2500.00", limits.Cap.Amount, "2 adults and a minor")
+			require.Equal(c.t, "2000.00", limits.SecondApprovalAbove.Amount)
+		}).
+		at(time.Hour, counselling("confirmed")).
+		at(90*time.Minute, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw}, open(c.state()))
+		}).
+		at(2*time.Hour, screening("high")).
+		at(150*time.Minute, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw},
+				open(c.state()))
+		}).
+		at(3*time.Hour, func(c *caseTest) {
+			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
+				Body: contract.Clearance{Decision: "cleared"}})
+		}).
+		at(210*time.Minute, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw}, open(c.state()),
+				"a medical result by hand while the assessment is awaited")
+		}).
+		at(4*time.Hour, medical("fit", 30*day, 0)).
+		at(5*time.Hour, departed).
+		at(6*time.Hour, arrived).
+		at(7*time.Hour, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"plan/": cw, "withdrawal/": cw}, open(c.state()))
+		}).
+		at(8*time.Hour, plan("plan", cwGN, item("cash", "400.00"), item("in_kind", "900.00"))).
+		at(9*time.Hour, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"plan-decision/": {contract.RoleApprover},
+				"withdrawal/": cw}, open(c.state()))
+		}).
+		at(10*time.Hour, decide("approve", apGN, "approve")).
+		at(11*time.Hour, func(c *caseTest) {
+			require.Equal(c.t, map[string][]contract.Role{"delivery/p1-2": {contract.RoleCaseworker, contract.RoleProcurement},
+				"withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
+		}).
+		at(12*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Empty(t, c.refusal("clear"))
+}
