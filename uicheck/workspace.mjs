@@ -206,6 +206,7 @@ try {
   await expectText(cw, f.locator('#case-stage'), /Monitoring/, 'the case is in monitoring');
   await expectText(cw, f.locator('#procurement'), /paid/, 'the item is paid');
   await snap(cw, 'case-monitoring');
+  await f.screenshot({ path: join(OUT, 'case-page.png') }); // the top of the page, as README.md shows it
 
   // The same page in French.
   await f.getByRole('link', { name: 'Français' }).click();
