@@ -49,6 +49,7 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 	}
 	for _, st := range contract.Stages {
 		values["stage"] = append(values["stage"], string(st))
+		values["todo"] = append(values["todo"], string(st))
 	}
 	for _, a := range actions {
 		values["done"] = append(values["done"], a.name)
