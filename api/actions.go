@@ -97,6 +97,9 @@ func fact[T Request](s *Server, signal string) gin.HandlerFunc {
 // Report is a partner's fact about a case (a medical result, an arrival), here
 // entered by a person: a signal the workflow buffers until the case uses it.
 func (s *Server) Report(ctx context.Context, caseID, signal string, body Request) error {
+	if err := permit(principal(ctx), "report a partner's fact", contract.RoleCaseworker, contract.RoleService); err != nil {
+		return err
+	}
 	cs, err := s.FindCase(ctx, caseID)
 	if err != nil {
 		return err

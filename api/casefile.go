@@ -41,6 +41,10 @@ func permit(p Principal, what string, roles ...contract.Role) error {
 // caseRoles are the roles that work on cases (everyone but partners).
 var caseRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover, contract.RoleProcurement, contract.RoleManager}
 
+// WorksOnCases says whether a role is a person's who works on cases (the
+// workspace admits only these; a partner's service posts its facts to the API).
+func WorksOnCases(r contract.Role) bool { return slices.Contains(caseRoles, r) }
+
 // once runs do and answers with its result; with an Idempotency-Key, a repeat
 // of the request (same caller, route, case and key) gets the first answer and
 // does nothing again, and the same key with another body (fp) is 409. Two

@@ -336,6 +336,9 @@ func (s *Server) getCase(c *gin.Context) {
 // as a read of personal data. It asks Temporal nothing: the workflow writes the case
 // file before each of its tasks completes, so an action's answer is already there.
 func (s *Server) ReadCase(ctx context.Context, id string) (CaseView, error) {
+	if err := permit(principal(ctx), "read cases", caseRoles...); err != nil {
+		return CaseView{}, err
+	}
 	cs, err := s.FindCase(ctx, id)
 	if err != nil {
 		return CaseView{}, err
@@ -376,6 +379,9 @@ func (s *Server) timeline(c *gin.Context) {
 
 // Timeline is what happened to a case, oldest first, audited as a read.
 func (s *Server) Timeline(ctx context.Context, id string) ([]TimelineEntry, error) {
+	if err := permit(principal(ctx), "read cases", caseRoles...); err != nil {
+		return nil, err
+	}
 	cs, err := s.FindCase(ctx, id)
 	if err != nil {
 		return nil, err
@@ -407,6 +413,9 @@ func (s *Server) listCases(c *gin.Context) {
 // ListCases is the list with the filters of GET /cases (newest first, one page),
 // scoped to what the caller may see, and the cursor of the next page.
 func (s *Server) ListCases(ctx context.Context, q url.Values) ([]Summary, string, error) {
+	if err := permit(principal(ctx), "list cases", caseRoles...); err != nil {
+		return nil, "", err
+	}
 	f, err := s.filter(ctx, q)
 	if err != nil {
 		return nil, "", err

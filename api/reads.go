@@ -36,6 +36,9 @@ func (s *Server) tasks(c *gin.Context) {
 // own first, then the oldest due first; owner filters by owner (me, none, a user).
 func (s *Server) Inbox(ctx context.Context, owner string) ([]Summary, error) {
 	p := principal(ctx)
+	if err := permit(p, "have an inbox", caseRoles...); err != nil {
+		return nil, err
+	}
 	f := store.Filter{Offices: officeScope(p), Limit: 200}
 	if err := ownerFilter(p, owner, &f); err != nil {
 		return nil, &Error{Kind: KindInvalid, Detail: "the filters are not valid",
@@ -106,6 +109,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // ActiveByStage counts the active cases in each stage, in the caller's offices.
 func (s *Server) ActiveByStage(ctx context.Context) (map[string]int64, error) {
+	if err := permit(principal(ctx), "count cases", caseRoles...); err != nil {
+		return nil, err
+	}
 	counts, err := s.store.ActiveByStage(ctx, officeScope(principal(ctx)))
 	if err != nil {
 		return nil, err

@@ -3,7 +3,9 @@ package workspace
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,6 +77,11 @@ func (w *Workspace) signInDev(c *gin.Context) {
 }
 
 func (w *Workspace) startSession(c *gin.Context, p api.Principal) {
+	if !api.WorksOnCases(p.Role) {
+		// A partner's service account has nothing to do in the workspace.
+		w.render(c, http.StatusForbidden, "error", pageData{Title: "error.forbidden.title", Message: "signin.not_a_person"})
+		return
+	}
 	s := session{User: p, CSRF: randomToken(), Expires: w.now().Add(w.cfg.Workspace.SessionTTL)}
 	v, err := w.cookie.seal(sessionCookie, s)
 	if err != nil {
@@ -97,12 +104,20 @@ func (w *Workspace) switchLanguage(c *gin.Context) {
 	if slices.Contains(languages, lang) {
 		setCookie(c.Writer, c.Request, langCookie, lang, 365*24*time.Hour)
 	}
-	back := c.Query("back")
-	if back == "" || back[0] != '/' || (len(back) > 1 && (back[1] == '/' || back[1] == '\\')) {
-		back = "/" // only a path of this site: no open redirect
-	}
-	c.Redirect(http.StatusSeeOther, back)
+	c.Redirect(http.StatusSeeOther, localPath(c.Query("back")))
 }
+
+// localPath is back if it is a plain path of this site, else "/": never another
+// site (no open redirect), however the address is written ("//x", "/\\x", "/\t/x").
+func localPath(back string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
+		strings.HasPrefix(u.Path, "//") || strings.ContainsAny(back, "\\\x00\t\r\n") {
+		return "/"
+	}
+	return u.Path
+}
+
 
 // oidcSignIn signs people in with the identity provider: the authorization-code
 // flow with PKCE. The access token it gets is verified exactly as the API verifies

@@ -157,7 +157,7 @@ func (w *Workspace) signedIn(c *gin.Context) {
 	if err == nil {
 		err = w.cookie.open(sessionCookie, ck.Value, &s)
 	}
-	if err != nil || !w.now().Before(s.Expires) {
+	if err != nil || !w.now().Before(s.Expires) || !api.WorksOnCases(s.User.Role) {
 		if ck != nil {
 			setCookie(c.Writer, c.Request, sessionCookie, "", -1)
 		}

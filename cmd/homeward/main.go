@@ -161,10 +161,6 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*prod
 	if err := cfg.Auth.RefuseDevTokens(); err != nil {
 		return nil, nil, err
 	}
-	if cfg.Workspace.DevSignIn {
-		// Signing in by picking a dev person, without a password, is for one machine.
-		return nil, nil, errors.New("config: workspace.dev_sign_in is for `homeward dev` only: sign people in with auth.oidc")
-	}
 	st, err := stack.OpenCaseFile(cfg.Database, false)
 	if err != nil {
 		return nil, nil, err
@@ -187,6 +183,10 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*prod
 }
 
 func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if cfg.Workspace.DevSignIn {
+		// Signing in by picking a dev person, without a password, is for one machine.
+		return errors.New("config: workspace.dev_sign_in is for `homeward dev` only: sign people in with auth.oidc")
+	}
 	p, closeAll, err := connect(ctx, cfg, logger)
 	if err != nil {
 		return err

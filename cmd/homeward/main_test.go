@@ -37,6 +37,12 @@ func TestProductionCommandsRefuseTheDevTokens(t *testing.T) {
 		}
 	}
 
+	// Nor does api offer the workspace's password-less dev sign-in.
+	env := map[string]string{"HOMEWARD_WORKSPACE_DEV_SIGN_IN": "true", "HOMEWARD_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"api"}, func(k string) string { return env[k] }, &out, &out)
+	require.ErrorContains(t, err, "workspace.dev_sign_in is for `homeward dev` only")
+
 	// api and worker configured as by default: dev-manager is just an unknown token.
 	cfg, err := config.Load("", func(string) string { return "" })
 	require.NoError(t, err)
