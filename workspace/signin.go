@@ -163,9 +163,13 @@ func (w *Workspace) signInOIDC(c *gin.Context) {
 
 func (w *Workspace) signInCallback(c *gin.Context) {
 	refuse := func(reason string, err error) {
+		// Every refusal is logged, with the error when there is one: a forged state
+		// or the provider's own refusal are worth seeing too.
+		args := []any{"reason", reason}
 		if err != nil {
-			w.logger.Warn("sign-in refused", "reason", reason, "error", err.Error())
+			args = append(args, "error", err.Error())
 		}
+		w.logger.Warn("sign-in refused", args...)
 		w.render(c, http.StatusUnauthorized, "error", pageData{Title: "error.unauthorized.title", Message: "signin.failed"})
 	}
 	if w.oidc == nil {
