@@ -215,5 +215,11 @@ func (w *Workspace) signInCallback(c *gin.Context) {
 		refuse("access token", err)
 		return
 	}
+	// The workspace is for people: a partner service's account (role service,
+	// every office) calls the API, and signs in here no more than on the dev page.
+	if who.Role == contract.RoleService {
+		refuse("a partner service's account signs in to the API, not the workspace", nil)
+		return
+	}
 	w.startSession(c, who)
 }
