@@ -178,9 +178,13 @@ func (w *Workspace) signInOIDC(c *gin.Context) {
 
 func (w *Workspace) signInCallback(c *gin.Context) {
 	refuse := func(reason string, err error) {
+		// Every refusal is logged, with the error when there is one: a forged state
+		// or the provider's own refusal are worth seeing too.
+		args := []any{"reason", reason}
 		if err != nil {
-			w.logger.Warn("sign-in refused", "reason", reason, "error", err.Error())
+			args = append(args, "error", err.Error())
 		}
+		w.logger.Warn("sign-in refused", args...)
 		w.render(c, http.StatusUnauthorized, "error", pageData{Title: "error.unauthorized.title", Message: "signin.failed"})
 	}
 	if w.oidc == nil {
@@ -224,6 +228,12 @@ func (w *Workspace) signInCallback(c *gin.Context) {
 	who, err := w.api.Authenticate(ctx, tok.AccessToken)
 	if err != nil {
 		refuse("access token", err)
+		return
+	}
+	// The workspace is for people: a partner service's account (role service,
+	// every office) calls the API, and signs in here no more than on the dev page.
+	if who.Role == contract.RoleService {
+		refuse("a partner service's account signs in to the API, not the workspace", nil)
 		return
 	}
 	w.startSession(c, who)
