@@ -78,8 +78,10 @@ func (w *Workspace) signInDev(c *gin.Context) {
 
 func (w *Workspace) startSession(c *gin.Context, p api.Principal) {
 	if !api.WorksOnCases(p.Role) {
-		// A partner's service account has nothing to do in the workspace.
-		w.render(c, http.StatusForbidden, "error", pageData{Title: "error.forbidden.title", Message: "signin.not_a_person"})
+		// A partner's service account (role service, every office) calls the API;
+		// it has nothing to do in the workspace.
+		w.logger.Warn("sign-in refused", "reason", "a partner service's account signs in to the API, not the workspace")
+		w.render(c, http.StatusUnauthorized, "error", pageData{Title: "error.unauthorized.title", Message: "signin.failed"})
 		return
 	}
 	s := session{User: p, CSRF: randomToken(), Expires: w.now().Add(w.cfg.Workspace.SessionTTL)}
@@ -230,11 +232,5 @@ func (w *Workspace) signInCallback(c *gin.Context) {
 		refuse("access token", err)
 		return
 	}
-	// The workspace is for people: a partner service's account (role service,
-	// every office) calls the API, and signs in here no more than on the dev page.
-	if who.Role == contract.RoleService {
-		refuse("a partner service's account signs in to the API, not the workspace", nil)
-		return
-	}
-	w.startSession(c, who)
+	w.startSession(c, who) // which admits only people who work on cases
 }
