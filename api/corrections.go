@@ -189,7 +189,9 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 		AreaRegion: after.AreaOfReturn.Region, AreaDistrict: after.AreaOfReturn.District, Vulnerable: after.vulnerable(),
 		BeneficiaryKey: s.identityKey(after.Beneficiary), Fields: fields, By: s.entry(ctx, p, cs.ID, "", ""), At: now})
 	if errors.Is(err, store.ErrActiveCaseExists) {
-		return CaseView{}, fail(KindConflict, "after this correction the person would be another active case's")
+		// As a refused registration: it reveals that the person has an active case,
+		// so it is audited against that case (and names it only to who may see it).
+		return CaseView{}, s.duplicate(WithPrincipal(ctx, p), s.identityKey(after.Beneficiary))
 	}
 	if err != nil {
 		return CaseView{}, err
