@@ -226,3 +226,28 @@ func TestASettledRegistrationGetsItsSearchTerms(t *testing.T) {
 		require.Equal(t, "run-2", p.Cases[0].RunID)
 	})
 }
+
+// A remembered answer can hold a case's personal data: it is sealed at rest, and
+// one stored before sealing began still answers.
+func TestRememberedAnswersAreSealed(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		s = sealed(t, s)
+		ctx := context.Background()
+		body := `{"text":"Aminata called about her daughter"}`
+		require.NoError(t, s.RememberResponse(ctx, store.IdempotentRequest{Key: "k1", Fingerprint: "f", Status: 201,
+			Body: body, CreatedAt: time.Now().UTC()}))
+		got, err := s.RememberedResponse(ctx, "k1")
+		require.NoError(t, err)
+		require.Equal(t, body, got.Body)
+		db, err := s.SQL()
+		require.NoError(t, err)
+		var raw string
+		require.NoError(t, db.QueryRow("SELECT body FROM idempotent_requests WHERE key = 'k1'").Scan(&raw))
+		require.NotContains(t, raw, "Aminata")
+		_, err = db.Exec("INSERT INTO idempotent_requests (key, fingerprint, status, body, created_at) VALUES ('k0', 'f', 200, '{\"old\":1}', CURRENT_TIMESTAMP)")
+		require.NoError(t, err)
+		old, err := s.RememberedResponse(ctx, "k0")
+		require.NoError(t, err)
+		require.Equal(t, `{"old":1}`, old.Body)
+	})
+}
