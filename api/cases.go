@@ -258,9 +258,9 @@ func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *c
 // caseFor loads the case in the path, if the caller may see it (else 404).
 func (s *Server) caseFor(c *gin.Context) (*store.Case, error) { return s.FindCase(c, c.Param("id")) }
 
-// FindCase loads a case if the caller may see it; else, or if there is none, it is
-// not found. Every read and action on a case starts here.
-func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
+// loadCase loads a case whoever asks (the callers decide who may see it): a
+// registration under way is waited for, one that stopped is settled first.
+func (s *Server) loadCase(ctx context.Context, id string) (*store.Case, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fail(KindNotFound, "no such case")
 	}
@@ -276,6 +276,16 @@ func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
 		if cs == nil {
 			return nil, fail(KindNotFound, "no such case")
 		}
+	}
+	return cs, nil
+}
+
+// FindCase loads a case if the caller may see it; else, or if there is none, it is
+// not found. Every read and action on a case starts here.
+func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
+	cs, err := s.loadCase(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	p := principal(ctx)
 	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/gin-gonic/gin"
-	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )
@@ -32,20 +31,9 @@ var userRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$`)
 // Unlike caseFor it does not narrow approvers to the cases waiting on them:
 // an approver supervises their office's caseworkers and assigns its cases.
 func (s *Server) caseAtOffice(ctx context.Context, p Principal, id string) (*store.Case, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, fail(KindNotFound, "no such case")
-	}
-	cs, err := s.store.CaseByID(ctx, id)
+	cs, err := s.loadCase(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if cs.Unstarted() {
-		if cs, err = s.settle(ctx, cs); err != nil {
-			return nil, err
-		}
-		if cs == nil {
-			return nil, fail(KindNotFound, "no such case")
-		}
 	}
 	if !canSee(p, cs.SendingOffice, cs.ReceivingOffice) {
 		return nil, fail(KindNotFound, "no such case")
