@@ -220,13 +220,19 @@ func (s *Store) ListCases(ctx context.Context, f Filter) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	return s.page(ctx, f.Limit, q, args...)
+}
+
+// page runs a list's statement, which reads one case more than limit, and cuts
+// it into a page and the cursor of the next one.
+func (s *Store) page(ctx context.Context, limit int, q string, args ...any) (Page, error) {
 	var cases []Case
 	if err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error; err != nil {
 		return Page{}, err
 	}
 	var p Page
-	if len(cases) > f.Limit {
-		cases = cases[:f.Limit]
+	if len(cases) > limit {
+		cases = cases[:limit]
 		p.NextCursor = cursorPrefix + strconv.FormatInt(cases[len(cases)-1].Seq, 36)
 	}
 	p.Cases = cases

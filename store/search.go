@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -238,17 +237,7 @@ func (s *Store) SearchCases(ctx context.Context, f Filter, q SearchQuery) (Page,
 		c.add("seq < ?", after)
 	}
 	sql, args := s.selectSQL([]cond{c}, "seq DESC", f.Limit+1)
-	var cases []Case
-	if err := s.readDB(ctx).Raw(sql, args...).Scan(&cases).Error; err != nil {
-		return Page{}, err
-	}
-	var p Page
-	if len(cases) > f.Limit {
-		cases = cases[:f.Limit]
-		p.NextCursor = cursorPrefix + strconv.FormatInt(cases[len(cases)-1].Seq, 36)
-	}
-	p.Cases = cases
-	return p, nil
+	return s.page(ctx, f.Limit, sql, args...)
 }
 
 // eraseCaseFile removes what the case file keeps of a person beside the case
