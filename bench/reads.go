@@ -309,6 +309,9 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 	tb.note("  read in list order, filtering rows until the page is full (fast when many rows match, the whole index when few do);")
 	tb.note("  ok = an index serves filter and order. Postgres: the store runs these reads unprepared (custom plans only)")
 	tb.print(w)
+	if err := pages(ctx, w, o, driver, db, cfg, st, e.stack.Temporal, e.ring); err != nil {
+		return fmt.Errorf("the workspace's pages: %w", err)
+	}
 	fmt.Fprintf(w, "\n-- query plans (%s):\n", driver)
 	for _, p := range plans {
 		fmt.Fprintln(w, p)

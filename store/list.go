@@ -357,12 +357,31 @@ type StageCount struct {
 	Cases int64
 }
 
-// ActiveByStage counts the active cases in each stage, of the offices (nil: all).
+// ActiveByStage counts the active cases in each stage, of the offices (nil: all):
+// the cases they send and those they receive (and do not send), each counted from
+// its own partial index (cases_active_*_stage).
 func (s *Store) ActiveByStage(ctx context.Context, offices []string) ([]StageCount, error) {
-	c := s.where(Filter{Offices: offices}, false)[0]
-	c.add("status = 'active'")
+	var parts []string
+	var args []any
+	for _, c := range s.where(Filter{Offices: offices}, true) {
+		c.add("status = 'active'")
+		parts = append(parts, "SELECT stage, COUNT(*) AS cases FROM cases"+c.where()+" GROUP BY stage")
+		args = append(args, c.args...)
+	}
+	var rows []StageCount
+	if err := s.readDB(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	total := map[string]int64{}
 	var out []StageCount
-	err := s.readDB(ctx).Raw("SELECT stage, COUNT(*) AS cases FROM cases"+c.where()+" GROUP BY stage", c.args...).
-		Scan(&out).Error
-	return out, err
+	for _, r := range rows {
+		if _, seen := total[r.Stage]; !seen {
+			out = append(out, StageCount{Stage: r.Stage})
+		}
+		total[r.Stage] += r.Cases
+	}
+	for i := range out {
+		out[i].Cases = total[out[i].Stage]
+	}
+	return out, nil
 }

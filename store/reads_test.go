@@ -445,3 +445,34 @@ func sqliteOnly(pg bool, xs ...string) []string {
 	}
 	return xs
 }
+
+// My work's counts: each office's active cases per stage, whether it sends or
+// receives them, each case once; every office's for a manager (nil).
+func TestActiveCasesByStageOfAnOffice(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		add := func(sending, receiving, stage, status string) {
+			c := newCase("GN")
+			c.SendingOffice, c.ReceivingOffice, c.Stage, c.Status = sending, receiving, stage, status
+			require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		}
+		add("DE-BER", "GN-CKY", "Counselling", "active")
+		add("DE-BER", "GN-CKY", "Counselling", "active")
+		add("DE-BER", "SN-DKR", "Travel", "active")
+		add("BE-BRU", "GN-CKY", "Monitoring", "active")
+		add("DE-BER", "DE-BER", "Screening", "active") // sent and received by one office: counted once
+		add("DE-BER", "GN-CKY", "Closed", "closed")
+		counts := func(offices []string) map[string]int64 {
+			got, err := s.ActiveByStage(ctx, offices)
+			require.NoError(t, err)
+			m := map[string]int64{}
+			for _, c := range got {
+				m[c.Stage] = c.Cases
+			}
+			return m
+		}
+		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1}, counts([]string{"DE-BER"}))
+		require.Equal(t, map[string]int64{"Counselling": 2, "Monitoring": 1}, counts([]string{"GN-CKY"}))
+		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1, "Monitoring": 1}, counts(nil))
+	})
+}
