@@ -120,7 +120,6 @@ func localPath(back string) string {
 	return u.Path
 }
 
-
 // oidcSignIn signs people in with the identity provider: the authorization-code
 // flow with PKCE. The access token it gets is verified exactly as the API verifies
 // a bearer token (issuer, audience, signature, the role and office claims).
