@@ -85,3 +85,15 @@ func TestMoneyAsPeopleTypeIt(t *testing.T) {
 		require.Equal(t, want, normaliseAmount(in), in)
 	}
 }
+
+// The language switch goes back to a page of this site only, however the address
+// is written (a browser drops a tab and reads a backslash as a slash).
+func TestTheLanguageSwitchStaysOnTheSite(t *testing.T) {
+	const page = "/cases/0b9e7d7e-6a35-4c56-9f0a-3c1f1d2e4a5b"
+	require.Equal(t, page, localPath(page))
+	require.Equal(t, "/", localPath("/"))
+	for _, back := range []string{"", "//evil.example", "/\t/evil.example", "/%09/evil.example", "/\\evil.example",
+		"/%5Cevil.example", "https://evil.example/", "evil.example", "/%2F/evil.example"} {
+		require.Equal(t, "/", localPath(back), "%q", back)
+	}
+}

@@ -114,10 +114,12 @@ func (w *Workspace) switchLanguage(c *gin.Context) {
 func localPath(back string) string {
 	u, err := url.Parse(back)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") ||
-		strings.HasPrefix(u.Path, "//") || strings.ContainsAny(back, "\\\x00\t\r\n") {
+		strings.HasPrefix(u.Path, "//") || strings.ContainsFunc(back+u.Path, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == '\\' // a browser drops control characters, reads a backslash as a slash
+	}) {
 		return "/"
 	}
-	return u.Path
+	return u.EscapedPath()
 }
 
 // oidcSignIn signs people in with the identity provider: the authorization-code
