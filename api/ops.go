@@ -10,10 +10,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 )
 
 type metrics struct {
 	registry *prometheus.Registry
+	queries  prometheus.Counter
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
@@ -30,8 +33,12 @@ func newMetrics() *metrics {
 			Name: "homeward_http_request_duration_seconds", Help: "HTTP request latency by route template.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
+		queries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "homeward_temporal_queries_total",
+			Help: "Workflow queries the API sent to Temporal (each is a billed action; reads answer from the case file).",
+		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, collectors.NewGoCollector(),
+	m.registry.MustRegister(m.requests, m.latency, m.queries, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -90,4 +97,21 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+// countingQueries is the API's Temporal client, counting the workflow queries it
+// sends (homeward_temporal_queries_total): no read of a case needs one.
+type countingQueries struct {
+	client.Client
+	queries prometheus.Counter
+}
+
+func (c countingQueries) QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error) {
+	c.queries.Inc()
+	return c.Client.QueryWorkflow(ctx, workflowID, runID, queryType, args...)
+}
+
+func (c countingQueries) QueryWorkflowWithOptions(ctx context.Context, request *client.QueryWorkflowWithOptionsRequest) (*client.QueryWorkflowWithOptionsResponse, error) {
+	c.queries.Inc()
+	return c.Client.QueryWorkflowWithOptions(ctx, request)
 }

@@ -48,8 +48,12 @@ func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc clien
 // New builds the API server.
 func New(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) *Server {
 	gin.SetMode(gin.ReleaseMode)
+	m := newMetrics()
+	if tc != nil {
+		tc = countingQueries{Client: tc, queries: m.queries}
+	}
 	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
-		metrics: newMetrics(), ring: ring, now: func() time.Time { return time.Now().UTC() }}
+		metrics: m, ring: ring, now: func() time.Time { return time.Now().UTC() }}
 	s.probe = newTaskProbe(cfg.Temporal.TaskProbeEvery, s.failingTasks, func(err error) {
 		logger.Warn("asking Temporal about quiet cases failed; /stuck keeps the last answer", "error", err.Error())
 	})

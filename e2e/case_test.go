@@ -114,7 +114,18 @@ func TestACompleteCaseThroughTheAPI(t *testing.T) {
 		require.Equal(t, http.StatusOK, csv.Status)
 		require.Contains(t, string(csv.Body), "returns,"+month+",GN,Closed,,1,1,1")
 		require.True(t, strings.HasPrefix(csv.Header.Get("Content-Type"), "text/csv"))
+
+		// Every read answered from the case file: the API sent Temporal no query.
+		h.requireNoQueries()
 	})
+}
+
+// requireNoQueries checks the API's count of the workflow queries it sent.
+func (h *homeward) requireNoQueries() {
+	h.t.Helper()
+	m := h.call("GET", "/metrics", "", nil)
+	require.Equal(h.t, http.StatusOK, m.Status)
+	require.Contains(h.t, string(m.Body), "\nhomeward_temporal_queries_total 0\n")
 }
 
 func paidTotal(ps []store.Payment) string {

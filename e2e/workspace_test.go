@@ -250,6 +250,9 @@ func TestWorkspacePages(t *testing.T) {
 	require.Contains(t, cw.get(casePath).body, "Conseil avant le départ")
 	require.Equal(t, "/", cw.get("/lang/fr?back=//attacker.example").location, "no redirect off the site")
 
+	// Every page read the case file, not the workflow.
+	h.requireNoQueries()
+
 	// Signing out ends the session.
 	out := cw.post("/signout", cw.form())
 	require.Equal(t, http.StatusSeeOther, out.status)
