@@ -314,6 +314,7 @@ func (w *Workspace) showCase(c *gin.Context, status int, id, formAction string, 
 		w.fail(c, err)
 		return
 	}
+	slices.Reverse(tl) // newest first: what happened last is what a person looks for
 	d := casePageData{Case: v, Timeline: tl, Form: form, FormAction: formAction, Now: w.now().Format("2006-01-02T15:04"),
 		Notes: notes, DocKinds: api.DocumentKinds, Offices: []string{v.SendingOffice, v.ReceivingOffice}}
 	var b api.Beneficiary
