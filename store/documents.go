@@ -80,15 +80,7 @@ func (s *Store) AddDocument(ctx context.Context, d *Document, content []byte, au
 	audit.CaseID = d.CaseID
 	ev := TimelineEvent{CaseID: d.CaseID, EventKey: "document:" + d.ID, Type: "document_added", ActorUser: d.UploadedBy,
 		ActorRole: d.UploadedRole, Summary: "Document added: " + d.Kind, At: d.UploadedAt}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
-		if err := tx.Create(&ev).Error; err != nil {
-			return err
-		}
-		return tx.Create(&audit).Error
-	})
+	return s.createWithEvent(ctx, &row, ev, audit)
 }
 
 // Documents returns a case's documents' metadata, oldest first.

@@ -35,15 +35,7 @@ func (s *Store) AddNote(ctx context.Context, n Note, audit AuditEntry) error {
 	audit.CaseID = n.CaseID
 	ev := TimelineEvent{CaseID: n.CaseID, EventKey: "note:" + n.ID, Type: "note_added", ActorUser: n.AuthorUser,
 		ActorRole: n.AuthorRole, Summary: "Note added", At: n.At}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&row).Error; err != nil {
-			return err
-		}
-		if err := tx.Create(&ev).Error; err != nil {
-			return err
-		}
-		return tx.Create(&audit).Error
-	})
+	return s.createWithEvent(ctx, &row, ev, audit)
 }
 
 // Notes returns a case's notes, oldest first, their text opened.
@@ -60,4 +52,18 @@ func (s *Store) Notes(ctx context.Context, caseID string) ([]Note, error) {
 		ns[i].Text = text
 	}
 	return ns, nil
+}
+
+// createWithEvent stores a row of the case file with its timeline event and its
+// audit entry, all or nothing.
+func (s *Store) createWithEvent(ctx context.Context, row any, ev TimelineEvent, audit AuditEntry) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(row).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&ev).Error; err != nil {
+			return err
+		}
+		return tx.Create(&audit).Error
+	})
 }
