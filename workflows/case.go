@@ -207,13 +207,15 @@ func (w *caseRun) sawBefore(key string) bool {
 
 // expectsMedical says whether the case waits for a fit-to-travel result that a
 // caseworker may enter by hand (the provider's answer on paper). Partners post
-// through the API, which buffers a result whenever it comes.
+// through the API, which buffers a result whenever it comes; a result sent twice
+// counts once.
 func (w *caseRun) expectsMedical(a contract.Actor) error {
 	if err := w.must(a, contract.RoleCaseworker); err != nil {
 		return err
 	}
-	if w.st.Stage != contract.StageMedicalClearance || w.st.WaitingOn != contract.WaitingMedicalProvider ||
-		len(w.pendingMedical) > 0 {
+	// From the state alone (not from the facts buffered meanwhile): what the case file
+	// shows at a change is what the workflow answers at that change.
+	if w.st.Stage != contract.StageMedicalClearance || w.st.WaitingOn != contract.WaitingMedicalProvider {
 		return refuse(contract.RefusedWrongStage, "no medical assessment is awaited")
 	}
 	return nil
@@ -226,7 +228,7 @@ func (w *caseRun) expectsArrival(a contract.Actor) error {
 		return err
 	}
 	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == "ticketed"
-	if (!ticketed && w.st.Stage != contract.StageArrival) || w.st.Arrival != nil || len(w.pendingArrival) > 0 {
+	if (!ticketed && w.st.Stage != contract.StageArrival) || w.st.Arrival != nil {
 		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
 	}
 	return nil
