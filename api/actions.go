@@ -31,9 +31,6 @@ func action[T Request](s *Server, update string) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
-			d.ItemID = c.Param("item_id")
-		}
 		v, err := s.act(c, cs, update, body, key)
 		if err != nil {
 			respondError(c, err)
@@ -131,6 +128,11 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 		respondError(c, err)
 		return nil, body, "", false
 	}
+	// The item is in the path, not the body: set before the fingerprint, so a repeat
+	// fingerprints the same request (it used to be set after, and a repeat got 409).
+	if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
+		d.ItemID = c.Param("item_id")
+	}
 	if errs := body.Validate(s.now()); len(errs) > 0 {
 		respondError(c, &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs})
 		return nil, body, "", false
@@ -140,7 +142,7 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 			respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
 			return nil, body, "", false
 		}
-		key = idempotencyKey(principal(c), c.FullPath(), cs.ID, k)
+		key = idempotencyKey(principal(c), routeScope(c), cs.ID, k)
 		if prev, err := s.store.RememberedResponse(c, key); err == nil {
 			if prev.Fingerprint != fingerprint(body) {
 				respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
@@ -156,7 +158,22 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 	return cs, body, key, true
 }
 
-// idempotencyKey scopes a client's key to the caller, the route and the case.
+// routeScope is the route of a request and the values of its path parameters other than the
+// case's: an Idempotency-Key on /cases/{id}/procurement/{item_id}/delivery belongs to that item.
+// Routes with only the case's ID keep the scope they had (the route), so keys remembered before
+// still answer.
+func routeScope(c *gin.Context) string {
+	scope := c.FullPath()
+	for _, p := range c.Params {
+		if p.Key != "id" {
+			scope += "\x00" + p.Key + "=" + p.Value
+		}
+	}
+	return scope
+}
+
+// idempotencyKey scopes a client's key to the caller, the route (with its path
+// parameters, routeScope) and the case.
 func idempotencyKey(p Principal, route, caseID, k string) string {
 	sum := sha256.Sum256([]byte(p.User + "\x00" + route + "\x00" + caseID + "\x00" + k))
 	return hex.EncodeToString(sum[:])

@@ -57,7 +57,7 @@ func (s *Server) once(c *gin.Context, caseID, fp string, do func() (int, any, er
 	}
 	var key string
 	if k != "" {
-		key = idempotencyKey(principal(c), c.FullPath(), caseID, k)
+		key = idempotencyKey(principal(c), routeScope(c), caseID, k)
 		prev, err := s.store.RememberedResponse(c.Request.Context(), key)
 		switch {
 		case err == nil && prev.Fingerprint != fp:
