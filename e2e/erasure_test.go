@@ -9,11 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
 )
 
 // After the retention period, no personal or health datum of a case remains
@@ -25,7 +28,8 @@ import (
 // the retention schedule anonymises it, and then every row of every table the
 // database's catalog lists is read raw and searched. Sealed values may remain only
 // in the case's state, which is opened with the store's key and searched too. The
-// monthly statistics are the same before and after.
+// monthly statistics are the same before and after, and the case registry (a
+// partner) was asked to delete its record of the case.
 func TestNothingPersonalRemainsAfterRetention(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, driver string) {
 		cfg := testConfig(t, driver)
@@ -118,6 +122,11 @@ func TestNothingPersonalRemainsAfterRetention(t *testing.T) {
 			require.Equal(t, store.AnonymisedSummary, e.Summary, "a timeline summary (%s) stays", e.Type)
 		}
 		require.Equal(t, before, report(), "the statistics add up as before")
+
+		// The registry was asked to erase its record of the case.
+		counts := h.s.Simulator.Counts()
+		require.Contains(t, counts.RegistryErased, id)
+		require.NotContains(t, counts.RegistryStages, id)
 	})
 }
 
@@ -189,4 +198,40 @@ func queryStrings(t *testing.T, db *sql.DB, q string) []string {
 	}
 	require.NoError(t, rows.Err())
 	return out
+}
+
+// The registry's erasure comes first: while the registry cannot answer, a due case
+// keeps waiting (it is not anonymised without the registry being asked); once the
+// registry answers, the case is erased there and anonymised here.
+func TestRetentionWaitsForTheRegistryToErase(t *testing.T) {
+	cfg := testConfig(t, "sqlite")
+	h := start(t, cfg)
+	id := h.register()
+	h.counsel(id, "withdrawn")
+	h.waitCase(id, "closure", stageIs("Closed"))
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	acts := &activities.Activities{Store: h.s.Store, Partners: partners.New(h.s.SimURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+	env.RegisterActivity(acts)
+	anonymise := func() int {
+		v, err := env.ExecuteActivity(acts.AnonymiseClosedCases, time.Now().Add(time.Hour), 10)
+		require.NoError(t, err)
+		var n int
+		require.NoError(t, v.Get(&n))
+		return n
+	}
+
+	require.NoError(t, h.s.Simulator.SetFault("registry", simulator.Fault{FailureRate: 1}))
+	require.Zero(t, anonymise(), "anonymised without the registry's erasure")
+	cs, err := h.s.Store.CaseByID(t.Context(), id)
+	require.NoError(t, err)
+	require.Nil(t, cs.AnonymisedAt)
+
+	require.NoError(t, h.s.Simulator.SetFault("registry", simulator.Fault{}))
+	require.Equal(t, 1, anonymise())
+	require.Contains(t, h.s.Simulator.Counts().RegistryErased, id)
+	cs, err = h.s.Store.CaseByID(t.Context(), id)
+	require.NoError(t, err)
+	require.NotNil(t, cs.AnonymisedAt)
 }

@@ -38,14 +38,30 @@ func anonymisedState(st contract.CaseState) contract.CaseState {
 // the retention schedule; no personal data). What the statistics count stays:
 // country, offices, programme, stage, dates, amounts. It returns how many it did.
 func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, limit int, by AuditEntry) (int, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
-		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
+	ids, err := s.DueForAnonymisation(ctx, cutoff, limit)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
+	return s.Anonymise(ctx, ids, by)
+}
+
+// DueForAnonymisation lists up to limit cases closed before cutoff and not yet
+// anonymised, the longest closed first.
+func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
+		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// Anonymise removes the personal data of the cases ids (see AnonymiseClosedBefore;
+// the caller has checked they are due) and returns how many it did.
+func (s *Store) Anonymise(ctx context.Context, ids []string, by AuditEntry) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
 	now := time.Now().UTC()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, id := range ids {
 			var c Case
 			if err := tx.Where("id = ?", id).Take(&c).Error; err != nil {
