@@ -41,6 +41,13 @@ func TestSignalsAndUpdatesNotEncryptedByHomewardAreRefused(t *testing.T) {
 		err = upd.Get(ctx, nil)
 	}
 	require.Error(t, err, "an update in clear was taken")
+	// An update without input reaches the validator as an empty action: no role, refused.
+	upd, err = raw.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wid, UpdateName: contract.UpdateWithdrawal,
+		WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = upd.Get(ctx, nil)
+	}
+	require.Error(t, err, "an update without input was taken")
 	c := h.call("GET", "/api/v1/cases/"+id, "dev-manager", nil).JSON(t)
 	require.Equal(t, "Counselling", c["stage"], "the typed counselling outcome moved the case")
 
