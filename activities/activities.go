@@ -8,6 +8,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/homeward/homeward/partners"
@@ -48,9 +49,54 @@ func (a *Activities) RecordChanges(ctx context.Context, ch store.Changes) error 
 
 // AnonymiseClosedCases removes the personal data of up to limit cases closed
 // before cutoff (the retention schedule's work) and returns how many it did.
+// First it asks the case registry to erase its record of each (where the case
+// was, no personal data, but the record of a person's return all the same): a
+// case the registry cannot answer for now (unavailable) waits for the next run;
+// one it refuses (4xx) is anonymised anyway, the refusal logged, so a partner
+// never holds Homeward's own erasure back.
 func (a *Activities) AnonymiseClosedCases(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	return a.Store.AnonymiseClosedBefore(ctx, cutoff, limit,
+	ids, err := a.Store.DueForAnonymisation(ctx, cutoff, limit)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	erased := a.eraseFromRegistry(ctx, ids)
+	return a.Store.Anonymise(ctx, erased,
 		store.AuditEntry{ActorUser: "homeward-retention", ActorRole: "system", RequestID: activity.GetInfo(ctx).WorkflowExecution.ID})
+}
+
+// eraseFromRegistry asks the registry to delete its record of each case, a few at
+// a time, and returns the cases that may be anonymised now.
+func (a *Activities) eraseFromRegistry(ctx context.Context, ids []string) []string {
+	logger := activity.GetLogger(ctx)
+	ok := make([]bool, len(ids))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			err := a.Partners.EraseCase(ctx, "case/"+id+"/registry-erase", id)
+			var rej *partners.Rejected
+			switch {
+			case err == nil:
+				ok[i] = true
+			case errors.As(err, &rej):
+				logger.Warn("the registry refused to erase a case's record; anonymising it anyway", "case_id", id, "status", rej.Status)
+				ok[i] = true
+			default:
+				logger.Warn("the registry could not erase a case's record now; the case waits for the next run", "case_id", id, "error", err.Error())
+			}
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for i, id := range ids {
+		if ok[i] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // UpsertRegistry writes the case record in the case registry (the system of record).

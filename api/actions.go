@@ -31,15 +31,12 @@ func action[T Request](s *Server, update string) gin.HandlerFunc {
 		if !ok {
 			return
 		}
-		if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
-			d.ItemID = c.Param("item_id")
-		}
 		v, err := s.act(c, cs, update, body, key)
 		if err != nil {
 			respondError(c, err)
 			return
 		}
-		s.remember(c, key, fingerprint(body), http.StatusOK, v)
+		s.remember(c, key, fingerprint(body), memory{status: http.StatusOK, caseID: cs.ID, kind: rememberCase}, v)
 	}
 }
 
@@ -90,7 +87,8 @@ func fact[T Request](s *Server, signal string) gin.HandlerFunc {
 			respondError(c, err)
 			return
 		}
-		s.remember(c, key, fingerprint(body), http.StatusAccepted, gin.H{"accepted": true, "case_id": cs.ID})
+		s.remember(c, key, fingerprint(body), memory{status: http.StatusAccepted, caseID: cs.ID, kind: rememberAccepted},
+			accepted(cs.ID))
 	}
 }
 
@@ -131,6 +129,11 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 		respondError(c, err)
 		return nil, body, "", false
 	}
+	// The item is in the path, not the body: set before the fingerprint, so a repeat
+	// fingerprints the same request (it used to be set after, and a repeat got 409).
+	if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
+		d.ItemID = c.Param("item_id")
+	}
 	if errs := body.Validate(s.now()); len(errs) > 0 {
 		respondError(c, &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs})
 		return nil, body, "", false
@@ -140,13 +143,13 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 			respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
 			return nil, body, "", false
 		}
-		key = idempotencyKey(principal(c), c.FullPath(), cs.ID, k)
+		key = idempotencyKey(principal(c), routeScope(c), cs.ID, k)
 		if prev, err := s.store.RememberedResponse(c, key); err == nil {
 			if prev.Fingerprint != fingerprint(body) {
 				respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
 				return nil, body, "", false
 			}
-			c.Data(prev.Status, "application/json; charset=utf-8", []byte(prev.Body))
+			s.replay(c, prev)
 			return nil, body, "", false
 		} else if !errors.Is(err, store.ErrNotFound) {
 			respondError(c, err)
@@ -156,7 +159,22 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 	return cs, body, key, true
 }
 
-// idempotencyKey scopes a client's key to the caller, the route and the case.
+// routeScope is the route of a request and the values of its path parameters other than the
+// case's: an Idempotency-Key on /cases/{id}/procurement/{item_id}/delivery belongs to that item.
+// Routes with only the case's ID keep the scope they had (the route), so keys remembered before
+// still answer.
+func routeScope(c *gin.Context) string {
+	scope := c.FullPath()
+	for _, p := range c.Params {
+		if p.Key != "id" {
+			scope += "\x00" + p.Key + "=" + p.Value
+		}
+	}
+	return scope
+}
+
+// idempotencyKey scopes a client's key to the caller, the route (with its path
+// parameters, routeScope) and the case.
 func idempotencyKey(p Principal, route, caseID, k string) string {
 	sum := sha256.Sum256([]byte(p.User + "\x00" + route + "\x00" + caseID + "\x00" + k))
 	return hex.EncodeToString(sum[:])
@@ -167,23 +185,97 @@ func fingerprint(body any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// remember answers, and stores the answer under the idempotency key if there is one.
-func (s *Server) remember(c *gin.Context, key, fp string, status int, v any) {
+// How a request sent with an Idempotency-Key is answered again
+// (store.IdempotentRequest.Kind). The memory keeps no personal data: a repeat
+// re-reads the answer through the audited read path, so it is in the audit trail
+// like any read, and shows the case as it is now.
+const (
+	rememberCase     = "case"     // an action: the case, re-read with ReadCase
+	rememberAccepted = "accepted" // a partner's fact: {"accepted": true, "case_id": ...}
+	rememberNote     = "note"     // a note added: that note, re-read with notes
+	rememberDocument = "document" // a document added: its metadata, re-read with documents
+)
+
+// memory is what is kept of an answer to answer again.
+type memory struct {
+	status           int
+	caseID, kind, id string
+}
+
+func accepted(caseID string) gin.H { return gin.H{"accepted": true, "case_id": caseID} }
+
+// remember answers v, and stores what is needed to answer again under the
+// idempotency key if there is one (not v: it can hold personal data).
+func (s *Server) remember(c *gin.Context, key, fp string, m memory, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		respondError(c, err)
 		return
 	}
 	if key != "" {
-		err := s.store.RememberResponse(c, store.IdempotentRequest{Key: key, Fingerprint: fp, Status: status,
-			Body: string(b), CreatedAt: s.now()})
+		err := s.store.RememberResponse(c, store.IdempotentRequest{Key: key, Fingerprint: fp, Status: m.status,
+			CaseID: m.caseID, Kind: m.kind, ObjectID: m.id, CreatedAt: s.now()})
 		if err != nil {
 			// The action took effect; a retry would be refused as a duplicate by
 			// the workflow, so it is safe to answer without the memory.
 			loggerFrom(c).Warn("idempotent response not stored", "error", err.Error())
 		}
 	}
-	c.Data(status, "application/json; charset=utf-8", b)
+	c.Data(m.status, "application/json; charset=utf-8", b)
+}
+
+// replay answers a repeated request from its memory, re-reading what it shows
+// through the same audited reads as GET: the case file, the notes, the documents.
+func (s *Server) replay(c *gin.Context, prev *store.IdempotentRequest) {
+	switch prev.Kind {
+	case rememberCase:
+		v, err := s.ReadCase(c, prev.CaseID)
+		if err != nil {
+			respondError(c, err)
+			return
+		}
+		c.JSON(prev.Status, v)
+	case rememberAccepted:
+		c.JSON(prev.Status, accepted(prev.CaseID))
+	case rememberNote, rememberDocument:
+		ctx := c.Request.Context()
+		cs, err := s.FindCase(c, prev.CaseID)
+		if err != nil {
+			respondError(c, err)
+			return
+		}
+		var found any
+		if prev.Kind == rememberNote {
+			ns, err := s.notes(ctx, principal(c), cs)
+			if err != nil {
+				respondError(c, err)
+				return
+			}
+			for _, n := range ns {
+				if n.ID == prev.ObjectID {
+					found = n
+				}
+			}
+		} else {
+			ds, err := s.documents(ctx, principal(c), cs)
+			if err != nil {
+				respondError(c, err)
+				return
+			}
+			for _, d := range ds {
+				if d.ID == prev.ObjectID {
+					found = d
+				}
+			}
+		}
+		if found == nil {
+			respondError(c, fail(KindNotFound, "what this request created is no longer in the case file"))
+			return
+		}
+		c.JSON(prev.Status, found)
+	default: // an answer stored whole before migration 00013 (sealed)
+		c.Data(prev.Status, "application/json; charset=utf-8", []byte(prev.Body))
+	}
 }
 
 // closedIsConflict: a workflow that has completed answers NotFound to an update or

@@ -49,7 +49,10 @@ func WorksOnCases(r contract.Role) bool { return slices.Contains(caseRoles, r) }
 // of the request (same caller, route, case and key) gets the first answer and
 // does nothing again, and the same key with another body (fp) is 409. Two
 // repeats at the very same moment may both run.
-func (s *Server) once(c *gin.Context, caseID, fp string, do func() (int, any, error)) {
+//
+// do returns the status, the answer and the ID of what it created; kind says how a
+// repeat re-reads it (rememberNote, rememberDocument).
+func (s *Server) once(c *gin.Context, caseID, fp, kind string, do func() (int, any, string, error)) {
 	k := c.GetHeader("Idempotency-Key")
 	if len(k) > 255 {
 		respondError(c, fail(KindInvalid, "Idempotency-Key is at most 255 characters"))
@@ -57,24 +60,24 @@ func (s *Server) once(c *gin.Context, caseID, fp string, do func() (int, any, er
 	}
 	var key string
 	if k != "" {
-		key = idempotencyKey(principal(c), c.FullPath(), caseID, k)
+		key = idempotencyKey(principal(c), routeScope(c), caseID, k)
 		prev, err := s.store.RememberedResponse(c.Request.Context(), key)
 		switch {
 		case err == nil && prev.Fingerprint != fp:
 			respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
 			return
 		case err == nil:
-			c.Data(prev.Status, "application/json; charset=utf-8", []byte(prev.Body))
+			s.replay(c, prev)
 			return
 		case !errors.Is(err, store.ErrNotFound):
 			respondError(c, err)
 			return
 		}
 	}
-	status, body, err := do()
+	status, body, id, err := do()
 	if err != nil {
 		respondError(c, err)
 		return
 	}
-	s.remember(c, key, fp, status, body)
+	s.remember(c, key, fp, memory{status: status, caseID: caseID, kind: kind, id: id}, body)
 }

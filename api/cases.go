@@ -138,7 +138,7 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 	}
 	if key != nil {
 		if err := s.store.RememberResponse(ctx, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
-			Status: http.StatusCreated, Body: cs.ID, CreatedAt: now}); err != nil {
+			Status: http.StatusCreated, CaseID: cs.ID, Kind: "registration", Body: cs.ID, CreatedAt: now}); err != nil {
 			loggerFrom(ctx).Warn("registration fingerprint not stored", "error", err.Error())
 		}
 	}

@@ -265,9 +265,9 @@ func (s *Server) postDocument(c *gin.Context) {
 	}
 	sum := sha256.Sum256(file)
 	fp := fingerprint([]string{kind, filename, hex.EncodeToString(sum[:])})
-	s.once(c, cs.ID, fp, func() (int, any, error) {
+	s.once(c, cs.ID, fp, rememberDocument, func() (int, any, string, error) {
 		d, err := s.uploadDocument(c.Request.Context(), principal(c), cs, kind, filename, bytes.NewReader(file))
-		return http.StatusCreated, d, err
+		return http.StatusCreated, d, d.ID, err
 	})
 }
 

@@ -110,9 +110,9 @@ func (s *Server) postNote(c *gin.Context) {
 		respondError(c, err)
 		return
 	}
-	s.once(c, cs.ID, fingerprint(body), func() (int, any, error) {
+	s.once(c, cs.ID, fingerprint(body), rememberNote, func() (int, any, string, error) {
 		n, err := s.addNote(c.Request.Context(), principal(c), cs, body.Text)
-		return http.StatusCreated, n, err
+		return http.StatusCreated, n, n.ID, err
 	})
 }
 

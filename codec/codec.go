@@ -16,8 +16,10 @@ package codec
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/client"
@@ -46,6 +48,9 @@ var (
 	ErrDecrypt = errors.New("payload does not authenticate (tampered or wrong key)")
 	// ErrMalformed: the encrypted payload is not in this package's format.
 	ErrMalformed = errors.New("malformed encrypted payload")
+	// ErrNotEncrypted: the payload is not encrypted by this package (typed in the Temporal UI or
+	// CLI, or sent by a client without the key ring) and is not one Temporal writes itself.
+	ErrNotEncrypted = errors.New("payload is not encrypted by Homeward's codec")
 )
 
 // Codec is a converter.PayloadCodec that encrypts every payload with the ring's active key and
@@ -96,14 +101,34 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	return out, nil
 }
 
-// Decode decrypts payloads whose encoding is binary/encrypted and returns any other payload
-// unchanged, so that histories written before encryption was turned on still replay. An encrypted
-// payload whose key is not in the ring, or whose ciphertext does not authenticate, is an error:
-// there is no fallback to the ciphertext or to anything in clear.
+// Decode decrypts payloads encrypted by this package and refuses every other payload
+// (ErrNotEncrypted), so a signal, update, workflow input or activity argument typed in the
+// Temporal UI or CLI, or sent by any client without Homeward's key ring, never reaches a workflow
+// or an activity: the SDK drops a signal it cannot decode, rejects an update, and fails the task.
+//
+// The only exceptions are the payloads the Temporal server writes itself and may hand to Homeward's
+// data converter (see WrittenByTemporal). An encrypted payload whose key is not in the ring, or
+// whose ciphertext does not authenticate, is an error too: there is no fallback to the ciphertext
+// or to anything in clear.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.decode(payloads, true)
+}
+
+// DecodeForDisplay is Decode for the Temporal UI's codec endpoint: it decrypts what is encrypted
+// and returns any other payload unchanged, so the UI can show a history that holds a payload
+// Homeward refused (a signal typed in the UI, a termination's details) instead of failing the
+// whole page. Nothing decoded here reaches a workflow.
+func (c *Codec) DecodeForDisplay(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.decode(payloads, false)
+}
+
+func (c *Codec) decode(payloads []*commonpb.Payload, strict bool) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		if !IsEncrypted(p) {
+			if strict && !WrittenByTemporal(p) {
+				return nil, fmt.Errorf("codec: decode payload %d: %w (encoding %q)", i, ErrNotEncrypted, shortEncoding(p))
+			}
 			out[i] = p
 			continue
 		}
@@ -130,6 +155,53 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		out[i] = dp
 	}
 	return out, nil
+}
+
+// Payloads the Temporal server (1.29) writes itself, in clear, into a history: json/plain
+// strings. Found in the server's source (go.temporal.io/server: payloads.EncodeString):
+const (
+	// ActivityNotStartedDetails: the details of an activity cancelled before a worker started it
+	// (service/history/api/respondworkflowtaskcompleted). The SDK hands them to the workflow as
+	// the CanceledError's details, decoded through the data converter if the workflow asks.
+	ActivityNotStartedDetails = "ACTIVITY_ID_NOT_STARTED"
+	// terminatedByPrefixes: the details of a termination the server makes (a new run with
+	// WorkflowIdReusePolicy TerminateIfRunning; a version conflict between clusters). The SDK
+	// never decodes a termination's details (a terminated run's result is a TerminatedError
+	// without them), but a client that did must not fail on them.
+	terminatedByRunPrefix     = "terminated by new runID: "
+	terminatedByVersionPrefix = "terminated by version: "
+)
+
+// WrittenByTemporal reports whether p is one of the few payloads the Temporal server writes
+// itself rather than a client: a json/plain string that is ActivityNotStartedDetails or a
+// server termination's details. Everything else that reaches Homeward's data converter is written
+// by an SDK client or worker, so it is encrypted when it comes from Homeward. Not payloads at all,
+// hence never seen by the codec: search attributes (the SDK encodes them with the default
+// converter; Temporal's own, such as TemporalScheduledById, too), workflow IDs and types,
+// cancellation requests (a reason string), termination reasons, and the messages of the failures
+// the server makes (timeouts, terminations, an update aborted): their details, when they carry
+// any, are the worker's own (encrypted) heartbeat details. Memo and headers are not decoded by
+// Homeward's data converter (Homeward sets no memo; the batch operations' memo is the batcher's,
+// not a case's).
+func WrittenByTemporal(p *commonpb.Payload) bool {
+	if string(p.GetMetadata()[MetadataEncoding]) != converter.MetadataEncodingJSON || len(p.GetMetadata()) != 1 {
+		return false
+	}
+	var s string
+	if err := json.Unmarshal(p.GetData(), &s); err != nil {
+		return false
+	}
+	return s == ActivityNotStartedDetails || strings.HasPrefix(s, terminatedByRunPrefix) || strings.HasPrefix(s, terminatedByVersionPrefix)
+}
+
+// shortEncoding is a payload's encoding for an error message, cut to 40 bytes (it is the
+// sender's text).
+func shortEncoding(p *commonpb.Payload) string {
+	e := string(p.GetMetadata()[MetadataEncoding])
+	if len(e) > 40 {
+		e = e[:40] + "..."
+	}
+	return e
 }
 
 // IsEncrypted reports whether p carries this package's encrypted encoding.

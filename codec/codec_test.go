@@ -174,7 +174,11 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := tc.codec.Decode([]*commonpb.Payload{jsonPayload(t, "fine"), tc.p})
+			fine, err := tc.codec.Encode([]*commonpb.Payload{jsonPayload(t, "fine")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := tc.codec.Decode([]*commonpb.Payload{fine[0], tc.p})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
@@ -185,15 +189,43 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-func TestDecodePassesUnencrypted(t *testing.T) {
+// A payload Homeward did not encrypt (typed in the Temporal UI or CLI, or sent by a client without
+// the key ring) is refused, whatever its encoding; only the few the Temporal server writes itself
+// pass, unchanged.
+func TestDecodeRefusesUnencrypted(t *testing.T) {
 	c := NewCodec(mustRing(t, "k1", "k1"))
-	plain := []*commonpb.Payload{jsonPayload(t, "recorded before encryption"), {Metadata: map[string][]byte{"encoding": []byte("binary/null")}}, {}}
-	dec, err := c.Decode(plain)
+	for name, p := range map[string]*commonpb.Payload{
+		"json":                   jsonPayload(t, map[string]string{"result": "unfit"}),
+		"null":                   {Metadata: map[string][]byte{"encoding": []byte("binary/null")}},
+		"empty":                  {},
+		"server-like text":       jsonPayload(t, "ACTIVITY_ID_NOT_STARTED and more"),
+		"server text, more meta": {Metadata: map[string][]byte{"encoding": []byte("json/plain"), "x": []byte("1")}, Data: []byte(`"ACTIVITY_ID_NOT_STARTED"`)},
+	} {
+		enc, err := c.Encode([]*commonpb.Payload{jsonPayload(t, "fine")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.Decode([]*commonpb.Payload{enc[0], p})
+		if !errors.Is(err, ErrNotEncrypted) || out != nil {
+			t.Fatalf("%s: %v %v", name, out, err)
+		}
+		// The UI's endpoint shows it as it is.
+		if out, err := c.DecodeForDisplay([]*commonpb.Payload{p}); err != nil || out[0] != p {
+			t.Fatalf("%s: display: %v %v", name, out, err)
+		}
+	}
+	var s string
+	if err := DataConverter(mustRing(t, "k1", "k1")).FromPayload(jsonPayload(t, "typed in the UI"), &s); !errors.Is(err, ErrNotEncrypted) {
+		t.Fatalf("the data converter took a payload in clear: %q %v", s, err)
+	}
+	server := []*commonpb.Payload{jsonPayload(t, ActivityNotStartedDetails), jsonPayload(t, "terminated by new runID: 0d6c"),
+		jsonPayload(t, "terminated by version: 3")}
+	dec, err := c.Decode(server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range plain {
-		if dec[i] != plain[i] {
+	for i := range server {
+		if dec[i] != server[i] {
 			t.Fatalf("payload %d changed", i)
 		}
 	}

@@ -27,11 +27,10 @@ var (
 	ErrForbidden = errors.New("codec: forbidden")
 )
 
-// Operations passed to Options.Audit.
-const (
-	OpDecode = "decode"
-	OpEncode = "encode"
-)
+// OpDecode is the one operation passed to Options.Audit. The endpoint has no "encode": with it,
+// anyone allowed to decode could have Homeward's key encrypt a signal or update typed in the
+// Temporal UI, and the worker would take it as Homeward's own (POST .../encode answers 404).
+const OpDecode = "decode"
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 8 << 20
@@ -46,7 +45,7 @@ type Options struct {
 	// through to Authorize. Empty: no browser origin is allowed.
 	AllowedOrigin string
 
-	// Authorize decides who may encode or decode. It returns the caller's identity (used in the
+	// Authorize decides who may decode. It returns the caller's identity (used in the
 	// audit record) and nil to admit; ErrUnauthenticated (or an error wrapping it) for a request
 	// without valid credentials (401); ErrForbidden or any other error for a caller who may not
 	// see case data, e.g. not a manager (403). It must not trust X-Forwarded-For or similar headers
@@ -54,10 +53,9 @@ type Options struct {
 	// BearerToken helps to read the "Authorization: Bearer" header.
 	Authorize func(r *http.Request) (who string, err error)
 
-	// Audit is called once for every admitted encode or decode request whose body parsed, before
-	// any payload is processed, with the caller, the namespace, the operation (OpDecode or
-	// OpEncode) and the number of payloads. If it returns an error the request fails with 500 and
-	// nothing is decoded: decryption is never served without its audit record. nil: no audit.
+	// Audit is called once for every admitted decode request whose body parsed, before
+	// any payload is processed, with the caller, the namespace, the operation (OpDecode) and the
+	// number of payloads. If it returns an error the request fails with 500 and nothing is decoded: decryption is never served without its audit record. nil: no audit.
 	Audit func(ctx context.Context, who, namespace, op string, n int) error
 
 	// TrustOriginOnLoopback admits requests, without calling Authorize, when they come from a
@@ -75,8 +73,8 @@ type Options struct {
 	TrustOriginOnLoopback bool
 
 	// PathPrefix is where the handler is mounted; default "/codec". It serves
-	// POST {PathPrefix}/{namespace}/decode and /encode, and also POST {PathPrefix}/decode and
-	// /encode with the namespace taken from the X-Namespace header (the Temporal UI sends it).
+	// POST {PathPrefix}/{namespace}/decode, and also POST {PathPrefix}/decode with the namespace
+	// taken from the X-Namespace header (the Temporal UI sends it).
 	// If both the path and X-Namespace name a namespace, they must agree.
 	PathPrefix string
 
@@ -96,9 +94,9 @@ type handler struct {
 
 // Handler returns the remote codec endpoint for the Temporal UI and CLI (the protocol of
 // converter.NewPayloadCodecHTTPHandler: POST a JSON-encoded temporal.api.common.v1.Payloads,
-// {"payloads":[{"metadata":{"encoding":"<base64>"},"data":"<base64>"}]}, to .../encode or
-// .../decode, get the same shape back), with CORS for one origin, authorization and an audit record
-// for each request. See Options. Responses carry Cache-Control: no-store.
+// {"payloads":[{"metadata":{"encoding":"<base64>"},"data":"<base64>"}]}, to .../decode, get the
+// same shape back; there is no .../encode), with CORS for one origin, authorization and an audit
+// record for each request. See Options. Responses carry Cache-Control: no-store.
 //
 // Status codes: 204 preflight from the allowed origin; 401/403 refused (see Authorize); 403 foreign
 // Origin; 404 unknown path; 405 not POST; 400 bad namespace, body, or a payload that does not
@@ -215,19 +213,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	var out []*commonpb.Payload
-	if op == OpDecode {
-		out, err = h.codec.Decode(in.Payloads)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest) // names key IDs and positions, never key material
-			return
-		}
-	} else {
-		out, err = h.codec.Encode(in.Payloads)
-		if err != nil {
-			http.Error(w, "encode failed", http.StatusInternalServerError)
-			return
-		}
+	out, err := h.codec.DecodeForDisplay(in.Payloads)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest) // names key IDs and positions, never key material
+		return
 	}
 	resp, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
 	if err != nil {
@@ -257,7 +246,8 @@ func (h *handler) route(path string) (namespace, op string, ok bool) {
 	default:
 		return "", "", false
 	}
-	if op != OpDecode && op != OpEncode {
+	if op != OpDecode { // no /encode: the UI must not make payloads the worker would take
+
 		return "", "", false
 	}
 	return namespace, op, true

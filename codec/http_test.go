@@ -209,7 +209,6 @@ func TestHandlerRefusals(t *testing.T) {
 		{"origin with other port", req{path: "/codec/default/decode", body: body, origin: "http://127.0.0.1:8234", auth: "Bearer manager-token"}, 403, false},
 		{"null origin", req{path: "/codec/default/decode", body: body, origin: "null", auth: "Bearer manager-token"}, 403, false},
 		{"foreign preflight", req{method: http.MethodOptions, path: "/codec/default/decode", origin: "http://evil.example"}, 403, false},
-		{"encode needs auth too", req{path: "/codec/default/encode", body: body, origin: uiOrigin}, 401, true},
 		{"GET", req{method: http.MethodGet, path: "/codec/default/decode", auth: "Bearer manager-token"}, 405, false},
 		{"unknown op", req{path: "/codec/default/peek", body: body, auth: "Bearer manager-token"}, 404, false},
 		{"outside prefix", req{path: "/other/default/decode", body: body, auth: "Bearer manager-token"}, 404, false},
@@ -298,23 +297,39 @@ func TestHandlerAuditFailureWithholdsPlaintext(t *testing.T) {
 	}
 }
 
-func TestHandlerEncode(t *testing.T) {
+// The endpoint does not encrypt: with /encode, a manager's UI could turn a signal typed in the UI
+// into one the worker takes as Homeward's own.
+func TestHandlerHasNoEncode(t *testing.T) {
 	f := newFixture(t, nil)
 	plain, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{jsonPayload(t, "from the UI")}})
-	w := f.do(req{path: "/codec/default/encode", body: string(plain), origin: uiOrigin, auth: "Bearer manager-token"})
+	for _, path := range []string{"/codec/default/encode", "/codec/encode"} {
+		w := f.do(req{path: path, body: string(plain), origin: uiOrigin, auth: "Bearer manager-token"})
+		if w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), EncodingEncrypted) {
+			t.Fatalf("%s: status %d: %s", path, w.Code, w.Body)
+		}
+	}
+	if got := f.audit.records(); len(got) != 0 {
+		t.Fatalf("audit %v", got)
+	}
+}
+
+// The UI still shows a history holding a payload Homeward refused (a signal typed in the UI): the
+// endpoint returns it as it is, beside the decrypted ones.
+func TestHandlerShowsUnencryptedAsIs(t *testing.T) {
+	f := newFixture(t, nil)
+	enc, err := NewCodec(f.ring).Encode([]*commonpb.Payload{jsonPayload(t, "Secret Person")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := jsonPayload(t, "typed in the UI")
+	body, _ := protojson.Marshal(&commonpb.Payloads{Payloads: []*commonpb.Payload{enc[0], typed}})
+	w := f.do(req{path: "/codec/default/decode", body: string(body), origin: uiOrigin, auth: "Bearer manager-token"})
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	ps := decodeResponse(t, w)
-	if !IsEncrypted(ps[0]) {
-		t.Fatalf("not encrypted: %v", ps[0])
-	}
-	var s string
-	if err := DataConverter(f.ring).FromPayload(ps[0], &s); err != nil || s != "from the UI" {
-		t.Fatalf("%q %v", s, err)
-	}
-	if got := f.audit.records(); len(got) != 1 || got[0].op != OpEncode || got[0].n != 1 {
-		t.Fatalf("audit %v", got)
+	if !proto.Equal(ps[0], jsonPayload(t, "Secret Person")) || !proto.Equal(ps[1], typed) {
+		t.Fatalf("%v", ps)
 	}
 }
 
@@ -405,12 +420,12 @@ func TestHandlerWithSDKRemoteCodec(t *testing.T) {
 			return nil
 		},
 	})
-	enc, err := remote.Encode([]*commonpb.Payload{jsonPayload(t, "via remote")})
+	if _, err := remote.Encode([]*commonpb.Payload{jsonPayload(t, "via remote")}); err == nil {
+		t.Fatal("remote encode worked: the endpoint must not encrypt")
+	}
+	enc, err := NewCodec(f.ring).Encode([]*commonpb.Payload{jsonPayload(t, "via remote")})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !IsEncrypted(enc[0]) {
-		t.Fatal("remote encode did not encrypt")
 	}
 	dec, err := remote.Decode(enc)
 	if err != nil {

@@ -329,6 +329,9 @@ func TestComposeTemporalOnPostgres(t *testing.T) {
 	assert.Equal(t, "temporal:7233", env(t, ui, "TEMPORAL_ADDRESS"))
 	assert.Equal(t, "http://localhost:8080/codec", env(t, ui, "TEMPORAL_CODEC_ENDPOINT"))
 	assert.Equal(t, "http://localhost:8233", env(t, ui, "TEMPORAL_CORS_ORIGINS"))
+	// Nobody starts, signals, updates, cancels, terminates or resets a case from the UI: a
+	// cancellation there would close a case as withdrawn, a signal would be a partner's answer.
+	assert.Equal(t, "true", env(t, ui, "TEMPORAL_DISABLE_WRITE_ACTIONS"))
 
 	// The namespace the setup job creates is the one api and worker use.
 	p = mustLoad(t, merge(requiredEnv(), map[string]string{"HOMEWARD_TEMPORAL_NAMESPACE": "homeward"}))
@@ -346,8 +349,16 @@ func TestComposePortsAndVolumes(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, []string{":8080->8080"}, ports("api"))
-	assert.Equal(t, []string{":8233->8080"}, ports("temporal-ui"))
+	// The Temporal UI has no sign-in here and the frontend no authorization: both only on the
+	// host's loopback (a manager comes through an SSH tunnel, see the README).
+	assert.Equal(t, []string{"127.0.0.1:8233->8080"}, ports("temporal-ui"))
 	assert.Equal(t, []string{"127.0.0.1:7233->7233"}, ports("temporal"))
+	for _, name := range []string{"temporal-ui", "temporal", "temporal-setup", "temporal-schema"} {
+		for _, pc := range service(t, p, name).Ports {
+			assert.Equal(t, "127.0.0.1", pc.HostIP, "%s publishes %s beyond loopback", name, pc.Published)
+		}
+		assert.NotEqual(t, "host", service(t, p, name).NetworkMode, name)
+	}
 	for _, name := range []string{"postgres", "worker", "simulator", "migrate"} {
 		assert.Empty(t, ports(name), name)
 	}

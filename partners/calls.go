@@ -2,6 +2,7 @@ package partners
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -47,6 +48,21 @@ func (c *Client) UpsertCase(ctx context.Context, key string, rec CaseRecord) (Ca
 		err = c.do(ctx, ServiceRegistry, http.MethodPut, p, key, rec, &out)
 	}
 	return out, err
+}
+
+// EraseCase asks the registry to delete its record of a case, when Homeward
+// anonymises the case at the end of its retention period:
+// DELETE /registry/v1/cases/{case_id} -> 200 (or 404: no record, nothing to erase).
+func (c *Client) EraseCase(ctx context.Context, key, caseID string) error {
+	p, err := pathf(ServiceRegistry, "/registry/v1/cases/%s", caseID)
+	if err == nil {
+		err = c.do(ctx, ServiceRegistry, http.MethodDelete, p, key, nil, nil)
+	}
+	var rej *Rejected
+	if errors.As(err, &rej) && (rej.Status == http.StatusNotFound || rej.Status == http.StatusGone) {
+		return nil
+	}
+	return err
 }
 
 // --- Medical provider ------------------------------------------------------------

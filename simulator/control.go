@@ -22,6 +22,7 @@ type Counts struct {
 
 	RegistryUpserts       int                      `json:"registry_upserts"`
 	RegistryStages        map[string]string        `json:"registry_stages"` // case_id -> stage of the newest record
+	RegistryErased        []string                 `json:"registry_erased"` // case_ids whose record was deleted
 	AssessmentsRequested  int                      `json:"assessments_requested"`
 	PostArrivalAssistance int                      `json:"post_arrival_assistance"`
 	Bookings              BookingCounts            `json:"bookings"`
@@ -63,6 +64,7 @@ func (s *Simulator) Counts() Counts {
 	c := s.counts
 	c.Calls, c.FailuresInjected, c.Replays = maps.Clone(c.Calls), maps.Clone(c.FailuresInjected), maps.Clone(c.Replays)
 	c.RegistryStages, c.BookingsByCase = maps.Clone(c.RegistryStages), maps.Clone(c.BookingsByCase)
+	c.RegistryErased = slices.Clone(c.RegistryErased)
 	c.PaymentsByKey, c.PaymentsByItem = maps.Clone(c.PaymentsByKey), maps.Clone(c.PaymentsByItem)
 	c.Notifications = maps.Clone(c.Notifications)
 	c.CallbacksDelivered, c.CallbacksFailed = maps.Clone(c.CallbacksDelivered), maps.Clone(c.CallbacksFailed)

@@ -15,6 +15,7 @@ import (
 func (s *Simulator) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("PUT /registry/v1/cases/{case_id}", s.partner(partners.ServiceRegistry, s.upsertCase))
+	m.HandleFunc("DELETE /registry/v1/cases/{case_id}", s.partner(partners.ServiceRegistry, s.eraseCase))
 	m.HandleFunc("POST /medical/v1/assessments", s.partner(partners.ServiceMedical, s.requestAssessment))
 	m.HandleFunc("POST /medical/v1/post-arrival-assistance", s.partner(partners.ServiceMedical, s.openPAMA))
 	m.HandleFunc("POST /travel/v1/bookings", s.partner(partners.ServiceTravel, s.holdBooking))
@@ -66,6 +67,18 @@ func (s *Simulator) upsertCase(c *call) reply {
 			cs.receivingOffice = rec.ReceivingOffice
 		}
 	}
+	return ok(http.StatusOK, partners.CaseRecordAck{CaseID: id})
+}
+
+// eraseCase deletes the registry's record of a case (Homeward's retention): 200, or
+// 404 when there is none.
+func (s *Simulator) eraseCase(c *call) reply {
+	id := c.r.PathValue("case_id")
+	if _, ok := s.counts.RegistryStages[id]; !ok {
+		return refuse(http.StatusNotFound, "no record of this case")
+	}
+	delete(s.counts.RegistryStages, id)
+	s.counts.RegistryErased = append(s.counts.RegistryErased, id)
 	return ok(http.StatusOK, partners.CaseRecordAck{CaseID: id})
 }
 

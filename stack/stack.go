@@ -146,7 +146,11 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 
 	if !o.NoWorker {
 		acts := &activities.Activities{Store: s.Store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
-		s.worker = worker.New(s.Temporal, cfg.Temporal.TaskQueue, acts)
+		workerRing := ring
+		if o.PlainPayloads {
+			workerRing = nil // recording the replay histories in clear
+		}
+		s.worker = worker.New(s.Temporal, cfg.Temporal.TaskQueue, acts, workerRing)
 		if err = s.worker.Start(); err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}

@@ -9,18 +9,27 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// IdempotentRequest is the stored answer to a mutation sent with an Idempotency-Key:
-// a retry with the same key gets this answer and causes no second effect.
+// IdempotentRequest is the memory of a mutation sent with an Idempotency-Key: a
+// retry with the same key is answered again from it and causes no second effect.
+// It keeps no personal data: what is needed to answer again (the status, the case,
+// the kind of answer and the created object's ID); the API re-reads the answer
+// through its audited read path. It goes with its case (retention erases it).
 type IdempotentRequest struct {
 	Key         string `gorm:"primaryKey"`
 	Fingerprint string
 	Status      int
-	Body        string
-	CreatedAt   time.Time
+	CaseID      string
+	// Kind says how to answer again (the API's Remembered* constants); empty for an
+	// answer stored whole in Body before migration 00013 (those were dropped then).
+	Kind string
+	// ObjectID is the created note's or document's ID.
+	ObjectID  string
+	Body      string
+	CreatedAt time.Time
 }
 
-// idempotentBody is the sealed column of a remembered answer: an answer can hold a
-// case's personal data (a case view, a note's text, a file's name).
+// idempotentBody is the sealed column of a remembered answer: what remains in it
+// (a registration's case ID) is sealed like the rest.
 const idempotentBody = "idempotent_requests.body"
 
 // RememberedResponse returns the stored answer for a key, or ErrNotFound.

@@ -5,25 +5,63 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/homeward/homeward/contract"
 	"gorm.io/gorm"
 )
 
-// anonymised replaces the personal parts of a case file.
-var anonymised = map[string]any{"beneficiary": `{"anonymised":true}`, "household": "[]", "vulnerabilities": "[]"}
+// anonymised replaces the personal parts of a case file: who the person is, their
+// household and vulnerabilities, their consent, where they returned to (the area;
+// the country stays, the statistics count it), a partner's message about them, and
+// the client's registration key (a client's text).
+var anonymised = map[string]any{"beneficiary": `{"anonymised":true}`, "household": "[]", "vulnerabilities": "[]",
+	"consent": `{"anonymised":true}`, "area_region": "", "area_district": "", "blocked": "", "beneficiary_key": "",
+	"idempotency_key": nil}
+
+// AnonymisedSummary replaces every timeline summary of an anonymised case: they
+// said the medical result, the risk, the flight, the handover certificate, a
+// supplier's name, free text. The event's type, actor and time stay.
+const AnonymisedSummary = "(anonymised)"
+
+// anonymisedState is what the case keeps of the workflow's state: where the
+// process ended and why, and the programme's limits; not the counselling,
+// screening, medical result, travel, arrival, plan, procurement or monitoring
+// (health data, free text, flights, certificates). The statistics read the case's
+// columns and payments, which stay.
+func anonymisedState(st contract.CaseState) contract.CaseState {
+	return contract.CaseState{Seq: st.Seq, Stage: st.Stage, Status: st.Status, ClosureReason: st.ClosureReason,
+		WaitingOn: st.WaitingOn, StageEnteredAt: st.StageEnteredAt, StageDueAt: st.StageDueAt, Overdue: st.Overdue,
+		PlanLimits: st.PlanLimits}
+}
 
 // AnonymiseClosedBefore removes the personal data of up to limit cases closed
 // before cutoff and not yet anonymised, and records each in the audit trail (who:
 // the retention schedule; no personal data). What the statistics count stays:
 // country, offices, programme, stage, dates, amounts. It returns how many it did.
 func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, limit int, by AuditEntry) (int, error) {
-	var ids []string
-	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
-		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
+	ids, err := s.DueForAnonymisation(ctx, cutoff, limit)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
+	return s.Anonymise(ctx, ids, by)
+}
+
+// DueForAnonymisation lists up to limit cases closed before cutoff and not yet
+// anonymised, the longest closed first.
+func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
+		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// Anonymise removes the personal data of the cases ids (see AnonymiseClosedBefore;
+// the caller has checked they are due) and returns how many it did.
+func (s *Store) Anonymise(ctx context.Context, ids []string, by AuditEntry) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
 	now := time.Now().UTC()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, id := range ids {
 			var c Case
 			if err := tx.Where("id = ?", id).Take(&c).Error; err != nil {
@@ -36,10 +74,7 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if err != nil {
 				return err
 			}
-			if st.Screening != nil { // free text and vulnerability flags
-				st.Screening.Flags, st.Screening.Mitigations = nil, nil
-			}
-			stateJSON, err := json.Marshal(st)
+			stateJSON, err := json.Marshal(anonymisedState(st))
 			if err != nil {
 				return err
 			}
@@ -47,7 +82,7 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if err != nil {
 				return err
 			}
-			update := map[string]any{"state": sealedState, "anonymised_at": now, "beneficiary_key": ""}
+			update := map[string]any{"state": sealedState, "anonymised_at": now}
 			for k, v := range anonymised {
 				update[k] = v
 			}
@@ -55,6 +90,9 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 				return err
 			}
 			if err := eraseCaseFile(tx, id); err != nil {
+				return err
+			}
+			if err := tx.Model(&TimelineEvent{}).Where("case_id = ?", id).Update("summary", AnonymisedSummary).Error; err != nil {
 				return err
 			}
 			entry := by

@@ -245,7 +245,7 @@ func (s *Store) SearchCases(ctx context.Context, f Filter, q SearchQuery) (Page,
 // (their bytes, keys and names). The timeline keeps that a note or document
 // was added (without their content).
 func eraseCaseFile(tx *gorm.DB, caseID string) error {
-	for _, m := range []any{&SearchTerm{}, &Note{}, &Document{}} {
+	for _, m := range []any{&SearchTerm{}, &Note{}, &Document{}, &IdempotentRequest{}} {
 		if err := tx.Where("case_id = ?", caseID).Delete(m).Error; err != nil {
 			return err
 		}

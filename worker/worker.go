@@ -15,6 +15,7 @@ import (
 	"github.com/homeward/homeward/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -41,12 +42,19 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *c
 }
 
 // New builds a worker for the case task queue with the workflow and activities
-// registered. Pollers scale with the load the server reports.
-func New(c client.Client, taskQueue string, acts *activities.Activities) worker.Worker {
-	w := worker.New(c, taskQueue, worker.Options{
+// registered. Pollers scale with the load the server reports. With a ring (the client's, whose
+// codec already refuses payloads Homeward did not encrypt), the worker also drops signals that the
+// ring did not encrypt before the workflow sees them (foreignSignals); nil only for recording the
+// replay histories in clear.
+func New(c client.Client, taskQueue string, acts *activities.Activities, ring *codec.KeyRing) worker.Worker {
+	o := worker.Options{
 		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
-	})
+	}
+	if ring != nil {
+		o.Interceptors = []interceptor.WorkerInterceptor{&foreignSignals{codec: codec.NewCodec(ring)}}
+	}
+	w := worker.New(c, taskQueue, o)
 	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
 	return w

@@ -235,5 +235,5 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return fmt.Errorf("retention schedule: %w", err)
 	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
-	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts))
+	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts, p.ring))
 }
