@@ -370,6 +370,8 @@ type TimelineEntry struct {
 	Actor   TimelineActor `json:"actor"`
 	At      time.Time     `json:"at"`
 	Summary string        `json:"summary"`
+	// Text is what the person wrote with the action (notes, a comment, a reason).
+	Text string `json:"text,omitempty"`
 }
 
 // TimelineActor is who did it.
@@ -406,7 +408,7 @@ func (s *Server) Timeline(ctx context.Context, id string) ([]TimelineEntry, erro
 	items := make([]TimelineEntry, 0, len(evs))
 	for _, e := range evs {
 		items = append(items, TimelineEntry{Type: e.Type, Actor: TimelineActor{User: e.ActorUser, Role: e.ActorRole},
-			At: e.At.UTC(), Summary: e.Summary})
+			At: e.At.UTC(), Summary: e.Summary, Text: e.Text})
 	}
 	return items, nil
 }

@@ -655,3 +655,61 @@ func TestCaseFileCanary(t *testing.T) {
 	}
 	require.NotContains(t, strings.ToLower(string(raw)), lower, "the Temporal history")
 }
+
+// What people write with their actions (counselling notes, a clearance's and a
+// withdrawal's comment) is kept: in the timeline, to those who may see the case,
+// sealed in the raw row; each free-text field answers 422 beyond 4,000 characters.
+func TestWhatPeopleWriteIsKept(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		base := "/api/v1/cases/" + id
+		long := strings.Repeat("é", 4001)
+		for path, body := range map[string]map[string]any{
+			"/counselling": {"outcome": "confirmed", "held_at": now(), "notes": long},
+			"/withdrawal":  {"reason": "withdrawn", "comment": long},
+			"/monitoring": {"visit": 1, "visited_at": now(), "notes": long,
+				"scores": map[string]any{"economic": 0.5, "social": 0.5, "psychosocial": 0.5}},
+		} {
+			r := h.call("POST", base+path, "dev-caseworker", body)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s: %s", path, r.Body)
+		}
+
+		h.waitCase(id, "counselling", stageIs("Counselling"))
+		h.accept("POST", base+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed", "held_at": now(),
+			"notes": "Aminata confirmed with an interpreter"})
+		h.screen(id, "high")
+		h.waitCase(id, "clearance", func(c map[string]any) bool { return c["waiting_on"] == "approver" })
+		r := h.call("POST", base+"/screening/clearance", "dev-approver", map[string]any{"decision": "cleared", "comment": long})
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Body))
+		h.accept("POST", base+"/screening/clearance", "dev-approver", map[string]any{"decision": "cleared",
+			"comment": "Aminata's mitigations are adequate"})
+		h.accept("POST", base+"/withdrawal", "dev-caseworker", map[string]any{"reason": "withdrawn",
+			"comment": "Aminata decided to stay with her sister"})
+
+		tl := h.cfTimeline(id)
+		require.Equal(t, "Aminata confirmed with an interpreter", tl["counselling"]["text"])
+		require.Equal(t, "Aminata's mitigations are adequate", tl["clearance"]["text"])
+		require.Equal(t, "Aminata decided to stay with her sister", tl["closed"]["text"])
+		require.Nil(t, tl["registered"]["text"], "a line without text has none")
+		r = h.call("GET", base+"/timeline", "dev-caseworker-gn", nil)
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Contains(t, string(r.Body), "decided to stay", "the receiving office sees it too")
+		require.Equal(t, http.StatusNotFound, h.call("GET", base+"/timeline", "dev-caseworker-sn", nil).Status)
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		rows, err := db.Query("SELECT text FROM timeline_events WHERE case_id = $1 AND text <> ''", id)
+		require.NoError(t, err)
+		n := 0
+		for rows.Next() {
+			var raw string
+			require.NoError(t, rows.Scan(&raw))
+			require.NotContains(t, raw, "Aminata")
+			require.True(t, strings.HasPrefix(raw, "enc:"), "sealed")
+			n++
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, 3, n)
+	})
+}

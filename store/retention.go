@@ -39,6 +39,11 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 			if st.Screening != nil { // free text and vulnerability flags
 				st.Screening.Flags, st.Screening.Mitigations = nil, nil
 			}
+			if st.Plan != nil { // the approvers' comments
+				for i := range st.Plan.Decisions {
+					st.Plan.Decisions[i].Comment = ""
+				}
+			}
 			stateJSON, err := json.Marshal(st)
 			if err != nil {
 				return err

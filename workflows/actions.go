@@ -173,7 +173,7 @@ func (w *caseRun) canCounsel(a contract.Action[contract.Counselling]) error {
 
 func (w *caseRun) counselled(ctx workflow.Context, a contract.Action[contract.Counselling]) {
 	w.st.Counselling = &contract.CounsellingState{Outcome: a.Body.Outcome, HeldAt: a.Body.HeldAt, By: a.Actor.User}
-	w.record(ctx, "counselling", a.Actor, "Counselling held: "+a.Body.Outcome)
+	w.recordText(ctx, "counselling", a.Actor, "Counselling held: "+a.Body.Outcome, a.Body.Notes)
 }
 
 // Screening and its clearance.
@@ -212,7 +212,7 @@ func (w *caseRun) canClear(a contract.Action[contract.Clearance]) error {
 
 func (w *caseRun) cleared(ctx workflow.Context, a contract.Action[contract.Clearance]) {
 	w.st.Screening.Clearance, w.st.Screening.ClearedBy = a.Body.Decision, a.Actor.User
-	w.record(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision)
+	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision, a.Body.Comment)
 }
 
 // Departure.
@@ -338,7 +338,7 @@ func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanD
 			p.Status = "approved"
 		}
 	}
-	w.record(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision))
+	w.recordText(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision), a.Body.Comment)
 }
 
 // Deliveries.
@@ -398,7 +398,7 @@ func (w *caseRun) visited(ctx workflow.Context, a contract.Action[contract.Visit
 	v := &w.st.Monitoring[a.Body.Visit-1]
 	composite := a.Body.Scores.Composite()
 	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = "done", &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
-	w.record(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite))
+	w.recordText(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite), a.Body.Notes)
 }
 
 // Withdrawal (or death, or lost contact): always allowed before closure.

@@ -88,7 +88,7 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		// The process was cancelled by a withdrawal: undo what was booked, then close.
 		w.undoBookings(ctx)
 		wd := w.withdrawal
-		err = w.close(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, "Case closed: "+wd.Body.Reason)
+		err = w.closeWithText(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, "Case closed: "+wd.Body.Reason, wd.Body.Comment)
 	case temporal.IsCanceledError(err):
 		// The workflow itself was cancelled (by an operator): compensate even so.
 		dctx := disconnected(ctx)

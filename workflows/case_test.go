@@ -558,3 +558,48 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 	require.Equal(t, contract.StatusClosed, st.Status)
 	require.Empty(t, c.refusal("clear"))
 }
+
+// What people write with their actions reaches the case file with the action's
+// event: counselling and visit notes, a clearance's, a plan decision's and a
+// withdrawal's comment.
+func TestWhatPeopleWriteReachesTheCaseFile(t *testing.T) {
+	texts := func(c *caseTest) map[string]string {
+		out := map[string]string{}
+		for _, w := range c.p.writes {
+			for _, e := range w.Events {
+				if e.Text != "" {
+					out[e.Type] = e.Text
+				}
+			}
+		}
+		return out
+	}
+	c := newCase(t).
+		at(time.Hour, func(c *caseTest) {
+			c.act("counselling", contract.UpdateCounselling, contract.Action[contract.Counselling]{Actor: cwDE,
+				Body: contract.Counselling{Outcome: "confirmed", HeldAt: c.now(), Notes: "interpreter present"}})
+		}).
+		at(2*time.Hour, screening("high")).
+		at(3*time.Hour, func(c *caseTest) {
+			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
+				Body: contract.Clearance{Decision: "cleared", Comment: "mitigations adequate"}})
+		}).
+		at(4*time.Hour, medical("fit", 30*day, 0)).
+		at(5*time.Hour, departed).
+		at(6*time.Hour, arrived).
+		at(7*time.Hour, plan("plan", cwGN, item("cash", "400.00"))).
+		at(8*time.Hour, decide("approve", apGN, "approve")).
+		at(100*day, func(c *caseTest) {
+			c.act("visit-1", contract.UpdateVisit, contract.Action[contract.Visit]{Actor: cwGN,
+				Body: contract.Visit{Visit: 1, VisitedAt: c.now(), Notes: "shop open",
+					Scores: contract.Scores{Economic: 0.5, Social: 0.5, Psychosocial: 0.5}}})
+		}).
+		at(101*day, func(c *caseTest) {
+			c.act("withdrawal", contract.UpdateWithdrawal, contract.Action[contract.Withdrawal]{Actor: cwGN,
+				Body: contract.Withdrawal{Reason: "absconded", Comment: "no answer since March"}})
+		})
+	st := c.run()
+	require.Equal(t, contract.ClosedAbsconded, st.ClosureReason)
+	require.Equal(t, map[string]string{"counselling": "interpreter present", "clearance": "mitigations adequate",
+		"plan_decision": "reviewed", "visit": "shop open", "closed": "no answer since March"}, texts(c))
+}
