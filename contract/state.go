@@ -28,6 +28,9 @@ type CaseState struct {
 	Overdue        bool          `json:"overdue"`
 	// Blocked says why the case cannot go on without help (a partner refused a call).
 	Blocked string `json:"blocked,omitempty"`
+	// ConsentWithdrawnAt is when the person withdrew their consent to data
+	// processing: the case closes (withdrawn) and its personal data is erased.
+	ConsentWithdrawnAt *time.Time `json:"consent_withdrawn_at,omitempty"`
 	// Next says, in words, what should happen next (the UI's current details too).
 	Next string `json:"next,omitempty"`
 	// Actions are what people may do to the case now, each with the roles that may:

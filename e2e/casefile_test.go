@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -711,5 +714,65 @@ func TestWhatPeopleWriteIsKept(t *testing.T) {
 		}
 		require.NoError(t, rows.Err())
 		require.Equal(t, 3, n)
+	})
+}
+
+// Consent withdrawn: a caseworker of the case's offices says so; the workflow
+// closes the case (withdrawn, "consent withdrawn"), the consent records it, the
+// timeline and the audit trail too; the retention schedule then anonymises the
+// case at its next run, not after the retention period.
+func TestConsentWithdrawal(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		cfg := casefileConfig(t, driver)
+		cfg.Retention.After = 365 * 24 * time.Hour
+		h := start(t, cfg)
+		id := h.register()
+		other := h.register()
+		h.counsel(other, "withdrawn") // closed, consent kept: stays until the retention period
+		h.waitCase(other, "closure", stageIs("Closed"))
+		h.counsel(id, "confirmed")
+		path := "/api/v1/cases/" + id + "/consent"
+		body := map[string]any{"data_processing": false, "withdrawn_at": now()}
+
+		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", body).Status, "another office")
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-approver", body).Status)
+		for name, bad := range map[string]map[string]any{
+			"consent given": {"data_processing": true, "withdrawn_at": now()},
+			"no flag":       {"withdrawn_at": now()},
+			"future":        {"data_processing": false, "withdrawn_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", path, "dev-caseworker", bad).Status, name)
+		}
+		require.Equal(t, http.StatusBadRequest, h.call("POST", path, "dev-caseworker",
+			map[string]any{"data_processing": false, "withdrawn_at": now(), "why": "x"}).Status)
+
+		r := h.call("POST", path, "dev-caseworker-gn", body, "Idempotency-Key", "consent-1")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		require.Equal(t, "closed", c["status"])
+		require.Equal(t, "withdrawn", c["closure_reason"])
+		require.NotEmpty(t, c["consent_withdrawn_at"])
+		consent := c["consent"].(map[string]any)
+		require.Equal(t, false, consent["data_processing"])
+		require.NotEmpty(t, consent["withdrawn_at"])
+		again := h.call("POST", path, "dev-caseworker-gn", body, "Idempotency-Key", "consent-1")
+		require.Equal(t, http.StatusOK, again.Status, "a repeat with the same key: the first answer")
+		require.Equal(t, http.StatusConflict, h.call("POST", path, "dev-caseworker", body).Status, "withdrawn once")
+
+		tl := h.cfTimeline(id)
+		require.NotNil(t, tl["consent_withdrawn"])
+		require.Equal(t, "Case closed: withdrawn, consent withdrawn", tl["closed"]["summary"])
+		require.Equal(t, "caseworker-gn", tl["closed"]["actor"].(map[string]any)["user"])
+		require.Contains(t, h.cfAuditOf(id), "caseworker-gn consent:withdraw")
+		require.Equal(t, http.StatusConflict, h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker",
+			`{"vulnerabilities": []}`, "Content-Type", "application/merge-patch+json").Status)
+
+		schedule := temporalClient().ScheduleClient().GetHandle(context.Background(), worker.RetentionScheduleID(cfg.Temporal.TaskQueue))
+		require.NoError(t, schedule.Trigger(context.Background(), client.ScheduleTriggerOptions{}))
+		h.waitCase(id, "anonymisation", func(c map[string]any) bool {
+			return c["beneficiary"].(map[string]any)["anonymised"] == true
+		})
+		o := h.call("GET", "/api/v1/cases/"+other, "dev-manager", nil).JSON(t)
+		require.Equal(t, "Aminata", o["beneficiary"].(map[string]any)["given_name"], "closed, but consent kept")
 	})
 }

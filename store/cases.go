@@ -58,6 +58,8 @@ type Case struct {
 	DepartedAt         *time.Time
 	ClosedAt           *time.Time
 	AnonymisedAt       *time.Time
+	// ConsentWithdrawnAt: the person withdrew their consent to data processing.
+	ConsentWithdrawnAt *time.Time
 }
 
 // TimelineEvent is one line of a case's timeline: what happened, who did it, when.

@@ -27,6 +27,7 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateVisit, w.canReportVisit, w.visited),
 		action(ctx, w, contract.UpdateWithdrawal, w.canWithdraw, w.withdrawn),
 		action(ctx, w, contract.UpdateCorrection, w.canCorrect, w.corrected),
+		action(ctx, w, contract.UpdateConsentWithdrawal, w.canWithdrawConsent, w.consentWithdrawn),
 	)
 }
 
@@ -56,7 +57,7 @@ func (w *caseRun) gate(name string) error {
 	if w.st.Status == contract.StatusClosed {
 		return refuse(contract.RefusedWrongStage, "the case is closed")
 	}
-	if w.withdrawal != nil && name != contract.UpdateWithdrawal {
+	if w.withdrawal != nil && name != contract.UpdateWithdrawal && name != contract.UpdateConsentWithdrawal {
 		// Validators do not run on replay: refusing more is safe for cases in flight.
 		return refuse(contract.RefusedWrongStage, "the case is being closed (%s)", w.withdrawal.Body.Reason)
 	}
@@ -120,6 +121,9 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	}
 	probe(contract.UpdateWithdrawal, func(a contract.Actor) error {
 		return w.canWithdraw(contract.Action[contract.Withdrawal]{Actor: a})
+	})
+	probe(contract.UpdateConsentWithdrawal, func(a contract.Actor) error {
+		return w.canWithdrawConsent(contract.Action[contract.ConsentWithdrawal]{Actor: a})
 	})
 	return out
 }
@@ -416,6 +420,36 @@ func (w *caseRun) canWithdraw(a contract.Action[contract.Withdrawal]) error {
 func (w *caseRun) withdrawn(ctx workflow.Context, a contract.Action[contract.Withdrawal]) {
 	w.withdrawal = &a
 	w.cancelProcess()
+	// Answer with the closed case: the compensation runs first.
+	_ = workflow.Await(ctx, func() bool { return w.st.Status == contract.StatusClosed })
+}
+
+// Consent withdrawn: the case closes for processing as a withdrawal does (what was
+// booked is released, nothing more is paid), with the reason recorded. It is
+// taken while another withdrawal closes the case too: the consent still counts.
+// Registering the update changes no history of a case that never receives it.
+
+func (w *caseRun) canWithdrawConsent(a contract.Action[contract.ConsentWithdrawal]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.ofThisCase(a.Actor); err != nil {
+		return err
+	}
+	if w.st.ConsentWithdrawnAt != nil {
+		return refuse(contract.RefusedDuplicate, "consent was already withdrawn")
+	}
+	return nil
+}
+
+func (w *caseRun) consentWithdrawn(ctx workflow.Context, a contract.Action[contract.ConsentWithdrawal]) {
+	at := a.Body.WithdrawnAt.UTC()
+	w.st.ConsentWithdrawnAt = &at
+	if w.withdrawal == nil {
+		w.withdrawal = &contract.Action[contract.Withdrawal]{Actor: a.Actor, RequestID: a.RequestID,
+			Body: contract.Withdrawal{Reason: string(contract.ClosedWithdrawn), Comment: contract.ConsentClosure}}
+		w.cancelProcess()
+	}
 	// Answer with the closed case: the compensation runs first.
 	_ = workflow.Await(ctx, func() bool { return w.st.Status == contract.StatusClosed })
 }

@@ -514,7 +514,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 	cw := []contract.Role{contract.RoleCaseworker}
 	c := newCase(t).
 		at(30*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 			require.NotEmpty(c.t, c.state().Next)
 			limits := c.state().PlanLimits
 			require.Equal(c.t, "2500.00", limits.Cap.Amount, "2 adults and a minor")
@@ -522,11 +522,11 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		}).
 		at(time.Hour, counselling("confirmed")).
 		at(90*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
 		at(2*time.Hour, screening("high")).
 		at(150*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw},
+			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw, "consent-withdrawal/": cw},
 				open(c.state()))
 		}).
 		at(3*time.Hour, func(c *caseTest) {
@@ -534,24 +534,24 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 				Body: contract.Clearance{Decision: "cleared"}})
 		}).
 		at(210*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw}, open(c.state()),
+			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()),
 				"a medical result by hand while the assessment is awaited")
 		}).
 		at(4*time.Hour, medical("fit", 30*day, 0)).
 		at(5*time.Hour, departed).
 		at(6*time.Hour, arrived).
 		at(7*time.Hour, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"plan/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"plan/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
 		at(8*time.Hour, plan("plan", cwGN, item("cash", "400.00"), item("in_kind", "900.00"))).
 		at(9*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"plan-decision/": {contract.RoleApprover},
-				"withdrawal/": cw}, open(c.state()))
+				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
 		at(10*time.Hour, decide("approve", apGN, "approve")).
 		at(11*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"delivery/p1-2": {contract.RoleCaseworker, contract.RoleProcurement},
-				"withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
+				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
 		}).
 		at(12*time.Hour, withdraw("withdrawn"))
 	st := c.run()
@@ -602,4 +602,63 @@ func TestWhatPeopleWriteReachesTheCaseFile(t *testing.T) {
 	require.Equal(t, contract.ClosedAbsconded, st.ClosureReason)
 	require.Equal(t, map[string]string{"counselling": "interpreter present", "clearance": "mitigations adequate",
 		"plan_decision": "reviewed", "visit": "shop open", "closed": "no answer since March"}, texts(c))
+}
+
+func withdrawConsent(label string, by contract.Actor) func(*caseTest) {
+	return func(c *caseTest) {
+		no := false
+		c.act(label, contract.UpdateConsentWithdrawal, contract.Action[contract.ConsentWithdrawal]{Actor: by,
+			Body: contract.ConsentWithdrawal{DataProcessing: &no, WithdrawnAt: c.now()}})
+	}
+}
+
+// A withdrawal of consent closes the case as a withdrawal does (the held flight
+// and the escort are released), with the reason recorded; only a caseworker of
+// the case's offices sends it, and once.
+func TestAWithdrawalOfConsentClosesTheCase(t *testing.T) {
+	c := newCase(t)
+	c.p.departIn = 3 * day
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 1*day, 0)).
+		at(4*time.Hour-time.Minute, withdrawConsent("approver", apDE)).
+		at(4*time.Hour-time.Second, withdrawConsent("other office", contract.Actor{User: "cw-sn", Role: contract.RoleCaseworker, Office: "SN-DKR"})).
+		at(4*time.Hour, withdrawConsent("consent", cwGN))
+	st := c.run()
+
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
+	require.NotNil(t, st.ConsentWithdrawnAt)
+	require.Equal(t, start.Add(4*time.Hour), *st.ConsentWithdrawnAt)
+	require.Empty(t, c.refusal("consent"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("approver"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("other office"))
+	require.Equal(t, []string{"travel/1/cancel=1"}, c.p.keysWithPrefix("/travel/1/cancel"))
+	var closed store.Event
+	for _, w := range c.p.writes {
+		for _, e := range w.Events {
+			if e.Type == "closed" {
+				closed = e
+			}
+		}
+	}
+	require.Equal(t, "Case closed: withdrawn, consent withdrawn", closed.Summary)
+	require.Equal(t, cwGN, closed.Actor)
+}
+
+// Consent withdrawn while a withdrawal is already closing the case: taken, and
+// the case closes once, for the first withdrawal's reason.
+func TestConsentWithdrawnWhileAWithdrawalClosesTheCase(t *testing.T) {
+	c := newCase(t)
+	unavailable := temporal.NewApplicationError("travel: 503", "PartnerUnavailable")
+	c.p.fail["CancelEscort"] = []error{unavailable, unavailable, unavailable}
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+		at(4*time.Hour, withdraw("absconded")).
+		at(4*time.Hour+time.Second, withdrawConsent("consent", cwDE)).
+		at(4*time.Hour+2*time.Second, withdrawConsent("again", cwDE))
+	st := c.run()
+	require.Equal(t, contract.ClosureReason("absconded"), st.ClosureReason)
+	require.Empty(t, c.refusal("consent"))
+	require.Equal(t, contract.RefusedDuplicate, c.refusal("again"))
+	require.NotNil(t, st.ConsentWithdrawnAt)
 }
