@@ -776,3 +776,60 @@ func TestConsentWithdrawal(t *testing.T) {
 		require.Equal(t, "Aminata", o["beneficiary"].(map[string]any)["given_name"], "closed, but consent kept")
 	})
 }
+
+// Transfer: the sending office moves a case to another receiving office before
+// departure, through the workflow; the old receiving office no longer sees it
+// (404, not in its list), the new one does; the old office's owner is dropped;
+// the timeline keeps the reason; after departure it is refused.
+func TestTransferBeforeDeparture(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		h.counsel(id, "confirmed")
+		path := "/api/v1/cases/" + id + "/transfer"
+		body := map[string]any{"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar", "district": "Pikine"},
+			"reason": "Aminata will live with her aunt in Pikine"}
+		r := h.call("PUT", "/api/v1/cases/"+id+"/owner", "dev-caseworker-gn", map[string]any{"office": "GN-CKY", "user": "caseworker-gn"})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Contains(t, h.ids("/api/v1/cases", "dev-caseworker-gn"), id)
+
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-caseworker-gn", body).Status, "the receiving office")
+		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", body).Status, "not yet its case")
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-procurement", body).Status)
+		for name, bad := range map[string]map[string]any{
+			"same office": {"receiving_office": "GN-CKY", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "x"},
+			"sending":     {"receiving_office": "DE-BER", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "x"},
+			"bad office":  {"receiving_office": "dakar", "area_of_return": map[string]any{"region": "Dakar"}, "reason": "x"},
+			"no reason":   {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar"}, "reason": ""},
+			"no region":   {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"district": "Pikine"}, "reason": "x"},
+			"long reason": {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar"}, "reason": strings.Repeat("x", 4001)},
+		} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", path, "dev-approver", bad).Status, name)
+		}
+
+		r = h.call("POST", path, "dev-approver", body, "Idempotency-Key", "transfer-1")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		require.Equal(t, "SN-DKR", c["receiving_office"])
+		require.Equal(t, map[string]any{"region": "Dakar", "district": "Pikine"}, c["area_of_return"])
+		require.Nil(t, c["owners"], "the old office's owner is dropped")
+		require.Equal(t, http.StatusOK, h.call("POST", path, "dev-approver", body, "Idempotency-Key", "transfer-1").Status)
+
+		require.Equal(t, http.StatusNotFound, h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-gn", nil).Status)
+		require.NotContains(t, h.ids("/api/v1/cases", "dev-caseworker-gn"), id)
+		require.Equal(t, http.StatusOK, h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-sn", nil).Status)
+		require.Contains(t, h.ids("/api/v1/cases", "dev-caseworker-sn"), id)
+		tl := h.cfTimeline(id)
+		require.Equal(t, "Transferred from receiving office GN-CKY to SN-DKR", tl["transferred"]["summary"])
+		require.Equal(t, "Aminata will live with her aunt in Pikine", tl["transferred"]["text"])
+		require.Contains(t, h.cfAuditOf(id), "approver-de case_file:transfer")
+		h.eventuallyFound(`ReceivingOffice = "SN-DKR"`, id) // the search attribute followed
+
+		h.screen(id, "low")
+		h.depart(id)
+		back := map[string]any{"receiving_office": "GN-CKY", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "back"}
+		r = h.call("POST", path, "dev-caseworker", back)
+		require.Equal(t, http.StatusConflict, r.Status, "after departure: %s", r.Body)
+		require.Equal(t, "SN-DKR", h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)["receiving_office"])
+	})
+}

@@ -28,6 +28,7 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateWithdrawal, w.canWithdraw, w.withdrawn),
 		action(ctx, w, contract.UpdateCorrection, w.canCorrect, w.corrected),
 		action(ctx, w, contract.UpdateConsentWithdrawal, w.canWithdrawConsent, w.consentWithdrawn),
+		action(ctx, w, contract.UpdateTransfer, w.canTransfer, w.transferred),
 	)
 }
 
@@ -124,6 +125,9 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	})
 	probe(contract.UpdateConsentWithdrawal, func(a contract.Actor) error {
 		return w.canWithdrawConsent(contract.Action[contract.ConsentWithdrawal]{Actor: a})
+	})
+	probe(contract.UpdateTransfer, func(a contract.Actor) error {
+		return w.canTransfer(contract.Action[contract.Transfer]{Actor: a})
 	})
 	return out
 }

@@ -512,9 +512,10 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		return out
 	}
 	cw := []contract.Role{contract.RoleCaseworker}
+	cwAp := []contract.Role{contract.RoleCaseworker, contract.RoleApprover}
 	c := newCase(t).
 		at(30*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()))
 			require.NotEmpty(c.t, c.state().Next)
 			limits := c.state().PlanLimits
 			require.Equal(c.t, "2500.00", limits.Cap.Amount, "2 adults and a minor")
@@ -522,11 +523,11 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		}).
 		at(time.Hour, counselling("confirmed")).
 		at(90*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()))
 		}).
 		at(2*time.Hour, screening("high")).
 		at(150*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw, "consent-withdrawal/": cw},
+			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp},
 				open(c.state()))
 		}).
 		at(3*time.Hour, func(c *caseTest) {
@@ -534,7 +535,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 				Body: contract.Clearance{Decision: "cleared"}})
 		}).
 		at(210*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()),
+			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()),
 				"a medical result by hand while the assessment is awaited")
 		}).
 		at(4*time.Hour, medical("fit", 30*day, 0)).
@@ -661,4 +662,69 @@ func TestConsentWithdrawnWhileAWithdrawalClosesTheCase(t *testing.T) {
 	require.Empty(t, c.refusal("consent"))
 	require.Equal(t, contract.RefusedDuplicate, c.refusal("again"))
 	require.NotNil(t, st.ConsentWithdrawnAt)
+}
+
+func transfer(label string, by contract.Actor, office string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(label, contract.UpdateTransfer, contract.Action[contract.Transfer]{Actor: by,
+			Body: contract.Transfer{ReceivingOffice: office, Reason: "the family moved to Nzérékoré"}})
+	}
+}
+
+// A case moves to another receiving office before departure, by the sending
+// office: both receiving offices are told, the event keeps the reason, the new
+// office decides from then on; the old one no longer may, and after departure
+// no transfer is taken.
+func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
+	apNZR := contract.Actor{User: "approver-nzr", Role: contract.RoleApprover, Office: "GN-NZR"}
+	c := newCase(t).
+		at(time.Hour, counselling("confirmed")).
+		at(90*time.Minute, transfer("by the receiving office", cwGN, "GN-NZR")).
+		at(100*time.Minute, transfer("by procurement", contract.Actor{User: "p", Role: contract.RoleProcurement, Office: "DE-BER"}, "GN-NZR")).
+		at(110*time.Minute, transfer("to the sending office", apDE, "DE-BER")).
+		at(2*time.Hour, transfer("transfer", apDE, "GN-NZR")).
+		at(2*time.Hour+time.Minute, transfer("retried", apDE, "GN-NZR")).
+		at(3*time.Hour, screening("high")).
+		at(4*time.Hour, func(c *caseTest) {
+			c.act("old office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apGN,
+				Body: contract.Clearance{Decision: "cleared"}})
+		}).
+		at(5*time.Hour, func(c *caseTest) {
+			c.act("new office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apNZR,
+				Body: contract.Clearance{Decision: "cleared"}})
+		}).
+		at(6*time.Hour, medical("fit", 30*day, 0)).
+		at(7*time.Hour, departed).
+		at(8*time.Hour, transfer("after departure", cwDE, "GN-KAN")).
+		at(9*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Empty(t, c.refusal("transfer"))
+	require.Empty(t, c.refusal("retried"), "a retry of the same transfer is taken, and does nothing")
+	require.Equal(t, contract.RefusedForbidden, c.refusal("by the receiving office"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("by procurement"))
+	require.Equal(t, contract.RefusedInvalid, c.refusal("to the sending office"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("old office clears"))
+	require.Empty(t, c.refusal("new office clears"))
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("after departure"))
+
+	var offices []string
+	for _, n := range c.p.notes {
+		if n.Kind == "transferred" {
+			require.Equal(t, "receiving_office", n.To)
+			offices = append(offices, n.Office)
+		}
+	}
+	require.Equal(t, []string{"GN-CKY", "GN-NZR"}, offices, "both receiving offices are told, once")
+	var moved []store.Event
+	for _, w := range c.p.writes {
+		for _, e := range w.Events {
+			if e.Type == "transferred" {
+				moved = append(moved, e)
+			}
+		}
+	}
+	require.Len(t, moved, 1)
+	require.Equal(t, "Transferred from receiving office GN-CKY to GN-NZR", moved[0].Summary)
+	require.Equal(t, "the family moved to Nzérékoré", moved[0].Text)
 }

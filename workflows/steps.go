@@ -263,13 +263,23 @@ func (w *caseRun) syncRegistry(ctx workflow.Context) error {
 // notify tells a person without holding the case up: the notification retries on
 // its own while the case goes on.
 func (w *caseRun) notify(ctx workflow.Context, to, kind, text string) {
+	w.notifyMessage(ctx, to, partners.Message{CaseID: w.in.CaseID, Reference: w.in.Reference, To: to, Kind: kind, Text: text})
+}
+
+// notifyOffice tells a receiving office, named (a transfer tells two).
+func (w *caseRun) notifyOffice(ctx workflow.Context, office, kind, text string) {
+	w.notifyMessage(ctx, partners.ToReceivingOffice+":"+office, partners.Message{CaseID: w.in.CaseID,
+		Reference: w.in.Reference, To: partners.ToReceivingOffice, Office: office, Kind: kind, Text: text})
+}
+
+func (w *caseRun) notifyMessage(ctx workflow.Context, to string, m partners.Message) {
+	kind := m.Kind
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		Summary:             "Notify " + to + ": " + kind,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute, NonRetryableErrorTypes: []string{activities.ErrPartnerRejected}},
 	})
-	f := workflow.ExecuteActivity(ctx, acts.Notify, w.key(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)),
-		partners.Message{CaseID: w.in.CaseID, Reference: w.in.Reference, To: to, Kind: kind, Text: text})
+	f := workflow.ExecuteActivity(ctx, acts.Notify, w.key(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)), m)
 	w.notifying++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		_ = f.Get(ctx, nil)
