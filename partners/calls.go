@@ -375,7 +375,7 @@ type Message struct {
 	Kind      string `json:"kind"` // overdue, missed_visit, severe_screening, system_stuck, blocked, transferred
 	// Office names the office for receiving_office (a case's office may change).
 	Office string `json:"office,omitempty"`
-	Text      string `json:"text"` // at most 2000 characters, no personal data
+	Text   string `json:"text"` // at most 2000 characters, no personal data
 }
 
 // MessageAccepted is the notification service's receipt.
