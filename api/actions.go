@@ -58,6 +58,11 @@ func (s *Server) Act(ctx context.Context, caseID, update string, body Request) (
 }
 
 func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Request, key string) (CaseView, error) {
+	if d, ok := body.(contract.Delivery); ok && d.HandoverDocument != "" {
+		if err := s.handoverDocument(ctx, cs, d.HandoverDocument); err != nil {
+			return CaseView{}, err
+		}
+	}
 	updateID := key
 	if updateID == "" {
 		updateID = uuid.NewString()
@@ -194,4 +199,24 @@ func closedIsConflict(err error) error {
 		return fail(KindConflict, "the case is closed")
 	}
 	return err
+}
+
+// handoverDocument checks that a delivery's certificate scan is a document of
+// the case, of kind handover_certificate (422 otherwise).
+func (s *Server) handoverDocument(ctx context.Context, cs *store.Case, docID string) error {
+	docs, err := s.documentStore().Documents(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if d.ID == docID {
+			if d.Kind != "handover_certificate" {
+				break
+			}
+			return nil
+		}
+	}
+	return &Error{Kind: KindInvalid, Detail: "the handover document is not a handover certificate of this case",
+		Fields: []contract.FieldError{{Field: "handover_document",
+			Message: "must be the ID of a document of this case of kind handover_certificate"}}}
 }

@@ -257,6 +257,9 @@ type Delivery struct {
 	ItemID              string    `json:"item_id,omitempty"` // the API takes it from the path
 	DeliveredAt         time.Time `json:"delivered_at"`
 	HandoverCertificate string    `json:"handover_certificate"`
+	// HandoverDocument is the ID of the certificate's scan among the case's
+	// documents (kind handover_certificate), if it was uploaded; the API checks it.
+	HandoverDocument string `json:"handover_document,omitempty"`
 }
 
 // Validate checks the request's shape.
@@ -265,6 +268,9 @@ func (d Delivery) Validate(now time.Time) []FieldError {
 	p.notFuture("delivered_at", d.DeliveredAt, now)
 	if d.HandoverCertificate == "" || len(d.HandoverCertificate) > 200 {
 		p.add("handover_certificate", "is required: the reference of the certificate the returnee signed")
+	}
+	if len(d.HandoverDocument) > 64 {
+		p.add("handover_document", "must be the ID of a document of this case")
 	}
 	return p
 }

@@ -182,7 +182,9 @@ type Quote struct {
 type Delivered struct {
 	DeliveredAt         time.Time `json:"delivered_at"`
 	HandoverCertificate string    `json:"handover_certificate"`
-	RecordedBy          string    `json:"recorded_by"`
+	// HandoverDocument is the ID of the certificate's scan among the case's documents.
+	HandoverDocument string `json:"handover_document,omitempty"`
+	RecordedBy       string `json:"recorded_by"`
 }
 
 // PaymentInfo records the one payment of an item.

@@ -833,3 +833,53 @@ func TestTransferBeforeDeparture(t *testing.T) {
 		require.Equal(t, "SN-DKR", h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)["receiving_office"])
 	})
 }
+
+// A delivery can carry the scan of its handover certificate: a document of the
+// case of kind handover_certificate (another kind or an unknown ID is 422); the
+// procurement view records it and the workspace links to it.
+func TestADeliveryCarriesItsCertificateScan(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		h.counsel(id, "confirmed")
+		h.screen(id, "low")
+		h.depart(id)
+		h.submitPlan(id, cost("in_kind", "300.00"))
+		h.decide(id, "dev-approver-gn", "approve")
+		c := h.waitCase(id, "the order", func(c map[string]any) bool {
+			ps := list(c["procurement"])
+			return len(ps) == 1 && ps[0]["status"] == "ordered"
+		})
+		item := list(c["procurement"])[0]["id"].(string)
+		pdf := []byte("%PDF-1.4 signed handover certificate")
+		up := h.upload(id, "dev-procurement", "handover_certificate", "handover.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusCreated, up.Status, string(up.Body))
+		scan := up.JSON(t)["id"].(string)
+		receipt := h.upload(id, "dev-procurement", "receipt", "receipt.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusCreated, receipt.Status, string(receipt.Body))
+
+		path := fmt.Sprintf("/api/v1/cases/%s/procurement/%s/delivery", id, item)
+		deliver := func(doc string) response {
+			return h.call("POST", path, "dev-procurement", map[string]any{"delivered_at": now(),
+				"handover_certificate": "HC-77", "handover_document": doc})
+		}
+		for name, doc := range map[string]string{"another kind": receipt.JSON(t)["id"].(string), "unknown": "0b9e7d7e-0000-4000-8000-000000000000"} {
+			r := deliver(doc)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s: %s", name, r.Body)
+			require.Equal(t, "handover_document", list(r.JSON(t)["errors"])[0]["field"])
+		}
+		r := deliver(scan)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		delivery := list(r.JSON(t)["procurement"])[0]["delivery"].(map[string]any)
+		require.Equal(t, scan, delivery["handover_document"])
+
+		b := h.browser("")
+		b.signIn("procurement-gn")
+		pg := b.get("/cases/" + id)
+		require.Equal(t, http.StatusOK, pg.status)
+		require.Contains(t, pg.body, fmt.Sprintf(`href="/cases/%s/documents/%s"`, id, scan), "the procurement table links to the scan")
+		got := b.get(fmt.Sprintf("/cases/%s/documents/%s", id, scan))
+		require.Equal(t, http.StatusOK, got.status)
+		require.Equal(t, string(pdf), got.body)
+	})
+}

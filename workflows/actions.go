@@ -374,7 +374,7 @@ func (w *caseRun) delivered(ctx workflow.Context, a contract.Action[contract.Del
 	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
 	p := &w.st.Procurement[i]
 	p.Delivery = &contract.Delivered{DeliveredAt: a.Body.DeliveredAt, HandoverCertificate: a.Body.HandoverCertificate,
-		RecordedBy: a.Actor.User}
+		HandoverDocument: a.Body.HandoverDocument, RecordedBy: a.Actor.User}
 	p.Status = "delivered"
 	w.record(ctx, "delivered", a.Actor, "Item "+p.ItemID+" delivered, handover certificate "+a.Body.HandoverCertificate)
 }

@@ -238,6 +238,17 @@ type casePageData struct {
 	Offices     []string // the case's two offices, for its owners
 }
 
+// HandoverDocs are the case's documents a delivery may name as its certificate's scan.
+func (d casePageData) HandoverDocs() []api.DocumentMeta {
+	var out []api.DocumentMeta
+	for _, doc := range d.Case.Documents {
+		if doc.Kind == "handover_certificate" {
+			out = append(out, doc)
+		}
+	}
+	return out
+}
+
 // Owner is the case's owner at an office, or "".
 func (d casePageData) Owner(office string) string { return d.Case.Owners[office] }
 
