@@ -296,6 +296,13 @@ func (d casePageData) OpenFor(p pageData, name, target string) bool {
 	return p.User != nil && d.Case.Open(name, target, p.User.Role)
 }
 
+// CanTransfer says whether the person may transfer the case now: the workflow
+// publishes the action for caseworkers and approvers, and only the sending
+// office's (the validator's rule) are offered the form.
+func (d casePageData) CanTransfer(p pageData) bool {
+	return d.Open(p, contract.UpdateTransfer) && (p.User.Office == "*" || p.User.Office == d.Case.SendingOffice)
+}
+
 // AnyOpen says whether the case accepts any action from the person now.
 func (d casePageData) AnyOpen(p pageData) bool {
 	if p.User == nil {
