@@ -644,6 +644,19 @@ func TestCaseFileCanary(t *testing.T) {
 	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
 		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 409)
 
+	// What people write with actions: notes, a transfer's reason, a refused one, a consent withdrawal.
+	h.waitCase(id, "counselling", stageIs("Counselling"))
+	expect(h.call("POST", base+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed", "held_at": now(),
+		"notes": marker + " has a brother"}), 200)
+	expect(h.call("POST", base+"/transfer", "dev-approver", map[string]any{"receiving_office": "SN-DKR",
+		"area_of_return": map[string]any{"region": marker + "Region"}, "reason": marker + strings.Repeat("x", 4000)}), 422)
+	expect(h.call("POST", base+"/transfer", "dev-approver", map[string]any{"receiving_office": "SN-DKR",
+		"area_of_return": map[string]any{"region": marker + "Region"}, "reason": marker + " moved"}), 200)
+	expect(h.call("POST", base+"/consent", "dev-caseworker", map[string]any{"data_processing": false, "withdrawn_at": now()}), 200)
+	tl := h.call("GET", base+"/timeline", "dev-caseworker", nil)
+	expect(tl, 200)
+	require.Contains(t, string(tl.Body), marker+" moved", "the control: the timeline shows it")
+
 	metrics := h.call("GET", "/metrics", "", nil)
 	require.NotEmpty(t, logs.String(), "the logs were captured")
 	for where, text := range map[string]string{"logs": logs.String(), "metrics": string(metrics.Body),
