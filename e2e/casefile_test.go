@@ -787,6 +787,12 @@ func TestConsentWithdrawal(t *testing.T) {
 		})
 		o := h.call("GET", "/api/v1/cases/"+other, "dev-manager", nil).JSON(t)
 		require.Equal(t, "Aminata", o["beneficiary"].(map[string]any)["given_name"], "closed, but consent kept")
+
+		// A case already closed: only the case file records it (the workflow has ended).
+		r = h.call("POST", "/api/v1/cases/"+other+"/consent", "dev-caseworker", body)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Equal(t, false, r.JSON(t)["consent"].(map[string]any)["data_processing"])
+		require.NotNil(t, h.cfTimeline(other)["consent_withdrawn"])
 	})
 }
 
