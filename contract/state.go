@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"time"
 
 	"github.com/homeward/homeward/money"
@@ -58,6 +59,9 @@ type OpenAction struct {
 	Name   string `json:"name"`
 	Target string `json:"target,omitempty"`
 	Roles  []Role `json:"roles"`
+	// Offices, when set, are the only offices whose people may send it (a
+	// transfer: the sending office's); absent, either of the case's offices.
+	Offices []string `json:"offices,omitempty"`
 }
 
 // Open says whether the action (on the target, if any) is open to the role.
@@ -70,6 +74,18 @@ func (st CaseState) Open(name, target string, role Role) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// OpenTo says whether the action (on the target, if any) is open to the role at
+// the office ("*": every office).
+func (st CaseState) OpenTo(name, target string, role Role, office string) bool {
+	for _, a := range st.Actions {
+		if a.Name != name || a.Target != target || !slices.Contains(a.Roles, role) {
+			continue
+		}
+		return len(a.Offices) == 0 || office == "*" || slices.Contains(a.Offices, office)
 	}
 	return false
 }

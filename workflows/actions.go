@@ -70,7 +70,9 @@ var peopleRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover
 	contract.RoleManager}
 
 // openActions asks the validators which actions the case accepts now, and from
-// which role: each validator is run for a person of that role from any office,
+// which role (and, when only one of the case's offices may, which office): each
+// validator is run for a person of that role from any office, then from each of
+// the case's two offices,
 // with the action's target (a plan item, a visit). The workspace offers exactly
 // these, so the rules stay here. It reads the state and changes nothing.
 func (w *caseRun) openActions() []contract.OpenAction {
@@ -85,9 +87,27 @@ func (w *caseRun) openActions() []contract.OpenAction {
 				roles = append(roles, r)
 			}
 		}
-		if len(roles) > 0 {
-			out = append(out, contract.OpenAction{Name: name, Target: target, Roles: roles})
+		if len(roles) == 0 {
+			return
 		}
+		// Which of the case's offices the validator admits (for these roles).
+		var offices []string
+		for _, o := range []string{w.in.SendingOffice, w.in.ReceivingOffice} {
+			for _, r := range roles {
+				if validate(contract.Actor{Role: r, Office: o}) == nil {
+					offices = append(offices, o)
+					break
+				}
+			}
+		}
+		a := contract.OpenAction{Name: name, Target: target, Roles: roles}
+		switch {
+		case len(offices) == 0:
+			a.Offices = []string{"*"} // only people of every office (managers)
+		case len(offices) == 1:
+			a.Offices = offices
+		}
+		out = append(out, a)
 	}
 	probe := func(name string, validate func(contract.Actor) error) { offer(name, "", validate) }
 	probe(contract.UpdateCounselling, func(a contract.Actor) error {

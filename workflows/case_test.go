@@ -517,6 +517,11 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		at(30*time.Minute, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()))
 			require.NotEmpty(c.t, c.state().Next)
+			st := c.state()
+			require.True(c.t, st.OpenTo(contract.UpdateTransfer, "", contract.RoleApprover, "DE-BER"))
+			require.False(c.t, st.OpenTo(contract.UpdateTransfer, "", contract.RoleCaseworker, "GN-CKY"),
+				"only the sending office transfers")
+			require.True(c.t, st.OpenTo(contract.UpdateConsentWithdrawal, "", contract.RoleCaseworker, "GN-CKY"))
 			limits := c.state().PlanLimits
 			require.Equal(c.t, "2500.00", limits.Cap.Amount, "2 adults and a minor")
 			require.Equal(c.t, "2000.00", limits.SecondApprovalAbove.Amount)

@@ -288,19 +288,12 @@ func (d casePageData) Flight() string {
 
 // Open says whether the case accepts the action from the person now.
 func (d casePageData) Open(p pageData, name string) bool {
-	return p.User != nil && d.Case.Open(name, "", p.User.Role)
+	return p.User != nil && d.Case.OpenTo(name, "", p.User.Role, p.User.Office)
 }
 
 // OpenFor says so for an action about a target (a plan item, a visit).
 func (d casePageData) OpenFor(p pageData, name, target string) bool {
-	return p.User != nil && d.Case.Open(name, target, p.User.Role)
-}
-
-// CanTransfer says whether the person may transfer the case now: the workflow
-// publishes the action for caseworkers and approvers, and only the sending
-// office's (the validator's rule) are offered the form.
-func (d casePageData) CanTransfer(p pageData) bool {
-	return d.Open(p, contract.UpdateTransfer) && (p.User.Office == "*" || p.User.Office == d.Case.SendingOffice)
+	return p.User != nil && d.Case.OpenTo(name, target, p.User.Role, p.User.Office)
 }
 
 // AnyOpen says whether the case accepts any action from the person now.
