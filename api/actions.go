@@ -55,6 +55,11 @@ func (s *Server) Act(ctx context.Context, caseID, update string, body Request) (
 }
 
 func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Request, key string) (CaseView, error) {
+	if d, ok := body.(contract.Delivery); ok && d.HandoverDocument != "" {
+		if err := s.handoverDocument(ctx, cs, d.HandoverDocument); err != nil {
+			return CaseView{}, err
+		}
+	}
 	updateID := key
 	if updateID == "" {
 		updateID = uuid.NewString()
@@ -229,7 +234,14 @@ func (s *Server) remember(c *gin.Context, key, fp string, m memory, v any) {
 func (s *Server) replay(c *gin.Context, prev *store.IdempotentRequest) {
 	switch prev.Kind {
 	case rememberCase:
-		v, err := s.ReadCase(c, prev.CaseID)
+		// Re-read as the first answer was given: to whoever may act on the case at
+		// their office (an approver transferring a case that waits on nobody sees it).
+		cs, err := s.caseAtOffice(c, principal(c), prev.CaseID)
+		if err != nil {
+			respondError(c, err)
+			return
+		}
+		v, err := s.readCase(c, cs)
 		if err != nil {
 			respondError(c, err)
 			return
@@ -286,4 +298,24 @@ func closedIsConflict(err error) error {
 		return fail(KindConflict, "the case is closed")
 	}
 	return err
+}
+
+// handoverDocument checks that a delivery's certificate scan is a document of
+// the case, of kind handover_certificate (422 otherwise).
+func (s *Server) handoverDocument(ctx context.Context, cs *store.Case, docID string) error {
+	docs, err := s.documentStore().Documents(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if d.ID == docID {
+			if d.Kind != "handover_certificate" {
+				break
+			}
+			return nil
+		}
+	}
+	return &Error{Kind: KindInvalid, Detail: "the handover document is not a handover certificate of this case",
+		Fields: []contract.FieldError{{Field: "handover_document",
+			Message: "must be the ID of a document of this case of kind handover_certificate"}}}
 }

@@ -353,15 +353,15 @@ func (s *Server) ReadCase(ctx context.Context, id string) (CaseView, error) {
 	if err != nil {
 		return CaseView{}, err
 	}
+	return s.readCase(ctx, cs)
+}
+
+// readCase is the view of a case the caller may see, audited as a read.
+func (s *Server) readCase(ctx context.Context, cs *store.Case) (CaseView, error) {
 	if err := s.audit(ctx, cs.ID, "case_file", "read"); err != nil {
 		return CaseView{}, err // no read of personal data without its audit entry
 	}
-	st, err := cs.LiveState()
-	if err != nil {
-		return CaseView{}, err
-	}
-	v := s.view(cs, st)
-	return v, s.withCaseFile(ctx, &v)
+	return s.caseView(ctx, cs)
 }
 
 // TimelineEntry is one line of a case's timeline.
@@ -370,6 +370,8 @@ type TimelineEntry struct {
 	Actor   TimelineActor `json:"actor"`
 	At      time.Time     `json:"at"`
 	Summary string        `json:"summary"`
+	// Text is what the person wrote with the action (notes, a comment, a reason).
+	Text string `json:"text,omitempty"`
 }
 
 // TimelineActor is who did it.
@@ -406,7 +408,7 @@ func (s *Server) Timeline(ctx context.Context, id string) ([]TimelineEntry, erro
 	items := make([]TimelineEntry, 0, len(evs))
 	for _, e := range evs {
 		items = append(items, TimelineEntry{Type: e.Type, Actor: TimelineActor{User: e.ActorUser, Role: e.ActorRole},
-			At: e.At.UTC(), Summary: e.Summary})
+			At: e.At.UTC(), Summary: e.Summary, Text: e.Text})
 	}
 	return items, nil
 }

@@ -148,6 +148,9 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 	if cs.AnonymisedAt != nil {
 		return CaseView{}, fail(KindConflict, "the case's personal data was erased")
 	}
+	if cs.ConsentWithdrawnAt != nil {
+		return CaseView{}, fail(KindConflict, "consent to data processing was withdrawn")
+	}
 	before, err := storedRegistration(cs)
 	if err != nil {
 		return CaseView{}, err

@@ -55,6 +55,8 @@ func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 	v1.GET("/cases/:id/documents", people, s.listDocuments)
 	v1.GET("/cases/:id/documents/:doc_id", people, s.getDocument)
 	v1.PUT("/cases/:id/owner", allow(cw, ap, mg), s.putOwner)
+	v1.POST("/cases/:id/consent", allow(cw), s.postConsent)
+	v1.POST("/cases/:id/transfer", allow(cw, ap), s.postTransfer)
 
 	v1.POST("/cases/:id/counselling", allow(cw), action[contract.Counselling](s, contract.UpdateCounselling))
 	v1.POST("/cases/:id/screening", allow(cw), action[contract.Screening](s, contract.UpdateScreening))

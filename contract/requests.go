@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/homeward/homeward/money"
 )
@@ -36,6 +37,17 @@ func (p *problems) oneOf(field, value string, allowed ...string) {
 	}
 }
 
+// MaxFreeText is the most characters a free-text field (a note, a comment, a
+// reason) may hold: no one grows a workflow history or a row without bound.
+const MaxFreeText = 4000
+
+// freeText checks a free-text field's length, in characters.
+func (p *problems) freeText(field, v string) {
+	if utf8.RuneCountInString(v) > MaxFreeText {
+		p.add(field, "must be at most %d characters", MaxFreeText)
+	}
+}
+
 func (p *problems) notFuture(field string, t time.Time, now time.Time) {
 	switch {
 	case t.IsZero():
@@ -57,9 +69,7 @@ func (c Counselling) Validate(now time.Time) []FieldError {
 	var p problems
 	p.oneOf("outcome", c.Outcome, "confirmed", "withdrawn")
 	p.notFuture("held_at", c.HeldAt, now)
-	if len(c.Notes) > 4000 {
-		p.add("notes", "must be at most 4000 characters")
-	}
+	p.freeText("notes", c.Notes)
 	return p
 }
 
@@ -101,6 +111,7 @@ type Clearance struct {
 func (c Clearance) Validate(time.Time) []FieldError {
 	var p problems
 	p.oneOf("decision", c.Decision, "cleared", "not_cleared")
+	p.freeText("comment", c.Comment)
 	return p
 }
 
@@ -237,6 +248,7 @@ func (d PlanDecision) Validate(time.Time) []FieldError {
 	if d.Decision != "approve" && d.Comment == "" {
 		p.add("comment", "is required when the plan is not approved")
 	}
+	p.freeText("comment", d.Comment)
 	return p
 }
 
@@ -245,6 +257,9 @@ type Delivery struct {
 	ItemID              string    `json:"item_id,omitempty"` // the API takes it from the path
 	DeliveredAt         time.Time `json:"delivered_at"`
 	HandoverCertificate string    `json:"handover_certificate"`
+	// HandoverDocument is the ID of the certificate's scan among the case's
+	// documents (kind handover_certificate), if it was uploaded; the API checks it.
+	HandoverDocument string `json:"handover_document,omitempty"`
 }
 
 // Validate checks the request's shape.
@@ -253,6 +268,9 @@ func (d Delivery) Validate(now time.Time) []FieldError {
 	p.notFuture("delivered_at", d.DeliveredAt, now)
 	if d.HandoverCertificate == "" || len(d.HandoverCertificate) > 200 {
 		p.add("handover_certificate", "is required: the reference of the certificate the returnee signed")
+	}
+	if len(d.HandoverDocument) > 64 {
+		p.add("handover_document", "must be the ID of a document of this case")
 	}
 	return p
 }
@@ -291,6 +309,7 @@ func (v Visit) Validate(now time.Time) []FieldError {
 			p.add("scores."+s.name, "must be between 0 and 1")
 		}
 	}
+	p.freeText("notes", v.Notes)
 	for i, r := range v.Referrals {
 		if r == "" || len(r) > 200 {
 			p.add(fmt.Sprintf("referrals[%d]", i), "must be 1 to 200 characters")
@@ -309,5 +328,6 @@ type Withdrawal struct {
 func (w Withdrawal) Validate(time.Time) []FieldError {
 	var p problems
 	p.oneOf("reason", w.Reason, string(ClosedWithdrawn), string(ClosedDeceased), string(ClosedAbsconded))
+	p.freeText("comment", w.Comment)
 	return p
 }

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"slices"
 	"time"
 
 	"github.com/homeward/homeward/money"
@@ -28,6 +29,9 @@ type CaseState struct {
 	Overdue        bool          `json:"overdue"`
 	// Blocked says why the case cannot go on without help (a partner refused a call).
 	Blocked string `json:"blocked,omitempty"`
+	// ConsentWithdrawnAt is when the person withdrew their consent to data
+	// processing: the case closes (withdrawn) and its personal data is erased.
+	ConsentWithdrawnAt *time.Time `json:"consent_withdrawn_at,omitempty"`
 	// Next says, in words, what should happen next (the UI's current details too).
 	Next string `json:"next,omitempty"`
 	// Actions are what people may do to the case now, each with the roles that may:
@@ -55,6 +59,9 @@ type OpenAction struct {
 	Name   string `json:"name"`
 	Target string `json:"target,omitempty"`
 	Roles  []Role `json:"roles"`
+	// Offices, when set, are the only offices whose people may send it (a
+	// transfer: the sending office's); absent, either of the case's offices.
+	Offices []string `json:"offices,omitempty"`
 }
 
 // Open says whether the action (on the target, if any) is open to the role.
@@ -67,6 +74,18 @@ func (st CaseState) Open(name, target string, role Role) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// OpenTo says whether the action (on the target, if any) is open to the role at
+// the office ("*": every office).
+func (st CaseState) OpenTo(name, target string, role Role, office string) bool {
+	for _, a := range st.Actions {
+		if a.Name != name || a.Target != target || !slices.Contains(a.Roles, role) {
+			continue
+		}
+		return len(a.Offices) == 0 || office == "*" || slices.Contains(a.Offices, office)
 	}
 	return false
 }
@@ -179,7 +198,9 @@ type Quote struct {
 type Delivered struct {
 	DeliveredAt         time.Time `json:"delivered_at"`
 	HandoverCertificate string    `json:"handover_certificate"`
-	RecordedBy          string    `json:"recorded_by"`
+	// HandoverDocument is the ID of the certificate's scan among the case's documents.
+	HandoverDocument string `json:"handover_document,omitempty"`
+	RecordedBy       string `json:"recorded_by"`
 }
 
 // PaymentInfo records the one payment of an item.

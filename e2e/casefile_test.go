@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -641,6 +644,19 @@ func TestCaseFileCanary(t *testing.T) {
 	expect(h.call("POST", "/api/v1/cases", "dev-caseworker",
 		person(marker+"Given", marker+"Family", "+224620000999", marker+"Doc", "DE-BER", "GN-CKY", "GN")), 409)
 
+	// What people write with actions: notes, a transfer's reason, a refused one, a consent withdrawal.
+	h.waitCase(id, "counselling", stageIs("Counselling"))
+	expect(h.call("POST", base+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed", "held_at": now(),
+		"notes": marker + " has a brother"}), 200)
+	expect(h.call("POST", base+"/transfer", "dev-approver", map[string]any{"receiving_office": "SN-DKR",
+		"area_of_return": map[string]any{"region": marker + "Region"}, "reason": marker + strings.Repeat("x", 4000)}), 422)
+	expect(h.call("POST", base+"/transfer", "dev-approver", map[string]any{"receiving_office": "SN-DKR",
+		"area_of_return": map[string]any{"region": marker + "Region"}, "reason": marker + " moved"}), 200)
+	expect(h.call("POST", base+"/consent", "dev-caseworker", map[string]any{"data_processing": false, "withdrawn_at": now()}), 200)
+	tl := h.call("GET", base+"/timeline", "dev-caseworker", nil)
+	expect(tl, 200)
+	require.Contains(t, string(tl.Body), marker+" moved", "the control: the timeline shows it")
+
 	metrics := h.call("GET", "/metrics", "", nil)
 	require.NotEmpty(t, logs.String(), "the logs were captured")
 	for where, text := range map[string]string{"logs": logs.String(), "metrics": string(metrics.Body),
@@ -654,4 +670,235 @@ func TestCaseFileCanary(t *testing.T) {
 		raw = append(raw, b...)
 	}
 	require.NotContains(t, strings.ToLower(string(raw)), lower, "the Temporal history")
+}
+
+// What people write with their actions (counselling notes, a clearance's and a
+// withdrawal's comment) is kept: in the timeline, to those who may see the case,
+// sealed in the raw row; each free-text field answers 422 beyond 4,000 characters.
+func TestWhatPeopleWriteIsKept(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		base := "/api/v1/cases/" + id
+		long := strings.Repeat("é", 4001)
+		for path, body := range map[string]map[string]any{
+			"/counselling": {"outcome": "confirmed", "held_at": now(), "notes": long},
+			"/withdrawal":  {"reason": "withdrawn", "comment": long},
+			"/monitoring": {"visit": 1, "visited_at": now(), "notes": long,
+				"scores": map[string]any{"economic": 0.5, "social": 0.5, "psychosocial": 0.5}},
+		} {
+			r := h.call("POST", base+path, "dev-caseworker", body)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s: %s", path, r.Body)
+		}
+
+		h.waitCase(id, "counselling", stageIs("Counselling"))
+		h.accept("POST", base+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed", "held_at": now(),
+			"notes": "Aminata confirmed with an interpreter"})
+		h.screen(id, "high")
+		h.waitCase(id, "clearance", func(c map[string]any) bool { return c["waiting_on"] == "approver" })
+		r := h.call("POST", base+"/screening/clearance", "dev-approver", map[string]any{"decision": "cleared", "comment": long})
+		require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Body))
+		h.accept("POST", base+"/screening/clearance", "dev-approver", map[string]any{"decision": "cleared",
+			"comment": "Aminata's mitigations are adequate"})
+		h.accept("POST", base+"/withdrawal", "dev-caseworker", map[string]any{"reason": "withdrawn",
+			"comment": "Aminata decided to stay with her sister"})
+
+		tl := h.cfTimeline(id)
+		require.Equal(t, "Aminata confirmed with an interpreter", tl["counselling"]["text"])
+		require.Equal(t, "Aminata's mitigations are adequate", tl["clearance"]["text"])
+		require.Equal(t, "Aminata decided to stay with her sister", tl["closed"]["text"])
+		require.Nil(t, tl["registered"]["text"], "a line without text has none")
+		r = h.call("GET", base+"/timeline", "dev-caseworker-gn", nil)
+		require.Equal(t, http.StatusOK, r.Status)
+		require.Contains(t, string(r.Body), "decided to stay", "the receiving office sees it too")
+		require.Equal(t, http.StatusNotFound, h.call("GET", base+"/timeline", "dev-caseworker-sn", nil).Status)
+
+		db, err := h.s.Store.SQL()
+		require.NoError(t, err)
+		rows, err := db.Query("SELECT text FROM timeline_events WHERE case_id = $1 AND text <> ''", id)
+		require.NoError(t, err)
+		n := 0
+		for rows.Next() {
+			var raw string
+			require.NoError(t, rows.Scan(&raw))
+			require.NotContains(t, raw, "Aminata")
+			require.True(t, strings.HasPrefix(raw, "enc:"), "sealed")
+			n++
+		}
+		require.NoError(t, rows.Err())
+		require.Equal(t, 3, n)
+	})
+}
+
+// Consent withdrawn: a caseworker of the case's offices says so; the workflow
+// closes the case (withdrawn, "consent withdrawn"), the consent records it, the
+// timeline and the audit trail too; the retention schedule then anonymises the
+// case at its next run, not after the retention period.
+func TestConsentWithdrawal(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		cfg := casefileConfig(t, driver)
+		cfg.Retention.After = 365 * 24 * time.Hour
+		h := start(t, cfg)
+		id := h.register()
+		other := h.register()
+		h.counsel(other, "withdrawn") // closed, consent kept: stays until the retention period
+		h.waitCase(other, "closure", stageIs("Closed"))
+		h.counsel(id, "confirmed")
+		path := "/api/v1/cases/" + id + "/consent"
+		body := map[string]any{"data_processing": false, "withdrawn_at": now()}
+
+		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", body).Status, "another office")
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-approver", body).Status)
+		for name, bad := range map[string]map[string]any{
+			"consent given": {"data_processing": true, "withdrawn_at": now()},
+			"no flag":       {"withdrawn_at": now()},
+			"future":        {"data_processing": false, "withdrawn_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+		} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", path, "dev-caseworker", bad).Status, name)
+		}
+		require.Equal(t, http.StatusBadRequest, h.call("POST", path, "dev-caseworker",
+			map[string]any{"data_processing": false, "withdrawn_at": now(), "why": "x"}).Status)
+
+		r := h.call("POST", path, "dev-caseworker-gn", body, "Idempotency-Key", "consent-1")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		require.Equal(t, "closed", c["status"])
+		require.Equal(t, "withdrawn", c["closure_reason"])
+		require.NotEmpty(t, c["consent_withdrawn_at"])
+		consent := c["consent"].(map[string]any)
+		require.Equal(t, false, consent["data_processing"])
+		require.NotEmpty(t, consent["withdrawn_at"])
+		again := h.call("POST", path, "dev-caseworker-gn", body, "Idempotency-Key", "consent-1")
+		require.Equal(t, http.StatusOK, again.Status, "a repeat with the same key: the first answer")
+		require.Equal(t, http.StatusConflict, h.call("POST", path, "dev-caseworker", body).Status, "withdrawn once")
+
+		tl := h.cfTimeline(id)
+		require.NotNil(t, tl["consent_withdrawn"])
+		require.Equal(t, "Case closed: withdrawn, consent withdrawn", tl["closed"]["summary"])
+		require.Equal(t, "caseworker-gn", tl["closed"]["actor"].(map[string]any)["user"])
+		require.Contains(t, h.cfAuditOf(id), "caseworker-gn consent:withdraw")
+		require.Equal(t, http.StatusConflict, h.call("PATCH", "/api/v1/cases/"+id, "dev-caseworker",
+			`{"vulnerabilities": []}`, "Content-Type", "application/merge-patch+json").Status)
+
+		schedule := temporalClient().ScheduleClient().GetHandle(context.Background(), worker.RetentionScheduleID(cfg.Temporal.TaskQueue))
+		require.NoError(t, schedule.Trigger(context.Background(), client.ScheduleTriggerOptions{}))
+		h.waitCase(id, "anonymisation", func(c map[string]any) bool {
+			return c["beneficiary"].(map[string]any)["anonymised"] == true
+		})
+		o := h.call("GET", "/api/v1/cases/"+other, "dev-manager", nil).JSON(t)
+		require.Equal(t, "Aminata", o["beneficiary"].(map[string]any)["given_name"], "closed, but consent kept")
+
+		// A case already closed: only the case file records it (the workflow has ended).
+		r = h.call("POST", "/api/v1/cases/"+other+"/consent", "dev-caseworker", body)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Equal(t, false, r.JSON(t)["consent"].(map[string]any)["data_processing"])
+		require.NotNil(t, h.cfTimeline(other)["consent_withdrawn"])
+	})
+}
+
+// Transfer: the sending office moves a case to another receiving office before
+// departure, through the workflow; the old receiving office no longer sees it
+// (404, not in its list), the new one does; the old office's owner is dropped;
+// the timeline keeps the reason; after departure it is refused.
+func TestTransferBeforeDeparture(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		h.counsel(id, "confirmed")
+		path := "/api/v1/cases/" + id + "/transfer"
+		body := map[string]any{"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar", "district": "Pikine"},
+			"reason": "Aminata will live with her aunt in Pikine"}
+		r := h.call("PUT", "/api/v1/cases/"+id+"/owner", "dev-caseworker-gn", map[string]any{"office": "GN-CKY", "user": "caseworker-gn"})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		require.Contains(t, h.ids("/api/v1/cases", "dev-caseworker-gn"), id)
+
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-caseworker-gn", body).Status, "the receiving office")
+		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", body).Status, "not yet its case")
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-procurement", body).Status)
+		for name, bad := range map[string]map[string]any{
+			"same office": {"receiving_office": "GN-CKY", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "x"},
+			"sending":     {"receiving_office": "DE-BER", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "x"},
+			"bad office":  {"receiving_office": "dakar", "area_of_return": map[string]any{"region": "Dakar"}, "reason": "x"},
+			"no reason":   {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar"}, "reason": ""},
+			"no region":   {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"district": "Pikine"}, "reason": "x"},
+			"long reason": {"receiving_office": "SN-DKR", "area_of_return": map[string]any{"region": "Dakar"}, "reason": strings.Repeat("x", 4001)},
+		} {
+			require.Equal(t, http.StatusUnprocessableEntity, h.call("POST", path, "dev-approver", bad).Status, name)
+		}
+
+		r = h.call("POST", path, "dev-approver", body, "Idempotency-Key", "transfer-1")
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		c := r.JSON(t)
+		require.Equal(t, "SN-DKR", c["receiving_office"])
+		require.Equal(t, map[string]any{"region": "Dakar", "district": "Pikine"}, c["area_of_return"])
+		require.Nil(t, c["owners"], "the old office's owner is dropped")
+		require.Equal(t, http.StatusOK, h.call("POST", path, "dev-approver", body, "Idempotency-Key", "transfer-1").Status)
+
+		require.Equal(t, http.StatusNotFound, h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-gn", nil).Status)
+		require.NotContains(t, h.ids("/api/v1/cases", "dev-caseworker-gn"), id)
+		require.Equal(t, http.StatusOK, h.call("GET", "/api/v1/cases/"+id, "dev-caseworker-sn", nil).Status)
+		require.Contains(t, h.ids("/api/v1/cases", "dev-caseworker-sn"), id)
+		tl := h.cfTimeline(id)
+		require.Equal(t, "Transferred from receiving office GN-CKY to SN-DKR", tl["transferred"]["summary"])
+		require.Equal(t, "Aminata will live with her aunt in Pikine", tl["transferred"]["text"])
+		require.Contains(t, h.cfAuditOf(id), "approver-de case_file:transfer")
+		h.eventuallyFound(`ReceivingOffice = "SN-DKR"`, id) // the search attribute followed
+
+		h.screen(id, "low")
+		h.depart(id)
+		back := map[string]any{"receiving_office": "GN-CKY", "area_of_return": map[string]any{"region": "Kankan"}, "reason": "back"}
+		r = h.call("POST", path, "dev-caseworker", back)
+		require.Equal(t, http.StatusConflict, r.Status, "after departure: %s", r.Body)
+		require.Equal(t, "SN-DKR", h.call("GET", "/api/v1/cases/"+id, "dev-caseworker", nil).JSON(t)["receiving_office"])
+	})
+}
+
+// A delivery can carry the scan of its handover certificate: a document of the
+// case of kind handover_certificate (another kind or an unknown ID is 422); the
+// procurement view records it and the workspace links to it.
+func TestADeliveryCarriesItsCertificateScan(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, driver string) {
+		h := start(t, casefileConfig(t, driver))
+		id := h.register()
+		h.counsel(id, "confirmed")
+		h.screen(id, "low")
+		h.depart(id)
+		h.submitPlan(id, cost("in_kind", "300.00"))
+		h.decide(id, "dev-approver-gn", "approve")
+		c := h.waitCase(id, "the order", func(c map[string]any) bool {
+			ps := list(c["procurement"])
+			return len(ps) == 1 && ps[0]["status"] == "ordered"
+		})
+		item := list(c["procurement"])[0]["id"].(string)
+		pdf := []byte("%PDF-1.4 signed handover certificate")
+		up := h.upload(id, "dev-procurement", "handover_certificate", "handover.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusCreated, up.Status, string(up.Body))
+		scan := up.JSON(t)["id"].(string)
+		receipt := h.upload(id, "dev-procurement", "receipt", "receipt.pdf", "application/pdf", pdf)
+		require.Equal(t, http.StatusCreated, receipt.Status, string(receipt.Body))
+
+		path := fmt.Sprintf("/api/v1/cases/%s/procurement/%s/delivery", id, item)
+		deliver := func(doc string) response {
+			return h.call("POST", path, "dev-procurement", map[string]any{"delivered_at": now(),
+				"handover_certificate": "HC-77", "handover_document": doc})
+		}
+		for name, doc := range map[string]string{"another kind": receipt.JSON(t)["id"].(string), "unknown": "0b9e7d7e-0000-4000-8000-000000000000"} {
+			r := deliver(doc)
+			require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s: %s", name, r.Body)
+			require.Equal(t, "handover_document", list(r.JSON(t)["errors"])[0]["field"])
+		}
+		r := deliver(scan)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
+		delivery := list(r.JSON(t)["procurement"])[0]["delivery"].(map[string]any)
+		require.Equal(t, scan, delivery["handover_document"])
+
+		b := h.browser("")
+		b.signIn("procurement-gn")
+		pg := b.get("/cases/" + id)
+		require.Equal(t, http.StatusOK, pg.status)
+		require.Contains(t, pg.body, fmt.Sprintf(`href="/cases/%s/documents/%s"`, id, scan), "the procurement table links to the scan")
+		got := b.get(fmt.Sprintf("/cases/%s/documents/%s", id, scan))
+		require.Equal(t, http.StatusOK, got.status)
+		require.Equal(t, string(pdf), got.body)
+	})
 }

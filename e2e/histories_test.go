@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +76,35 @@ func TestRecordHistories(t *testing.T) {
 			h.submitPlan(id, cost("cash", "300.00"), cost("service", "200.00"))
 			h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "deceased"})
 		},
+		"transferred-then-withdrawn": func(h *homeward, id string) {
+			h.waitCase(id, "counselling", stageIs("Counselling"))
+			h.accept("POST", "/api/v1/cases/"+id+"/counselling", "dev-caseworker", map[string]any{"outcome": "confirmed",
+				"held_at": now(), "notes": "interpreter present"})
+			h.accept("POST", "/api/v1/cases/"+id+"/transfer", "dev-approver", map[string]any{"receiving_office": "SN-DKR",
+				"area_of_return": map[string]any{"region": "Dakar"}, "reason": "the family moved"})
+			h.screen(id, "low")
+			h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "absconded",
+				"comment": "no answer"})
+		},
+		"consent-withdrawn-while-holding-a-flight": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			require.NoError(h.t, h.s.Simulator.SetFault("travel", simulator.Fault{Latency: time.Second}))
+			h.screen(id, "low")
+			h.whenPartnerHas(id, "travel", 1)
+			h.accept("POST", "/api/v1/cases/"+id+"/consent", "dev-caseworker", map[string]any{"data_processing": false,
+				"withdrawn_at": now()})
+		},
+	}
+	// HOMEWARD_RECORD_ONLY (names, comma-separated) records only those paths: new
+	// paths of the same version, beside the histories recorded before.
+	if only := os.Getenv("HOMEWARD_RECORD_ONLY"); only != "" {
+		keep := strings.Split(only, ",")
+		for name := range paths {
+			if !slices.Contains(keep, name) {
+				delete(paths, name)
+			}
+		}
+		require.NotEmpty(t, paths, "HOMEWARD_RECORD_ONLY names no path")
 	}
 	dir := filepath.Join("..", "workflows", "testdata", "histories", version)
 	require.NoError(t, os.MkdirAll(dir, 0o755))

@@ -264,3 +264,53 @@ func mustURL(t *testing.T, s string) *url.URL {
 	require.NoError(t, err)
 	return u
 }
+
+// The case page offers the transfer (to the sending office only) and the
+// withdrawal of consent (checked once more) as the workflow publishes them, and
+// both go through the API's functions.
+func TestWorkspaceTransferAndConsent(t *testing.T) {
+	h := start(t, testConfig(t, "sqlite"))
+	id := h.register()
+	h.counsel(id, "confirmed")
+	h.waitCase(id, "screening", stageIs("Screening"))
+	casePath := "/cases/" + id
+
+	cw := h.browser("")
+	cw.signIn("caseworker-de")
+	pg := cw.get(casePath)
+	require.Contains(t, pg.body, `id="form-transfer"`)
+	require.Contains(t, pg.body, `id="form-consent-withdrawal"`)
+	gn := h.browser("")
+	gn.signIn("caseworker-gn")
+	pg = gn.get(casePath)
+	require.NotContains(t, pg.body, `id="form-transfer"`, "only the sending office transfers")
+	require.Contains(t, pg.body, `id="form-consent-withdrawal"`)
+
+	bad := cw.post(casePath+"/transfer", cw.form("receiving_office", "SN-DKR", "area_of_return.region", "Dakar", "reason", " "))
+	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	require.Contains(t, bad.body, `id="transfer-reason-error"`)
+	done := cw.post(casePath+"/transfer", cw.form("receiving_office", "sn-dkr", "area_of_return.region", "Dakar",
+		"area_of_return.district", "Pikine", "reason", "She will live with her aunt"))
+	require.Equal(t, http.StatusSeeOther, done.status, done.body)
+	require.Contains(t, cw.get(casePath).body, "The case is transferred")
+	require.Equal(t, http.StatusNotFound, gn.get(casePath).status, "the old receiving office no longer sees it")
+	require.Equal(t, "SN-DKR", h.call("GET", "/api/v1/cases/"+id, "dev-manager", nil).JSON(t)["receiving_office"])
+
+	unconfirmed := cw.post(casePath+"/consent", cw.form("withdrawn_at", "2026-12-01T10:00"))
+	require.Equal(t, http.StatusUnprocessableEntity, unconfirmed.status)
+	require.Contains(t, unconfirmed.body, `id="confirm_consent-error"`)
+	done = cw.post(casePath+"/consent", cw.form("withdrawn_at", "2026-12-01T10:00", "confirm_consent", "true"))
+	require.Equal(t, http.StatusSeeOther, done.status, done.body)
+	after := cw.get(casePath)
+	require.Contains(t, after.body, "Consent is withdrawn")
+	require.NotContains(t, after.body, `id="form-consent-withdrawal"`)
+	c := h.call("GET", "/api/v1/cases/"+id, "dev-manager", nil).JSON(t)
+	require.Equal(t, "withdrawn", c["closure_reason"])
+	require.Equal(t, false, c["consent"].(map[string]any)["data_processing"])
+
+	fr := h.browser("fr-FR,fr;q=0.9")
+	fr.signIn("caseworker-de")
+	other := h.register()
+	h.waitCase(other, "counselling", stageIs("Counselling"))
+	require.Contains(t, fr.get("/cases/"+other).body, "Transférer à un autre bureau d&#39;accueil")
+}

@@ -368,6 +368,9 @@ const (
 	ToSendingOffice = "sending_office"
 	ToCaseworker    = "caseworker"
 	ToManager       = "manager"
+	// ToReceivingOffice is the office named in the message's office (a transfer
+	// tells the receiving office the case leaves and the one it goes to).
+	ToReceivingOffice = "receiving_office"
 )
 
 // Kinds of notification.
@@ -377,15 +380,18 @@ const (
 	NotifySevereScreening = "severe_screening"
 	NotifySystemStuck     = "system_stuck"
 	NotifyBlocked         = "blocked"
+	NotifyTransferred     = "transferred"
 )
 
 // Message is a notification about a case to a role.
 type Message struct {
 	CaseID    string `json:"case_id"`
 	Reference string `json:"reference"`
-	To        string `json:"to"`   // supervisor, sending_office, caseworker, manager
-	Kind      string `json:"kind"` // overdue, missed_visit, severe_screening, system_stuck, blocked
-	Text      string `json:"text"` // at most 2000 characters, no personal data
+	To        string `json:"to"`   // supervisor, sending_office, caseworker, manager, receiving_office
+	Kind      string `json:"kind"` // overdue, missed_visit, severe_screening, system_stuck, blocked, transferred
+	// Office names the office for receiving_office (a case's office may change).
+	Office string `json:"office,omitempty"`
+	Text   string `json:"text"` // at most 2000 characters, no personal data
 }
 
 // MessageAccepted is the notification service's receipt.

@@ -360,11 +360,14 @@ func (s *Simulator) notify(c *call) reply {
 	switch {
 	case m.CaseID == "":
 		return refuse(http.StatusUnprocessableEntity, "case_id is required")
-	case !slices.Contains([]string{partners.ToSupervisor, partners.ToSendingOffice, partners.ToCaseworker, partners.ToManager}, m.To):
-		return refuse(http.StatusUnprocessableEntity, "to must be supervisor, sending_office, caseworker or manager")
+	case !slices.Contains([]string{partners.ToSupervisor, partners.ToSendingOffice, partners.ToCaseworker, partners.ToManager,
+		partners.ToReceivingOffice}, m.To):
+		return refuse(http.StatusUnprocessableEntity, "to must be supervisor, sending_office, caseworker, manager or receiving_office")
+	case m.To == partners.ToReceivingOffice && m.Office == "":
+		return refuse(http.StatusUnprocessableEntity, "office is required for receiving_office")
 	case !slices.Contains([]string{partners.NotifyOverdue, partners.NotifyMissedVisit, partners.NotifySevereScreening,
-		partners.NotifySystemStuck, partners.NotifyBlocked}, m.Kind):
-		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck or blocked")
+		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred}, m.Kind):
+		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked or transferred")
 	case m.Text == "" || len(m.Text) > 2000:
 		return refuse(http.StatusUnprocessableEntity, "text must be 1 to 2000 characters")
 	}

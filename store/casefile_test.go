@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 )
@@ -249,5 +250,53 @@ func TestRememberedAnswersAreSealed(t *testing.T) {
 		old, err := s.RememberedResponse(ctx, "k0")
 		require.NoError(t, err)
 		require.Equal(t, `{"old":1}`, old.Body)
+	})
+}
+
+// What a person wrote with an action (the workflow's event text) is sealed in the
+// timeline's row, opened by Timeline, kept once per event key, and erased when the
+// case is anonymised (the line stays).
+func TestTimelineTextIsSealedAndErasedOnAnonymisation(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		s = sealed(t, s)
+		ctx := context.Background()
+		c := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		actor := contract.Actor{User: "caseworker-de", Role: contract.RoleCaseworker}
+		ch := store.Changes{CaseID: c.ID, WrittenIn: 10, State: contract.CaseState{Seq: 2, Stage: contract.StageCounselling,
+			Status: contract.StatusActive, StageEnteredAt: at,
+			Plan: &contract.PlanState{Decisions: []contract.DecisionLog{{Comment: "Aminata's plan is fine"}}}},
+			Events: []store.Event{
+				{Key: c.ID + "/1", Type: "stage", Actor: actor, Summary: "Counselling", At: at},
+				{Key: c.ID + "/2", Type: "counselling", Actor: actor, Summary: "Counselling held: confirmed", At: at,
+					Text: "Aminata confirmed; her brother in Kankan"}}}
+		require.NoError(t, s.RecordChanges(ctx, ch))
+		require.NoError(t, s.RecordChanges(ctx, ch), "a retried write")
+		evs, err := s.Timeline(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+		require.Empty(t, evs[0].Text)
+		require.Equal(t, "Aminata confirmed; her brother in Kankan", evs[1].Text)
+
+		db, err := s.SQL()
+		require.NoError(t, err)
+		var raw string
+		require.NoError(t, db.QueryRow("SELECT text FROM timeline_events WHERE type = 'counselling' AND case_id = $1", c.ID).Scan(&raw))
+		require.NotContains(t, raw, "Aminata")
+		require.True(t, strings.HasPrefix(raw, "enc:"), "sealed")
+
+		_, err = db.Exec("UPDATE cases SET status = 'closed', closed_at = $1 WHERE id = $2", at.Add(-time.Hour), c.ID)
+		require.NoError(t, err)
+		n, err := s.AnonymiseClosedBefore(ctx, time.Now().UTC(), 10, store.AuditEntry{ActorUser: "retention", ActorRole: "system"})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		evs, err = s.Timeline(ctx, c.ID)
+		require.NoError(t, err)
+		require.Len(t, evs, 2, "the lines stay")
+		require.Empty(t, evs[1].Text, "the text is erased")
+		got, err := s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.NotContains(t, got.State, "Aminata", "nor the approvers' comments in the state")
 	})
 }

@@ -58,6 +58,8 @@ type Case struct {
 	DepartedAt         *time.Time
 	ClosedAt           *time.Time
 	AnonymisedAt       *time.Time
+	// ConsentWithdrawnAt: the person withdrew their consent to data processing.
+	ConsentWithdrawnAt *time.Time
 }
 
 // TimelineEvent is one line of a case's timeline: what happened, who did it, when.
@@ -70,7 +72,13 @@ type TimelineEvent struct {
 	ActorRole string
 	Summary   string
 	At        time.Time
+	// Text is what a person wrote with the action (a note, a comment, a reason):
+	// sealed at rest (timelineTextColumn), opened by Timeline; empty for most lines.
+	Text string
 }
+
+// timelineTextColumn is the name a timeline line's text is sealed under.
+const timelineTextColumn = "timeline_events.text"
 
 // Payment is the one payment of a plan item.
 type Payment struct {
@@ -269,6 +277,7 @@ type Record struct {
 	Type     string             `json:"type"`
 	Actor    contract.Actor     `json:"actor"`
 	Summary  string             `json:"summary"`
+	Text     string             `json:"text,omitempty"`
 	At       time.Time          `json:"at"`
 	State    contract.CaseState `json:"state"`
 	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
@@ -285,6 +294,9 @@ type Event struct {
 	Actor   contract.Actor `json:"actor"`
 	Summary string         `json:"summary"`
 	At      time.Time      `json:"at"`
+	// Text is what the person wrote with the action, if anything (free text,
+	// personal data: encrypted by the payload codec in Temporal, sealed at rest).
+	Text string `json:"text,omitempty"`
 }
 
 // Changes is what one workflow task of a case writes to the case file: the events
@@ -304,7 +316,7 @@ type Changes struct {
 // RecordCase writes one Record: Changes with one event.
 func (s *Store) RecordCase(ctx context.Context, r Record) error {
 	return s.RecordChanges(ctx, Changes{CaseID: r.CaseID, State: r.State, RunID: r.RunID, WrittenIn: r.WrittenIn,
-		Events: []Event{{Key: r.EventKey, Type: r.Type, Actor: r.Actor, Summary: r.Summary, At: r.At}}})
+		Events: []Event{{Key: r.EventKey, Type: r.Type, Actor: r.Actor, Summary: r.Summary, At: r.At, Text: r.Text}}})
 }
 
 // RecordChanges writes Changes idempotently, in one transaction: each event at
@@ -337,8 +349,12 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	}
 	events := make([]TimelineEvent, len(ch.Events))
 	for i, e := range ch.Events {
+		text, err := s.sealText(e.Text)
+		if err != nil {
+			return err
+		}
 		events[i] = TimelineEvent{CaseID: ch.CaseID, EventKey: e.Key, Type: e.Type, ActorUser: e.Actor.User,
-			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At}
+			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At, Text: text}
 	}
 	var payments []Payment
 	for _, p := range st.Procurement {
@@ -376,7 +392,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
-				DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at"})}).
+				DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at", "text"})}).
 				Create(&events).Error; err != nil {
 				return err
 			}
@@ -432,11 +448,31 @@ func closedAt(st contract.CaseState, at time.Time) *time.Time {
 	return &at
 }
 
-// Timeline returns a case's events, oldest first.
+// Timeline returns a case's events, oldest first, their text opened.
 func (s *Store) Timeline(ctx context.Context, caseID string) ([]TimelineEvent, error) {
 	var evs []TimelineEvent
-	err := s.db.WithContext(ctx).Where("case_id = ?", caseID).Order("at, id").Find(&evs).Error
-	return evs, err
+	if err := s.db.WithContext(ctx).Where("case_id = ?", caseID).Order("at, id").Find(&evs).Error; err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		if evs[i].Text == "" {
+			continue
+		}
+		text, err := s.sealer.Open(timelineTextColumn, evs[i].Text)
+		if err != nil {
+			return nil, err
+		}
+		evs[i].Text = text
+	}
+	return evs, nil
+}
+
+// sealText seals a timeline line's text; no text stays empty (most lines have none).
+func (s *Store) sealText(text string) (string, error) {
+	if text == "" {
+		return "", nil
+	}
+	return s.sealer.Seal(timelineTextColumn, text)
 }
 
 // Payments returns a case's payments.

@@ -34,7 +34,7 @@ func anonymisedState(st contract.CaseState) contract.CaseState {
 }
 
 // AnonymiseClosedBefore removes the personal data of up to limit cases closed
-// before cutoff and not yet anonymised, and records each in the audit trail (who:
+// before cutoff (or closed after their consent was withdrawn) and not yet anonymised, and records each in the audit trail (who:
 // the retention schedule; no personal data). What the statistics count stays:
 // country, offices, programme, stage, dates, amounts. It returns how many it did.
 func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, limit int, by AuditEntry) (int, error) {
@@ -49,7 +49,10 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 // anonymised, the longest closed first.
 func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	var ids []string
-	err := s.db.WithContext(ctx).Model(&Case{}).Where("status = 'closed' AND closed_at < ? AND anonymised_at IS NULL", cutoff).
+	// A case whose person withdrew their consent is not kept for the retention
+	// period: it is anonymised as soon as it is closed.
+	err := s.db.WithContext(ctx).Model(&Case{}).
+		Where("status = 'closed' AND anonymised_at IS NULL AND (closed_at < ? OR consent_withdrawn_at IS NOT NULL)", cutoff).
 		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
 	return ids, err
 }

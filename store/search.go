@@ -250,5 +250,6 @@ func eraseCaseFile(tx *gorm.DB, caseID string) error {
 			return err
 		}
 	}
-	return nil
+	// What people wrote with their actions; the lines themselves stay.
+	return tx.Model(&TimelineEvent{}).Where("case_id = ? AND text <> ''", caseID).Update("text", "").Error
 }

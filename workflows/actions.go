@@ -27,6 +27,8 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateVisit, w.canReportVisit, w.visited),
 		action(ctx, w, contract.UpdateWithdrawal, w.canWithdraw, w.withdrawn),
 		action(ctx, w, contract.UpdateCorrection, w.canCorrect, w.corrected),
+		action(ctx, w, contract.UpdateConsentWithdrawal, w.canWithdrawConsent, w.consentWithdrawn),
+		action(ctx, w, contract.UpdateTransfer, w.canTransfer, w.transferred),
 	)
 }
 
@@ -56,7 +58,7 @@ func (w *caseRun) gate(name string) error {
 	if w.st.Status == contract.StatusClosed {
 		return refuse(contract.RefusedWrongStage, "the case is closed")
 	}
-	if w.withdrawal != nil && name != contract.UpdateWithdrawal {
+	if w.withdrawal != nil && name != contract.UpdateWithdrawal && name != contract.UpdateConsentWithdrawal {
 		// Validators do not run on replay: refusing more is safe for cases in flight.
 		return refuse(contract.RefusedWrongStage, "the case is being closed (%s)", w.withdrawal.Body.Reason)
 	}
@@ -68,7 +70,9 @@ var peopleRoles = []contract.Role{contract.RoleCaseworker, contract.RoleApprover
 	contract.RoleManager}
 
 // openActions asks the validators which actions the case accepts now, and from
-// which role: each validator is run for a person of that role from any office,
+// which role (and, when only one of the case's offices may, which office): each
+// validator is run for a person of that role from any office, then from each of
+// the case's two offices,
 // with the action's target (a plan item, a visit). The workspace offers exactly
 // these, so the rules stay here. It reads the state and changes nothing.
 func (w *caseRun) openActions() []contract.OpenAction {
@@ -83,9 +87,27 @@ func (w *caseRun) openActions() []contract.OpenAction {
 				roles = append(roles, r)
 			}
 		}
-		if len(roles) > 0 {
-			out = append(out, contract.OpenAction{Name: name, Target: target, Roles: roles})
+		if len(roles) == 0 {
+			return
 		}
+		// Which of the case's offices the validator admits (for these roles).
+		var offices []string
+		for _, o := range []string{w.in.SendingOffice, w.in.ReceivingOffice} {
+			for _, r := range roles {
+				if validate(contract.Actor{Role: r, Office: o}) == nil {
+					offices = append(offices, o)
+					break
+				}
+			}
+		}
+		a := contract.OpenAction{Name: name, Target: target, Roles: roles}
+		switch {
+		case len(offices) == 0:
+			a.Offices = []string{"*"} // only people of every office (managers)
+		case len(offices) == 1:
+			a.Offices = offices
+		}
+		out = append(out, a)
 	}
 	probe := func(name string, validate func(contract.Actor) error) { offer(name, "", validate) }
 	probe(contract.UpdateCounselling, func(a contract.Actor) error {
@@ -120,6 +142,12 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	}
 	probe(contract.UpdateWithdrawal, func(a contract.Actor) error {
 		return w.canWithdraw(contract.Action[contract.Withdrawal]{Actor: a})
+	})
+	probe(contract.UpdateConsentWithdrawal, func(a contract.Actor) error {
+		return w.canWithdrawConsent(contract.Action[contract.ConsentWithdrawal]{Actor: a})
+	})
+	probe(contract.UpdateTransfer, func(a contract.Actor) error {
+		return w.canTransfer(contract.Action[contract.Transfer]{Actor: a})
 	})
 	return out
 }
@@ -173,7 +201,7 @@ func (w *caseRun) canCounsel(a contract.Action[contract.Counselling]) error {
 
 func (w *caseRun) counselled(ctx workflow.Context, a contract.Action[contract.Counselling]) {
 	w.st.Counselling = &contract.CounsellingState{Outcome: a.Body.Outcome, HeldAt: a.Body.HeldAt, By: a.Actor.User}
-	w.record(ctx, "counselling", a.Actor, "Counselling held: "+a.Body.Outcome)
+	w.recordText(ctx, "counselling", a.Actor, "Counselling held: "+a.Body.Outcome, a.Body.Notes)
 }
 
 // Screening and its clearance.
@@ -212,7 +240,7 @@ func (w *caseRun) canClear(a contract.Action[contract.Clearance]) error {
 
 func (w *caseRun) cleared(ctx workflow.Context, a contract.Action[contract.Clearance]) {
 	w.st.Screening.Clearance, w.st.Screening.ClearedBy = a.Body.Decision, a.Actor.User
-	w.record(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision)
+	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision, a.Body.Comment)
 }
 
 // Departure.
@@ -338,7 +366,7 @@ func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanD
 			p.Status = "approved"
 		}
 	}
-	w.record(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision))
+	w.recordText(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision), a.Body.Comment)
 }
 
 // Deliveries.
@@ -366,7 +394,7 @@ func (w *caseRun) delivered(ctx workflow.Context, a contract.Action[contract.Del
 	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
 	p := &w.st.Procurement[i]
 	p.Delivery = &contract.Delivered{DeliveredAt: a.Body.DeliveredAt, HandoverCertificate: a.Body.HandoverCertificate,
-		RecordedBy: a.Actor.User}
+		HandoverDocument: a.Body.HandoverDocument, RecordedBy: a.Actor.User}
 	p.Status = "delivered"
 	w.record(ctx, "delivered", a.Actor, "Item "+p.ItemID+" delivered, handover certificate "+a.Body.HandoverCertificate)
 }
@@ -398,7 +426,7 @@ func (w *caseRun) visited(ctx workflow.Context, a contract.Action[contract.Visit
 	v := &w.st.Monitoring[a.Body.Visit-1]
 	composite := a.Body.Scores.Composite()
 	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = "done", &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
-	w.record(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite))
+	w.recordText(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite), a.Body.Notes)
 }
 
 // Withdrawal (or death, or lost contact): always allowed before closure.
@@ -416,6 +444,36 @@ func (w *caseRun) canWithdraw(a contract.Action[contract.Withdrawal]) error {
 func (w *caseRun) withdrawn(ctx workflow.Context, a contract.Action[contract.Withdrawal]) {
 	w.withdrawal = &a
 	w.cancelProcess()
+	// Answer with the closed case: the compensation runs first.
+	_ = workflow.Await(ctx, func() bool { return w.st.Status == contract.StatusClosed })
+}
+
+// Consent withdrawn: the case closes for processing as a withdrawal does (what was
+// booked is released, nothing more is paid), with the reason recorded. It is
+// taken while another withdrawal closes the case too: the consent still counts.
+// Registering the update changes no history of a case that never receives it.
+
+func (w *caseRun) canWithdrawConsent(a contract.Action[contract.ConsentWithdrawal]) error {
+	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
+		return err
+	}
+	if err := w.ofThisCase(a.Actor); err != nil {
+		return err
+	}
+	if w.st.ConsentWithdrawnAt != nil {
+		return refuse(contract.RefusedDuplicate, "consent was already withdrawn")
+	}
+	return nil
+}
+
+func (w *caseRun) consentWithdrawn(ctx workflow.Context, a contract.Action[contract.ConsentWithdrawal]) {
+	at := a.Body.WithdrawnAt.UTC()
+	w.st.ConsentWithdrawnAt = &at
+	if w.withdrawal == nil {
+		w.withdrawal = &contract.Action[contract.Withdrawal]{Actor: a.Actor, RequestID: a.RequestID,
+			Body: contract.Withdrawal{Reason: string(contract.ClosedWithdrawn), Comment: contract.ConsentClosure}}
+		w.cancelProcess()
+	}
 	// Answer with the closed case: the compensation runs first.
 	_ = workflow.Await(ctx, func() bool { return w.st.Status == contract.StatusClosed })
 }

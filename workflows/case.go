@@ -88,7 +88,11 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		// The process was cancelled by a withdrawal: undo what was booked, then close.
 		w.undoBookings(ctx)
 		wd := w.withdrawal
-		err = w.close(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, "Case closed: "+wd.Body.Reason)
+		why := "Case closed: " + wd.Body.Reason
+		if wd.Body.Comment == contract.ConsentClosure && w.st.ConsentWithdrawnAt != nil {
+			why = "Case closed: withdrawn, " + contract.ConsentClosure // the reason, recorded in the summary
+		}
+		err = w.closeWithText(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, why, wd.Body.Comment)
 	case temporal.IsCanceledError(err):
 		// The workflow itself was cancelled (by an operator): compensate even so.
 		dctx := disconnected(ctx)

@@ -512,21 +512,27 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		return out
 	}
 	cw := []contract.Role{contract.RoleCaseworker}
+	cwAp := []contract.Role{contract.RoleCaseworker, contract.RoleApprover}
 	c := newCase(t).
 		at(30*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"counselling/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()))
 			require.NotEmpty(c.t, c.state().Next)
+			st := c.state()
+			require.True(c.t, st.OpenTo(contract.UpdateTransfer, "", contract.RoleApprover, "DE-BER"))
+			require.False(c.t, st.OpenTo(contract.UpdateTransfer, "", contract.RoleCaseworker, "GN-CKY"),
+				"only the sending office transfers")
+			require.True(c.t, st.OpenTo(contract.UpdateConsentWithdrawal, "", contract.RoleCaseworker, "GN-CKY"))
 			limits := c.state().PlanLimits
 			require.Equal(c.t, "2500.00", limits.Cap.Amount, "2 adults and a minor")
 			require.Equal(c.t, "2000.00", limits.SecondApprovalAbove.Amount)
 		}).
 		at(time.Hour, counselling("confirmed")).
 		at(90*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"screening/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()))
 		}).
 		at(2*time.Hour, screening("high")).
 		at(150*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw},
+			require.Equal(c.t, map[string][]contract.Role{"screening-clearance/": {contract.RoleApprover}, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp},
 				open(c.state()))
 		}).
 		at(3*time.Hour, func(c *caseTest) {
@@ -534,27 +540,196 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 				Body: contract.Clearance{Decision: "cleared"}})
 		}).
 		at(210*time.Minute, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw}, open(c.state()),
+			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()),
 				"a medical result by hand while the assessment is awaited")
 		}).
 		at(4*time.Hour, medical("fit", 30*day, 0)).
 		at(5*time.Hour, departed).
 		at(6*time.Hour, arrived).
 		at(7*time.Hour, func(c *caseTest) {
-			require.Equal(c.t, map[string][]contract.Role{"plan/": cw, "withdrawal/": cw}, open(c.state()))
+			require.Equal(c.t, map[string][]contract.Role{"plan/": cw, "withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
 		at(8*time.Hour, plan("plan", cwGN, item("cash", "400.00"), item("in_kind", "900.00"))).
 		at(9*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"plan-decision/": {contract.RoleApprover},
-				"withdrawal/": cw}, open(c.state()))
+				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
 		at(10*time.Hour, decide("approve", apGN, "approve")).
 		at(11*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"delivery/p1-2": {contract.RoleCaseworker, contract.RoleProcurement},
-				"withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
+				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
 		}).
 		at(12*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Equal(t, contract.StatusClosed, st.Status)
 	require.Empty(t, c.refusal("clear"))
+}
+
+// What people write with their actions reaches the case file with the action's
+// event: counselling and visit notes, a clearance's, a plan decision's and a
+// withdrawal's comment.
+func TestWhatPeopleWriteReachesTheCaseFile(t *testing.T) {
+	texts := func(c *caseTest) map[string]string {
+		out := map[string]string{}
+		for _, w := range c.p.writes {
+			for _, e := range w.Events {
+				if e.Text != "" {
+					out[e.Type] = e.Text
+				}
+			}
+		}
+		return out
+	}
+	c := newCase(t).
+		at(time.Hour, func(c *caseTest) {
+			c.act("counselling", contract.UpdateCounselling, contract.Action[contract.Counselling]{Actor: cwDE,
+				Body: contract.Counselling{Outcome: "confirmed", HeldAt: c.now(), Notes: "interpreter present"}})
+		}).
+		at(2*time.Hour, screening("high")).
+		at(3*time.Hour, func(c *caseTest) {
+			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
+				Body: contract.Clearance{Decision: "cleared", Comment: "mitigations adequate"}})
+		}).
+		at(4*time.Hour, medical("fit", 30*day, 0)).
+		at(5*time.Hour, departed).
+		at(6*time.Hour, arrived).
+		at(7*time.Hour, plan("plan", cwGN, item("cash", "400.00"))).
+		at(8*time.Hour, decide("approve", apGN, "approve")).
+		at(100*day, func(c *caseTest) {
+			c.act("visit-1", contract.UpdateVisit, contract.Action[contract.Visit]{Actor: cwGN,
+				Body: contract.Visit{Visit: 1, VisitedAt: c.now(), Notes: "shop open",
+					Scores: contract.Scores{Economic: 0.5, Social: 0.5, Psychosocial: 0.5}}})
+		}).
+		at(101*day, func(c *caseTest) {
+			c.act("withdrawal", contract.UpdateWithdrawal, contract.Action[contract.Withdrawal]{Actor: cwGN,
+				Body: contract.Withdrawal{Reason: "absconded", Comment: "no answer since March"}})
+		})
+	st := c.run()
+	require.Equal(t, contract.ClosedAbsconded, st.ClosureReason)
+	require.Equal(t, map[string]string{"counselling": "interpreter present", "clearance": "mitigations adequate",
+		"plan_decision": "reviewed", "visit": "shop open", "closed": "no answer since March"}, texts(c))
+}
+
+func withdrawConsent(label string, by contract.Actor) func(*caseTest) {
+	return func(c *caseTest) {
+		no := false
+		c.act(label, contract.UpdateConsentWithdrawal, contract.Action[contract.ConsentWithdrawal]{Actor: by,
+			Body: contract.ConsentWithdrawal{DataProcessing: &no, WithdrawnAt: c.now()}})
+	}
+}
+
+// A withdrawal of consent closes the case as a withdrawal does (the held flight
+// and the escort are released), with the reason recorded; only a caseworker of
+// the case's offices sends it, and once.
+func TestAWithdrawalOfConsentClosesTheCase(t *testing.T) {
+	c := newCase(t)
+	c.p.departIn = 3 * day
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 1*day, 0)).
+		at(4*time.Hour-time.Minute, withdrawConsent("approver", apDE)).
+		at(4*time.Hour-time.Second, withdrawConsent("other office", contract.Actor{User: "cw-sn", Role: contract.RoleCaseworker, Office: "SN-DKR"})).
+		at(4*time.Hour, withdrawConsent("consent", cwGN))
+	st := c.run()
+
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
+	require.NotNil(t, st.ConsentWithdrawnAt)
+	require.Equal(t, start.Add(4*time.Hour), *st.ConsentWithdrawnAt)
+	require.Empty(t, c.refusal("consent"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("approver"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("other office"))
+	require.Equal(t, []string{"travel/1/cancel=1"}, c.p.keysWithPrefix("/travel/1/cancel"))
+	var closed store.Event
+	for _, w := range c.p.writes {
+		for _, e := range w.Events {
+			if e.Type == "closed" {
+				closed = e
+			}
+		}
+	}
+	require.Equal(t, "Case closed: withdrawn, consent withdrawn", closed.Summary)
+	require.Equal(t, cwGN, closed.Actor)
+}
+
+// Consent withdrawn while a withdrawal is already closing the case: taken, and
+// the case closes once, for the first withdrawal's reason.
+func TestConsentWithdrawnWhileAWithdrawalClosesTheCase(t *testing.T) {
+	c := newCase(t)
+	unavailable := temporal.NewApplicationError("travel: 503", "PartnerUnavailable")
+	c.p.fail["CancelEscort"] = []error{unavailable, unavailable, unavailable}
+	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
+		at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+		at(4*time.Hour, withdraw("absconded")).
+		at(4*time.Hour+time.Second, withdrawConsent("consent", cwDE)).
+		at(4*time.Hour+2*time.Second, withdrawConsent("again", cwDE))
+	st := c.run()
+	require.Equal(t, contract.ClosureReason("absconded"), st.ClosureReason)
+	require.Empty(t, c.refusal("consent"))
+	require.Equal(t, contract.RefusedDuplicate, c.refusal("again"))
+	require.NotNil(t, st.ConsentWithdrawnAt)
+}
+
+func transfer(label string, by contract.Actor, office string) func(*caseTest) {
+	return func(c *caseTest) {
+		c.act(label, contract.UpdateTransfer, contract.Action[contract.Transfer]{Actor: by,
+			Body: contract.Transfer{ReceivingOffice: office, Reason: "the family moved to Nzérékoré"}})
+	}
+}
+
+// A case moves to another receiving office before departure, by the sending
+// office: both receiving offices are told, the event keeps the reason, the new
+// office decides from then on; the old one no longer may, and after departure
+// no transfer is taken.
+func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
+	apNZR := contract.Actor{User: "approver-nzr", Role: contract.RoleApprover, Office: "GN-NZR"}
+	c := newCase(t).
+		at(time.Hour, counselling("confirmed")).
+		at(90*time.Minute, transfer("by the receiving office", cwGN, "GN-NZR")).
+		at(100*time.Minute, transfer("by procurement", contract.Actor{User: "p", Role: contract.RoleProcurement, Office: "DE-BER"}, "GN-NZR")).
+		at(110*time.Minute, transfer("to the sending office", apDE, "DE-BER")).
+		at(2*time.Hour, transfer("transfer", apDE, "GN-NZR")).
+		at(2*time.Hour+time.Minute, transfer("retried", apDE, "GN-NZR")).
+		at(3*time.Hour, screening("high")).
+		at(4*time.Hour, func(c *caseTest) {
+			c.act("old office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apGN,
+				Body: contract.Clearance{Decision: "cleared"}})
+		}).
+		at(5*time.Hour, func(c *caseTest) {
+			c.act("new office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apNZR,
+				Body: contract.Clearance{Decision: "cleared"}})
+		}).
+		at(6*time.Hour, medical("fit", 30*day, 0)).
+		at(7*time.Hour, departed).
+		at(8*time.Hour, transfer("after departure", cwDE, "GN-KAN")).
+		at(9*time.Hour, withdraw("withdrawn"))
+	st := c.run()
+	require.Equal(t, contract.StatusClosed, st.Status)
+	require.Empty(t, c.refusal("transfer"))
+	require.Empty(t, c.refusal("retried"), "a retry of the same transfer is taken, and does nothing")
+	require.Equal(t, contract.RefusedForbidden, c.refusal("by the receiving office"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("by procurement"))
+	require.Equal(t, contract.RefusedInvalid, c.refusal("to the sending office"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("old office clears"))
+	require.Empty(t, c.refusal("new office clears"))
+	require.Equal(t, contract.RefusedWrongStage, c.refusal("after departure"))
+
+	var offices []string
+	for _, n := range c.p.notes {
+		if n.Kind == "transferred" {
+			require.Equal(t, "receiving_office", n.To)
+			offices = append(offices, n.Office)
+		}
+	}
+	require.Equal(t, []string{"GN-CKY", "GN-NZR"}, offices, "both receiving offices are told, once")
+	var moved []store.Event
+	for _, w := range c.p.writes {
+		for _, e := range w.Events {
+			if e.Type == "transferred" {
+				moved = append(moved, e)
+			}
+		}
+	}
+	require.Len(t, moved, 1)
+	require.Equal(t, "Transferred from receiving office GN-CKY to GN-NZR", moved[0].Summary)
+	require.Equal(t, "the family moved to Nzérékoré", moved[0].Text)
 }

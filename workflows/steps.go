@@ -138,9 +138,16 @@ func (w *caseRun) key(step string) string { return w.in.CaseID + "/" + step }
 // writes all a workflow task recorded at once; before, each record was a local
 // activity of its own that the step waited for.
 func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, summary string) {
+	w.recordText(ctx, typ, by, summary, "")
+}
+
+// recordText records a change with what the person wrote with it (a note, a
+// comment, a reason): the case file keeps it sealed, beside the timeline line.
+// The text only changes the case file's input, not the commands: no version.
+func (w *caseRun) recordText(ctx workflow.Context, typ string, by contract.Actor, summary, text string) {
 	w.st.Seq++
 	ev := store.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ, Actor: by, Summary: summary,
-		At: workflow.Now(ctx).UTC()}
+		At: workflow.Now(ctx).UTC(), Text: text}
 	if w.writesOncePerTask() {
 		w.unwritten = append(w.unwritten, ev)
 		return
@@ -148,7 +155,7 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 	if w.finishesInFlightCalls() {
 		ctx = disconnected(ctx)
 	}
-	rec := store.Record{CaseID: w.in.CaseID, EventKey: ev.Key, Type: typ, Actor: by, Summary: summary, At: ev.At,
+	rec := store.Record{CaseID: w.in.CaseID, EventKey: ev.Key, Type: typ, Actor: by, Summary: summary, Text: text, At: ev.At,
 		State: w.snapshot(), WrittenIn: w.writtenIn(ctx)}
 	if err := workflow.ExecuteLocalActivity(caseFileOptions(ctx), acts.RecordCase, rec).Get(ctx, nil); err != nil {
 		// Retries are unlimited: only cancellation ends them, and then the next
@@ -256,13 +263,23 @@ func (w *caseRun) syncRegistry(ctx workflow.Context) error {
 // notify tells a person without holding the case up: the notification retries on
 // its own while the case goes on.
 func (w *caseRun) notify(ctx workflow.Context, to, kind, text string) {
+	w.notifyMessage(ctx, to, partners.Message{CaseID: w.in.CaseID, Reference: w.in.Reference, To: to, Kind: kind, Text: text})
+}
+
+// notifyOffice tells a receiving office, named (a transfer tells two).
+func (w *caseRun) notifyOffice(ctx workflow.Context, office, kind, text string) {
+	w.notifyMessage(ctx, partners.ToReceivingOffice+":"+office, partners.Message{CaseID: w.in.CaseID,
+		Reference: w.in.Reference, To: partners.ToReceivingOffice, Office: office, Kind: kind, Text: text})
+}
+
+func (w *caseRun) notifyMessage(ctx workflow.Context, to string, m partners.Message) {
+	kind := m.Kind
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		Summary:             "Notify " + to + ": " + kind,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute, NonRetryableErrorTypes: []string{activities.ErrPartnerRejected}},
 	})
-	f := workflow.ExecuteActivity(ctx, acts.Notify, w.key(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)),
-		partners.Message{CaseID: w.in.CaseID, Reference: w.in.Reference, To: to, Kind: kind, Text: text})
+	f := workflow.ExecuteActivity(ctx, acts.Notify, w.key(fmt.Sprintf("notify/%d/%s/%s", w.st.Seq, to, kind)), m)
 	w.notifying++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		_ = f.Get(ctx, nil)
@@ -367,6 +384,11 @@ func partnerMessage(err error) string {
 
 // close ends the case with one closure reason.
 func (w *caseRun) close(ctx workflow.Context, reason contract.ClosureReason, by contract.Actor, why string) error {
+	return w.closeWithText(ctx, reason, by, why, "")
+}
+
+// closeWithText closes the case, keeping what the person who closed it wrote.
+func (w *caseRun) closeWithText(ctx workflow.Context, reason contract.ClosureReason, by contract.Actor, why, text string) error {
 	ctx = disconnected(ctx)
 	w.st.Stage, w.st.Status, w.st.ClosureReason = contract.StageClosed, contract.StatusClosed, reason
 	w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = contract.WaitingNobody, nil, false
@@ -378,7 +400,7 @@ func (w *caseRun) close(ctx workflow.Context, reason contract.ClosureReason, by 
 	}
 	w.next = ""
 	w.show(ctx)
-	w.record(ctx, "closed", by, why)
+	w.recordText(ctx, "closed", by, why, text)
 	err := w.syncRegistry(ctx)
 	w.notificationsSent(ctx)
 	return err

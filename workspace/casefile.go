@@ -68,6 +68,46 @@ func (w *Workspace) assignOwner(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/cases/"+id)
 }
 
+// withdrawConsent records that the person withdrew their consent (checked once
+// more by the person first): the case closes through its workflow.
+func (w *Workspace) withdrawConsent(c *gin.Context) {
+	id := c.Param("id")
+	f := c.Request.PostForm
+	if f.Get("confirm_consent") != "true" {
+		w.showCase(c, http.StatusUnprocessableEntity, id, contract.UpdateConsentWithdrawal, f, &problem{Kind: api.KindInvalid,
+			Fields: map[string]string{"confirm_consent": "confirm.consent"},
+			Order:  []contract.FieldError{{Field: "confirm_consent", Message: "confirm.consent"}}})
+		return
+	}
+	no := false
+	_, err := w.api.WithdrawConsent(c.Request.Context(), id,
+		contract.ConsentWithdrawal{DataProcessing: &no, WithdrawnAt: formTime(f.Get("withdrawn_at"))})
+	if err != nil {
+		w.refusedOnCase(c, id, contract.UpdateConsentWithdrawal, err)
+		return
+	}
+	w.flash(c, "done."+contract.UpdateConsentWithdrawal)
+	c.Redirect(http.StatusSeeOther, "/cases/"+id)
+}
+
+// transfer moves the case to another receiving office. The person stays on the
+// case: the sending office still sees it.
+func (w *Workspace) transfer(c *gin.Context) {
+	id := c.Param("id")
+	f := c.Request.PostForm
+	_, err := w.api.Transfer(c.Request.Context(), id, api.TransferRequest{
+		ReceivingOffice: strings.ToUpper(strings.TrimSpace(f.Get("receiving_office"))),
+		AreaOfReturn: api.Area{Region: strings.TrimSpace(f.Get("area_of_return.region")),
+			District: strings.TrimSpace(f.Get("area_of_return.district"))},
+		Reason: strings.TrimSpace(f.Get("reason"))})
+	if err != nil {
+		w.refusedOnCase(c, id, contract.UpdateTransfer, err)
+		return
+	}
+	w.flash(c, "done."+contract.UpdateTransfer)
+	c.Redirect(http.StatusSeeOther, "/cases/"+id)
+}
+
 // refusedOnCase shows a refusal on the case page beside the form that was sent.
 func (w *Workspace) refusedOnCase(c *gin.Context, id, form string, err error) {
 	p := problemOf(err)

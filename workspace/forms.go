@@ -94,7 +94,7 @@ var actions = map[string]action{
 	}},
 	contract.UpdateDelivery: {name: contract.UpdateDelivery, read: func(f url.Values) api.Request {
 		return contract.Delivery{ItemID: f.Get("target"), DeliveredAt: formTime(f.Get("delivered_at")),
-			HandoverCertificate: strings.TrimSpace(f.Get("handover_certificate"))}
+			HandoverCertificate: strings.TrimSpace(f.Get("handover_certificate")), HandoverDocument: f.Get("handover_document")}
 	}},
 	contract.UpdateVisit: {name: contract.UpdateVisit, read: func(f url.Values) api.Request {
 		n, _ := strconv.Atoi(f.Get("target"))

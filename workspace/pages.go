@@ -238,6 +238,17 @@ type casePageData struct {
 	Offices     []string // the case's two offices, for its owners
 }
 
+// HandoverDocs are the case's documents a delivery may name as its certificate's scan.
+func (d casePageData) HandoverDocs() []api.DocumentMeta {
+	var out []api.DocumentMeta
+	for _, doc := range d.Case.Documents {
+		if doc.Kind == "handover_certificate" {
+			out = append(out, doc)
+		}
+	}
+	return out
+}
+
 // Owner is the case's owner at an office, or "".
 func (d casePageData) Owner(office string) string { return d.Case.Owners[office] }
 
@@ -277,12 +288,12 @@ func (d casePageData) Flight() string {
 
 // Open says whether the case accepts the action from the person now.
 func (d casePageData) Open(p pageData, name string) bool {
-	return p.User != nil && d.Case.Open(name, "", p.User.Role)
+	return p.User != nil && d.Case.OpenTo(name, "", p.User.Role, p.User.Office)
 }
 
 // OpenFor says so for an action about a target (a plan item, a visit).
 func (d casePageData) OpenFor(p pageData, name, target string) bool {
-	return p.User != nil && d.Case.Open(name, target, p.User.Role)
+	return p.User != nil && d.Case.OpenTo(name, target, p.User.Role, p.User.Office)
 }
 
 // AnyOpen says whether the case accepts any action from the person now.

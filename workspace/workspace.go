@@ -125,10 +125,12 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	in.POST("/cases/:id/documents", w.uploadDocument)
 	in.GET("/cases/:id/documents/:doc", w.downloadDocument)
 	in.POST("/cases/:id/owner", w.assignOwner)
+	in.POST("/cases/:id/consent", w.only(cw), w.withdrawConsent)
+	in.POST("/cases/:id/transfer", w.only(cw, ap), w.transfer)
 	in.GET("/stuck", w.only(mg), w.stuckPage)
 	in.GET("/reports", w.only(mg), w.reportPage)
 	in.GET("/reports/monthly.csv", w.only(mg), w.reportCSV)
-	_ = []contract.Role{ap, pr}
+	_ = []contract.Role{pr}
 }
 
 // headers: what every page sends. No script but the workspace's own files, no
