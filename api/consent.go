@@ -56,11 +56,7 @@ func (s *Server) withdrawConsent(ctx context.Context, cs *store.Case, body contr
 	if err != nil {
 		return CaseView{}, err
 	}
-	again, err := s.store.CaseByID(ctx, cs.ID)
-	if err != nil {
-		return CaseView{}, err
-	}
-	return s.caseView(ctx, again)
+	return s.caseViewNow(ctx, cs.ID)
 }
 
 func (s *Server) postConsent(c *gin.Context) {

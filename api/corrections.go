@@ -199,11 +199,7 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 	if err != nil {
 		return CaseView{}, err
 	}
-	again, err := s.store.CaseByID(ctx, cs.ID)
-	if err != nil {
-		return CaseView{}, err
-	}
-	return s.caseView(ctx, again)
+	return s.caseViewNow(ctx, cs.ID)
 }
 
 // correctProcess sends the workflow the counts and flags a correction changes,
@@ -223,6 +219,16 @@ func (s *Server) correctProcess(ctx context.Context, p Principal, cs *store.Case
 }
 
 // caseView is the case as the case file has it (the workflow's projection).
+// caseViewNow is the view of a case as its file now stands, after a change the
+// caller made to it.
+func (s *Server) caseViewNow(ctx context.Context, caseID string) (CaseView, error) {
+	cs, err := s.store.CaseByID(ctx, caseID)
+	if err != nil {
+		return CaseView{}, err
+	}
+	return s.caseView(ctx, cs)
+}
+
 func (s *Server) caseView(ctx context.Context, cs *store.Case) (CaseView, error) {
 	st, err := cs.LiveState()
 	if err != nil {

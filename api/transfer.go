@@ -82,11 +82,7 @@ func (s *Server) Transfer(ctx context.Context, caseID string, r TransferRequest)
 	if err != nil {
 		return CaseView{}, err
 	}
-	again, err := s.store.CaseByID(ctx, cs.ID)
-	if err != nil {
-		return CaseView{}, err
-	}
-	return s.caseView(ctx, again)
+	return s.caseViewNow(ctx, cs.ID)
 }
 
 func (s *Server) postTransfer(c *gin.Context) {

@@ -96,12 +96,7 @@ func (w *Workspace) caseList(c *gin.Context) {
 	d := listData{Filter: q, Stages: contract.Stages, Waiting: waitingOn}
 	items, next, err := w.api.ListCases(c.Request.Context(), q)
 	if err != nil {
-		if api.ProblemOf(err).Kind != api.KindInvalid {
-			w.fail(c, err)
-			return
-		}
-		w.render(c, http.StatusUnprocessableEntity, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d,
-			Problem: problemOf(err)})
+		w.listRefused(c, d, err)
 		return
 	}
 	d.Cases = items
@@ -126,16 +121,22 @@ func (w *Workspace) caseSearch(c *gin.Context) {
 		Name: strings.TrimSpace(f.Get("name")), Phone: strings.TrimSpace(f.Get("phone")),
 		DocumentNumber: strings.TrimSpace(f.Get("document_number"))})
 	if err != nil {
-		if api.ProblemOf(err).Kind != api.KindInvalid {
-			w.fail(c, err)
-			return
-		}
-		w.render(c, http.StatusUnprocessableEntity, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d,
-			Problem: problemOf(err)})
+		w.listRefused(c, d, err)
 		return
 	}
 	d.Cases = res.Items
 	w.render(c, http.StatusOK, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d})
+}
+
+// listRefused shows the cases page with what is wrong in its filters or search
+// terms beside them; any other failure is an error page.
+func (w *Workspace) listRefused(c *gin.Context, d listData, err error) {
+	if api.ProblemOf(err).Kind != api.KindInvalid {
+		w.fail(c, err)
+		return
+	}
+	w.render(c, http.StatusUnprocessableEntity, "cases", pageData{Title: "cases.title", Nav: "cases", Data: d,
+		Problem: problemOf(err)})
 }
 
 // Registering a return.
