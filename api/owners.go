@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
+	"go.temporal.io/sdk/client"
 )
 
 // OwnerRequest is the body of PUT /cases/{id}/owner: who owns the case at one
@@ -83,11 +85,33 @@ func (s *Server) SetOwner(ctx context.Context, p Principal, caseID string, r Own
 	if err != nil {
 		return CaseOwners{}, err
 	}
+	if r.User != "" && cs.Status == string(contract.StatusActive) {
+		s.notifyOwner(ctx, p, cs, r)
+	}
 	owners, err := s.store.Owners(ctx, cs.ID)
 	if err != nil {
 		return CaseOwners{}, err
 	}
 	return CaseOwners{CaseID: cs.ID, Owners: orNoOwners(owners[cs.ID])}, nil
+}
+
+// notifyOwner has the case's workflow tell the new owner (an update: the
+// notification is an activity, retried until the service takes it). The owner is
+// in the case file already: if the workflow cannot be reached now, the assignment
+// stands, the new owner finds it under "mine", and the failure is logged.
+func (s *Server) notifyOwner(ctx context.Context, p Principal, cs *store.Case, r OwnerRequest) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: cs.WorkflowID, UpdateName: contract.UpdateOwnerAssigned, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{contract.Action[contract.OwnerAssigned]{Actor: p, Body: contract.OwnerAssigned{Office: r.Office, User: r.User}}},
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err != nil {
+		loggerFrom(ctx).Warn("the new owner was not notified", "case_id", cs.ID, "error", err.Error())
+	}
 }
 
 func orNoOwners(m map[string]string) map[string]string {

@@ -393,6 +393,10 @@ func TestCaseOwnership(t *testing.T) {
 		r := put("dev-caseworker", "DE-BER", "caseworker-de")
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
 		require.Equal(t, map[string]any{"DE-BER": "caseworker-de"}, r.JSON(t)["owners"])
+		// The new owner is told (the simulated notification service counts it).
+		h.eventually("the owner's notification", 30*time.Second, func() bool {
+			return h.s.Simulator.Counts().Notifications["assigned"] == 1
+		})
 		require.Equal(t, http.StatusConflict, put("dev-caseworker-de-2", "DE-BER", "caseworker-de-2").Status, "already owned")
 		require.Equal(t, http.StatusForbidden, put("dev-caseworker-de-2", "DE-BER", "caseworker-de").Status, "only themselves")
 		require.Equal(t, http.StatusForbidden, put("dev-caseworker-gn", "DE-BER", "caseworker-gn").Status, "only their office")

@@ -381,6 +381,7 @@ const (
 	NotifySystemStuck     = "system_stuck"
 	NotifyBlocked         = "blocked"
 	NotifyTransferred     = "transferred"
+	NotifyAssigned        = "assigned" // to a caseworker (User): the case is now theirs
 )
 
 // Message is a notification about a case to a role.
@@ -388,10 +389,12 @@ type Message struct {
 	CaseID    string `json:"case_id"`
 	Reference string `json:"reference"`
 	To        string `json:"to"`   // supervisor, sending_office, caseworker, manager, receiving_office
-	Kind      string `json:"kind"` // overdue, missed_visit, severe_screening, system_stuck, blocked, transferred
+	Kind      string `json:"kind"` // overdue, missed_visit, severe_screening, system_stuck, blocked, transferred, assigned
 	// Office names the office for receiving_office (a case's office may change).
 	Office string `json:"office,omitempty"`
-	Text   string `json:"text"` // at most 2000 characters, no personal data
+	// User names the caseworker, for a message to one (assigned).
+	User string `json:"user,omitempty"`
+	Text string `json:"text"` // at most 2000 characters, no personal data
 }
 
 // MessageAccepted is the notification service's receipt.

@@ -366,8 +366,10 @@ func (s *Simulator) notify(c *call) reply {
 	case m.To == partners.ToReceivingOffice && m.Office == "":
 		return refuse(http.StatusUnprocessableEntity, "office is required for receiving_office")
 	case !slices.Contains([]string{partners.NotifyOverdue, partners.NotifyMissedVisit, partners.NotifySevereScreening,
-		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred}, m.Kind):
-		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked or transferred")
+		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned}, m.Kind):
+		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred or assigned")
+	case m.Kind == partners.NotifyAssigned && (m.To != partners.ToCaseworker || m.User == ""):
+		return refuse(http.StatusUnprocessableEntity, "an assignment is told to the caseworker: to caseworker, with user")
 	case m.Text == "" || len(m.Text) > 2000:
 		return refuse(http.StatusUnprocessableEntity, "text must be 1 to 2000 characters")
 	}

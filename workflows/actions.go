@@ -29,6 +29,7 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateCorrection, w.canCorrect, w.corrected),
 		action(ctx, w, contract.UpdateConsentWithdrawal, w.canWithdrawConsent, w.consentWithdrawn),
 		action(ctx, w, contract.UpdateTransfer, w.canTransfer, w.transferred),
+		action(ctx, w, contract.UpdateOwnerAssigned, w.canNotifyOwner, w.ownerAssigned),
 	)
 }
 
