@@ -213,6 +213,8 @@ func TestWorkspacePages(t *testing.T) {
 	pr := h.browser("")
 	pr.signIn("procurement-gn")
 	require.Equal(t, http.StatusForbidden, pr.get("/cases/new").status)
+	require.Equal(t, http.StatusForbidden, pr.post("/cases/new", registrationForm(pr, "ByProcurement")).status,
+		"the form's POST meets Register's own check")
 	require.Equal(t, http.StatusForbidden, pr.get("/stuck").status)
 	require.Equal(t, http.StatusForbidden, cw.get("/reports").status)
 	wrongRole := pr.post(casePath+"/actions/screening", pr.form("risk", "low"))

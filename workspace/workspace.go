@@ -106,10 +106,10 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	pub.GET("/signin/callback", w.signInCallback)
 	pub.GET("/lang/:lang", w.switchLanguage)
 
+	// A form's POST needs no role check here: the API's function it calls checks
+	// the person (one rule, one place). only() chooses which pages to show.
 	const (
 		cw = contract.RoleCaseworker
-		ap = contract.RoleApprover
-		pr = contract.RoleProcurement
 		mg = contract.RoleManager
 	)
 	in := r.Group("/", w.headers, w.signedIn, w.checkCSRF)
@@ -118,19 +118,18 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	in.GET("/cases", w.caseList)
 	in.POST("/cases/search", w.caseSearch)
 	in.GET("/cases/new", w.only(cw), w.registrationPage)
-	in.POST("/cases/new", w.only(cw), w.register)
+	in.POST("/cases/new", w.register)
 	in.GET("/cases/:id", w.casePage)
 	in.POST("/cases/:id/actions/:action", w.act)
 	in.POST("/cases/:id/notes", w.addNote)
 	in.POST("/cases/:id/documents", w.uploadDocument)
 	in.GET("/cases/:id/documents/:doc", w.downloadDocument)
 	in.POST("/cases/:id/owner", w.assignOwner)
-	in.POST("/cases/:id/consent", w.only(cw), w.withdrawConsent)
-	in.POST("/cases/:id/transfer", w.only(cw, ap), w.transfer)
+	in.POST("/cases/:id/consent", w.withdrawConsent)
+	in.POST("/cases/:id/transfer", w.transfer)
 	in.GET("/stuck", w.only(mg), w.stuckPage)
 	in.GET("/reports", w.only(mg), w.reportPage)
 	in.GET("/reports/monthly.csv", w.only(mg), w.reportCSV)
-	_ = []contract.Role{pr}
 }
 
 // headers: what every page sends. No script but the workspace's own files, no
