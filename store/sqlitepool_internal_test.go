@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -27,42 +28,55 @@ func TestReadsAreTheStatementsThatStartWithSelect(t *testing.T) {
 }
 
 // Writers take their turns in the order they asked; a wait ends with its context
-// or, like busy_timeout, after the pool's limit, as "database is locked".
+// or, like busy_timeout, after the pool's limit, as "database is locked". The
+// test runs in a synctest bubble: synctest.Wait returns once each writer is
+// blocked in its turn, so the queue's order is the order they were started in,
+// and the limit passes on the bubble's clock, not the machine's.
 func TestWritersTakeTurnsInOrder(t *testing.T) {
-	p := newSQLitePool(nil, nil, 200*time.Millisecond)
-	release, err := p.take(context.Background())
-	require.NoError(t, err)
+	synctest.Test(t, func(t *testing.T) {
+		p := newSQLitePool(nil, nil, 200*time.Millisecond)
+		release, err := p.take(context.Background())
+		require.NoError(t, err)
 
-	var mu sync.Mutex
-	var order []int
-	var wg sync.WaitGroup
-	for i := range 5 {
-		wg.Go(func() {
-			r, err := p.take(context.Background())
-			require.NoError(t, err)
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			r()
-		})
-		time.Sleep(10 * time.Millisecond) // queued in this order
-	}
+		var mu sync.Mutex
+		var order []int
+		errs := make([]error, 5)
+		var wg sync.WaitGroup
+		for i := range 5 {
+			wg.Go(func() {
+				r, err := p.take(context.Background())
+				if errs[i] = err; err != nil {
+					return
+				}
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				r()
+			})
+			synctest.Wait() // writer i waits for its turn before i+1 asks
+		}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	_, err = p.take(ctx)
-	require.ErrorIs(t, err, context.Canceled)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = p.take(ctx)
+		require.ErrorIs(t, err, context.Canceled)
 
-	release()
-	wg.Wait()
-	require.Equal(t, []int{0, 1, 2, 3, 4}, order)
+		release()
+		wg.Wait()
+		for i, err := range errs {
+			require.NoError(t, err, "writer %d", i)
+		}
+		require.Equal(t, []int{0, 1, 2, 3, 4}, order)
 
-	release, err = p.take(context.Background())
-	require.NoError(t, err)
-	_, err = p.take(context.Background())
-	require.ErrorIs(t, err, errWriterBusy)
-	require.True(t, Unavailable(err), "a client is told to retry")
-	release()
+		release, err = p.take(context.Background())
+		require.NoError(t, err)
+		began := time.Now()
+		_, err = p.take(context.Background())
+		require.ErrorIs(t, err, errWriterBusy)
+		require.True(t, Unavailable(err), "a client is told to retry")
+		require.Equal(t, 200*time.Millisecond, time.Since(began), "the wait ends at the pool's limit")
+		release()
+	})
 }
 
 // The read pool is read-only: a write sent there fails instead of contending.
