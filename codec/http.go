@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -85,25 +87,25 @@ type Options struct {
 var namespacePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$`)
 
 type handler struct {
-	codec  *Codec
+	sdk    http.Handler // the SDK's codec protocol, behind this handler's checks
 	opts   Options
 	origin string
 	prefix string
 	max    int64
 }
 
-// Handler returns the remote codec endpoint for the Temporal UI and CLI (the protocol of
-// converter.NewPayloadCodecHTTPHandler: POST a JSON-encoded temporal.api.common.v1.Payloads,
+// Handler returns the remote codec endpoint for the Temporal UI and CLI:
+// converter.NewPayloadCodecHTTPHandler (POST a JSON-encoded temporal.api.common.v1.Payloads,
 // {"payloads":[{"metadata":{"encoding":"<base64>"},"data":"<base64>"}]}, to .../decode, get the
-// same shape back; there is no .../encode), with CORS for one origin, authorization and an audit
-// record for each request. See Options. Responses carry Cache-Control: no-store.
+// same shape back) behind CORS for one origin, authorization and an audit record for each
+// request; .../encode never reaches it. See Options. Responses carry Cache-Control: no-store.
 //
 // Status codes: 204 preflight from the allowed origin; 401/403 refused (see Authorize); 403 foreign
 // Origin; 404 unknown path; 405 not POST; 400 bad namespace, body, or a payload that does not
 // decrypt (unknown key, tampered); 413 body too large; 415 not application/json; 500 audit failed.
 func Handler(ring *KeyRing, opts Options) http.Handler {
 	h := &handler{
-		codec:  NewCodec(ring),
+		sdk:    converter.NewPayloadCodecHTTPHandler(displayCodec{NewCodec(ring)}),
 		opts:   opts,
 		origin: strings.TrimSuffix(strings.TrimSpace(opts.AllowedOrigin), "/"),
 		prefix: "/" + strings.Trim(opts.PathPrefix, "/"),
@@ -213,19 +215,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	out, err := h.codec.DecodeForDisplay(in.Payloads)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest) // names key IDs and positions, never key material
-		return
-	}
-	resp, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})
-	if err != nil {
-		http.Error(w, "cannot marshal payloads", http.StatusInternalServerError)
-		return
-	}
-	hdr.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(resp)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h.sdk.ServeHTTP(w, r)
+}
+
+// displayCodec is what the SDK's handler runs: decode for display (payloads
+// Temporal wrote itself pass through), and no encode (see OpDecode).
+type displayCodec struct{ *Codec }
+
+func (c displayCodec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.DecodeForDisplay(payloads)
+}
+
+func (displayCodec) Encode([]*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return nil, errors.New("the codec endpoint does not encode")
 }
 
 // route splits {prefix}/{namespace}/{op} or {prefix}/{op}.
