@@ -60,6 +60,9 @@ func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Re
 			return CaseView{}, err
 		}
 	}
+	if err := s.ensureStarted(ctx, cs); err != nil {
+		return CaseView{}, err
+	}
 	updateID := key
 	if updateID == "" {
 		updateID = uuid.NewString()
@@ -116,6 +119,9 @@ func (s *Server) Report(ctx context.Context, caseID, signal string, body Request
 func (s *Server) report(ctx context.Context, cs *store.Case, signal string, body Request, key string) error {
 	if cs.Status == string(contract.StatusClosed) {
 		return fail(KindConflict, "the case is closed")
+	}
+	if err := s.ensureStarted(ctx, cs); err != nil {
+		return err
 	}
 	err := s.temporal.SignalWorkflow(ctx, cs.WorkflowID, "", signal,
 		contract.Action[Request]{Actor: principal(ctx), RequestID: key, Body: body})

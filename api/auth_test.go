@@ -170,6 +170,7 @@ func TestForgedKeyIDsDoNotMakeTheAPIFetchTheJWKSEachTime(t *testing.T) {
 		_, err := auth.Authenticate(context.Background(), tok)
 		return err
 	}
+	began := time.Now()
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -182,7 +183,10 @@ func TestForgedKeyIDsDoNotMakeTheAPIFetchTheJWKSEachTime(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.LessOrEqual(t, idp.fetches.Load(), int64(2), "100 forged tokens with unknown key IDs")
+	// At most one fetch per cooldown that passed while they were checked (a busy
+	// machine takes longer over them), never one per token.
+	allowed := 2 + int64(time.Since(began)/(300*time.Millisecond))
+	require.LessOrEqual(t, idp.fetches.Load(), min(allowed, 50), "100 forged tokens with unknown key IDs")
 
 	// The provider rotates: a token signed with the new key is accepted once the
 	// cooldown allows a fetch, and that costs one fetch, not one per attempt.

@@ -47,9 +47,10 @@ func (s *Server) registerCase(c *gin.Context) {
 }
 
 // Register validates a registration, stores the case and starts its workflow
-// (store.CreateCase): if the workflow cannot start, nothing is stored, so no case
-// is half-created. With an idempotency key, a repeat returns the case the first
-// created (created false), after waiting for that registration if it is under way.
+// (store.CreateCase): the case is registered once its row commits, with its
+// audit entry, and its workflow starts then or, if Temporal does not answer,
+// from the sweeper (StartPending) or the next action on it. With an idempotency
+// key, a repeat returns the case the first created (created false).
 func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey string) (_ *store.Case, created bool, _ error) {
 	p := principal(ctx)
 	if err := permit(p, "register cases", contract.RoleCaseworker); err != nil {
@@ -71,9 +72,7 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		scoped := p.User + ":" + k
 		key = &scoped
 		if existing, err := s.store.CaseByIdempotencyKey(ctx, scoped); err == nil {
-			if cs, handled, err := s.replayRegistration(ctx, existing, fp); handled {
-				return cs, false, err
-			}
+			return s.replayRegistration(ctx, existing, fp)
 		}
 	}
 	rules, err := rulesFor(s.cfg.Rules, reg.Programme)
@@ -90,50 +89,24 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		BeneficiaryKey: s.store.IdentityKey(strings.ToLower(strings.TrimSpace(reg.Beneficiary.FamilyName)),
 			strings.ToLower(strings.TrimSpace(reg.Beneficiary.GivenName)), reg.Beneficiary.DateOfBirth, reg.Beneficiary.Nationality),
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
-	adults, minors := reg.household(now)
 	audit := []store.AuditEntry{s.auditEntry(ctx, "", "registration", "create")}
-	create := func() error {
-		return s.store.CreateCase(ctx, cs, audit, func(ctx context.Context, cs *store.Case) (string, error) {
-			in := contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
-				CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
-				Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
-				Minors: minors, RegisteredBy: p, RegisteredAt: now, Rules: rules}
-			// The workflow ID is the case's, and an ID once used is refused
-			// (conflict policy FAIL, reuse policy REJECT_DUPLICATE): one case, at
-			// most one workflow, whoever retries.
-			run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: cs.WorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-				TypedSearchAttributes: workflows.StartSearchAttributes(cs.CountryOfReturn, cs.SendingOffice,
-					cs.ReceivingOffice, cs.Programme, cs.Vulnerable, now),
-				StaticSummary: fmt.Sprintf("%s · %s → %s", cs.Reference, cs.HostCountry, cs.CountryOfReturn),
-			}, contract.WorkflowType, in)
-			if err != nil {
-				return "", err
-			}
-			return run.GetRunID(), nil
-		})
-	}
-	err = create()
-	if err != nil && errors.Is(err, store.ErrActiveCaseExists) && s.settleStaleCaseOf(ctx, cs.BeneficiaryKey) {
-		// The person's "active case" was a registration that never started: gone now.
-		err = create()
-	}
-	if err != nil {
-		if key != nil {
-			// A concurrent retry with the same key may have won the race. (Our own
-			// row may remain if its workflow started and recording that failed,
-			// or the start failed and removing it did too: then the error stands.)
-			if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil && existing.ID != cs.ID {
-				if replayed, handled, err := s.replayRegistration(ctx, existing, fp); handled {
-					return replayed, false, err
-				}
-			}
+	err = s.store.CreateCase(ctx, cs, audit, s.startWorkflow)
+	switch {
+	case errors.Is(err, store.ErrStartPending):
+		s.logger.Warn("a case was registered; its workflow did not start yet and is started again shortly",
+			"case_id", cs.ID, "error", err.Error())
+	case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrActiveCaseExists)) && key != nil:
+		// A concurrent retry with the same key won the race: its case.
+		if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil {
+			return s.replayRegistration(ctx, existing, fp)
 		}
 		if errors.Is(err, store.ErrActiveCaseExists) {
 			return nil, false, s.duplicate(ctx, cs.BeneficiaryKey)
 		}
+		return nil, false, err
+	case errors.Is(err, store.ErrActiveCaseExists):
+		return nil, false, s.duplicate(ctx, cs.BeneficiaryKey)
+	case err != nil:
 		return nil, false, err
 	}
 	if key != nil {
@@ -145,96 +118,122 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 	return cs, true, nil
 }
 
-// settle resolves a case row whose workflow's run ID is not recorded (see
-// store.CreateCase). While its registration may still be under way it waits for
-// it: the row gets its run ID, or disappears. Once store.UnstartedAfter has
-// passed, the registration stopped between its steps, and Temporal says what
-// happened: no workflow, the row is deleted (the case never existed); a workflow,
-// its run ID is recorded. It returns the case, or nil if there is none.
-func (s *Server) settle(ctx context.Context, cs *store.Case) (*store.Case, error) {
-	waitUntil := time.Now().Add(store.StartTimeout + 5*time.Second)
-	for cs.Unstarted() && s.now().Sub(cs.CreatedAt) < store.UnstartedAfter {
-		if time.Now().After(waitUntil) {
-			return nil, fail(KindUnavailable, "the case's registration is still under way; retry shortly")
+// startWorkflow starts a registered case's workflow, or finds it started: the
+// workflow ID is the case's and the conflict policy USE_EXISTING, so the
+// registration, a retry, an action and the sweeper may all call it, and a case
+// gets one workflow whoever calls first. A workflow that already closed (the
+// reuse policy refuses a second) answers with its run ID too.
+func (s *Server) startWorkflow(ctx context.Context, cs *store.Case) (string, error) {
+	in, err := s.startInput(cs)
+	if err != nil {
+		return "", err
+	}
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: cs.WorkflowID, TaskQueue: s.cfg.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: workflows.StartSearchAttributes(cs.CountryOfReturn, cs.SendingOffice,
+			cs.ReceivingOffice, cs.Programme, cs.Vulnerable, cs.CreatedAt),
+		StaticSummary: fmt.Sprintf("%s · %s → %s", cs.Reference, cs.HostCountry, cs.CountryOfReturn),
+	}, contract.WorkflowType, in)
+	var closed *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &closed) && closed.RunId != "" {
+		return closed.RunId, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return run.GetRunID(), nil
+}
+
+// ensureStarted makes sure a case's workflow runs before a change is sent to it:
+// a case whose start is pending is started now (startWorkflow), or the change
+// is refused for now (503) and changes nothing.
+func (s *Server) ensureStarted(ctx context.Context, cs *store.Case) error {
+	if !cs.Unstarted() {
+		return nil
+	}
+	if err := s.store.StartCase(ctx, cs, s.startWorkflow); err != nil {
+		s.logger.Warn("a registered case's workflow could not be started", "case_id", cs.ID, "error", err.Error())
+		return fail(KindUnavailable, "the case's process is starting; retry shortly")
+	}
+	return nil
+}
+
+// startInput is a case's workflow input, from its row: the same whoever starts it.
+func (s *Server) startInput(cs *store.Case) (contract.CaseInput, error) {
+	rules, err := rulesFor(s.cfg.Rules, cs.Programme)
+	if err != nil {
+		return contract.CaseInput{}, err
+	}
+	var reg Registration
+	if err := errors.Join(json.Unmarshal([]byte(cs.Beneficiary), &reg.Beneficiary),
+		json.Unmarshal([]byte(cs.Household), &reg.Household),
+		json.Unmarshal([]byte(cs.Vulnerabilities), &reg.Vulnerabilities)); err != nil {
+		return contract.CaseInput{}, fmt.Errorf("case %s: reading its registration: %w", cs.ID, err)
+	}
+	adults, minors := reg.household(cs.CreatedAt)
+	return contract.CaseInput{CaseID: cs.ID, Reference: cs.Reference, HostCountry: cs.HostCountry,
+		CountryOfReturn: cs.CountryOfReturn, SendingOffice: cs.SendingOffice, ReceivingOffice: cs.ReceivingOffice,
+		Vulnerable: cs.Vulnerable, HealthNeeds: slices.Contains(reg.Vulnerabilities, "health_needs"), Adults: adults,
+		Minors: minors, Rules: rules, RegisteredAt: cs.CreatedAt,
+		RegisteredBy: contract.Actor{User: cs.CreatedBy, Role: contract.RoleCaseworker, Office: cs.SendingOffice}}, nil
+}
+
+// StartPending starts the workflows of registered cases whose start did not
+// happen (Temporal did not answer, or the process stopped after the commit),
+// registered more than startGrace ago, and says how many it started. Two API
+// processes may both run it: a start finds the workflow the other made.
+func (s *Server) StartPending(ctx context.Context) (int, error) {
+	pending, err := s.store.CasesToStart(ctx, s.now().Add(-startGrace), 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range pending {
+		if err := s.store.StartCase(ctx, &pending[i], s.startWorkflow); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// startGrace leaves a registration under way its own start before the sweeper
+// makes it (either would do; this saves the second call).
+const startGrace = 5 * time.Second
+
+// SweepEvery is how often each API process looks for cases to start.
+const SweepEvery = 10 * time.Second
+
+// RunSweeper runs StartPending every interval until ctx ends.
+func (s *Server) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.StartPending(ctx); err != nil && ctx.Err() == nil {
+			s.logger.Warn("starting the workflows of registered cases failed; tried again shortly", "started", n, "error", err.Error())
+		} else if n > 0 {
+			s.logger.Info("started the workflows of registered cases", "started", n)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
+			return
+		case <-t.C:
 		}
-		again, err := s.store.CaseByID(ctx, cs.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		cs = again
 	}
-	if !cs.Unstarted() {
-		return cs, nil
-	}
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	d, err := s.temporal.DescribeWorkflowExecution(dctx, cs.WorkflowID, "")
-	var missing *serviceerror.NotFound
-	switch {
-	case errors.As(err, &missing):
-		if _, err := s.store.DeleteUnstartedCase(ctx, cs.ID); err != nil {
-			return nil, err
-		}
-		s.logger.Warn("a registration whose workflow never started was removed", "case_id", cs.ID)
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	runID := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	if err := s.store.RecordStart(ctx, cs.ID, runID, nil); err != nil {
-		return nil, err
-	}
-	s.logger.Warn("a registration that stopped after its workflow started was completed (its audit entry is missing)",
-		"case_id", cs.ID)
-	cs.RunID = runID
-	return cs, nil
-}
-
-// settleStaleCaseOf settles the person's active case if it is a registration
-// that stopped before its workflow was known to start, and says whether it was
-// removed. A registration of the same person under way is a conflict: not waited for.
-func (s *Server) settleStaleCaseOf(ctx context.Context, beneficiaryKey string) bool {
-	if beneficiaryKey == "" {
-		return false
-	}
-	other, err := s.store.ActiveCaseOf(ctx, beneficiaryKey)
-	if err != nil || !other.Unstarted() || s.now().Sub(other.CreatedAt) < store.UnstartedAfter {
-		return false
-	}
-	settled, err := s.settle(ctx, other)
-	return err == nil && settled == nil
 }
 
 func registrationKey(scoped string) string { return "register:" + scoped }
 
 // replayRegistration answers a repeated registration: the case it created, or
-// 409 if the same key now comes with another body. A registration still under
-// way is waited for; it is not handled (false) if that one never started, so the
-// caller registers anew.
+// 409 if the same key now comes with another body.
 func (s *Server) replayRegistration(ctx context.Context, existing *store.Case, fp string) (*store.Case, bool, error) {
-	if existing.Unstarted() {
-		settled, err := s.settle(ctx, existing)
-		if err != nil {
-			return nil, true, err
-		}
-		if settled == nil {
-			return nil, false, nil
-		}
-		existing = settled
-	}
 	first, err := s.store.RememberedResponse(ctx, registrationKey(*existing.IdempotencyKey))
 	if err == nil && first.Fingerprint != fp {
-		return nil, true, fail(KindConflict, "this Idempotency-Key was used for a different registration")
+		return nil, false, fail(KindConflict, "this Idempotency-Key was used for a different registration")
 	}
-	return existing, true, nil
+	return existing, false, nil
 }
 
 func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {
@@ -258,26 +257,12 @@ func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *c
 // caseFor loads the case in the path, if the caller may see it (else 404).
 func (s *Server) caseFor(c *gin.Context) (*store.Case, error) { return s.FindCase(c, c.Param("id")) }
 
-// loadCase loads a case whoever asks (the callers decide who may see it): a
-// registration under way is waited for, one that stopped is settled first.
+// loadCase loads a case whoever asks (the callers decide who may see it).
 func (s *Server) loadCase(ctx context.Context, id string) (*store.Case, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fail(KindNotFound, "no such case")
 	}
-	cs, err := s.store.CaseByID(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if cs.Unstarted() {
-		// A registration under way, or one that stopped (see store.CreateCase).
-		if cs, err = s.settle(ctx, cs); err != nil {
-			return nil, err
-		}
-		if cs == nil {
-			return nil, fail(KindNotFound, "no such case")
-		}
-	}
-	return cs, nil
+	return s.store.CaseByID(ctx, id)
 }
 
 // FindCase loads a case if the caller may see it; else, or if there is none, it is

@@ -205,6 +205,9 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 // correctProcess sends the workflow the counts and flags a correction changes,
 // as an update whose validator says whether they may change in the case's stage.
 func (s *Server) correctProcess(ctx context.Context, p Principal, cs *store.Case, c contract.Correction) error {
+	if err := s.ensureStarted(ctx, cs); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{

@@ -102,6 +102,9 @@ func (s *Server) SetOwner(ctx context.Context, p Principal, caseID string, r Own
 func (s *Server) notifyOwner(ctx context.Context, p Principal, cs *store.Case, r OwnerRequest) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if err := s.ensureStarted(ctx, cs); err != nil {
+		return // the sweeper starts it; the new owner finds the case under "mine"
+	}
 	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: cs.WorkflowID, UpdateName: contract.UpdateOwnerAssigned, WaitForStage: client.WorkflowUpdateStageCompleted,
 		Args: []any{contract.Action[contract.OwnerAssigned]{Actor: p, Body: contract.OwnerAssigned{Office: r.Office, User: r.User}}},

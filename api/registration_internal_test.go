@@ -22,6 +22,7 @@ import (
 	"github.com/homeward/homeward/store/storetest"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
@@ -53,8 +54,11 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkfl
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.started[o.ID]; ok {
-		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", "")
+	if run, ok := f.started[o.ID]; ok {
+		if o.WorkflowIDConflictPolicy == enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+			return fakeRun{id: o.ID, run: run}, nil
+		}
+		return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("started", "", run)
 	}
 	run := "run-" + uuid.NewString()
 	f.started[o.ID] = run
@@ -107,7 +111,7 @@ func newRegEnv(t *testing.T, driver string) *regEnv {
 	e.srv = New(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, st, tc, ring)
 	e.srv.now = func() time.Time {
 		if e.later.Load() {
-			return time.Now().UTC().Add(2 * store.UnstartedAfter)
+			return time.Now().UTC().Add(time.Minute)
 		}
 		return time.Now().UTC()
 	}
@@ -178,7 +182,8 @@ func eachDriver(t *testing.T, f func(t *testing.T, e *regEnv)) {
 }
 
 // While a registration waits for Temporal, other writers write: the case file
-// holds no lock across the start.
+// holds no lock across the start. The case and its audit entry are committed
+// before the start.
 func TestARegistrationHoldsNoLockWhileItStartsItsWorkflow(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		e.tc.gate = make(chan struct{})
@@ -186,10 +191,12 @@ func TestARegistrationHoldsNoLockWhileItStartsItsWorkflow(t *testing.T) {
 		go func() { done <- e.register(person("Camara")) }()
 		require.Eventually(t, func() bool { return e.tc.starts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 
-		began := time.Now()
-		require.NoError(t, e.st.Audit(context.Background(), store.AuditEntry{At: time.Now().UTC(), ActorUser: "u",
-			ActorRole: "manager", CaseID: "other", Part: "case_file", Action: "read"}))
-		require.Less(t, time.Since(began), time.Second, "a write while a registration is starting")
+		// A lock held across the start would make this write wait until the gate opens.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, e.st.Audit(ctx, store.AuditEntry{At: time.Now().UTC(), ActorUser: "u",
+			ActorRole: "manager", CaseID: "other", Part: "case_file", Action: "read"}), "a write while a registration is starting")
+		require.Equal(t, 1, e.rows(), "the case is registered before its workflow starts")
 
 		close(e.tc.gate)
 		rec := <-done
@@ -204,45 +211,70 @@ func TestARegistrationHoldsNoLockWhileItStartsItsWorkflow(t *testing.T) {
 	})
 }
 
-// Temporal refuses: 503 with Retry-After, and neither a case row nor an audit
-// entry remains (audit_log is append-only: the entry is written after the start).
-func TestAFailedStartLeavesNoCaseAndNoAuditEntry(t *testing.T) {
+// Temporal refuses the start: the case stays registered (201, with its audit
+// entry), a change to it is refused for now and changes nothing, a retry with
+// the key gets the same case, and the sweeper starts its one workflow once
+// Temporal answers.
+func TestAFailedStartLeavesTheCaseForTheSweeper(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		e.tc.startErr = serviceerror.NewUnavailable("temporal is down")
 		rec := e.register(person("Camara"), "Idempotency-Key", "k1")
-		require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		id := idOf(t, rec)
+		require.Equal(t, 1, e.rows())
+		require.Equal(t, 1, e.auditRows(), "the registration is audited with the case")
+
+		rec = e.call("POST", "/api/v1/cases/"+id+"/notes", map[string]any{"text": "x"})
+		require.Equal(t, http.StatusCreated, rec.Code, "a note is the case file's: no workflow needed: %s", rec.Body.String())
+		rec = e.call("POST", "/api/v1/cases/"+id+"/counselling", map[string]any{"outcome": "confirmed",
+			"held_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)})
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "a change the workflow decides waits for it: %s", rec.Body.String())
 		require.Equal(t, "application/problem+json", rec.Header().Get("Content-Type"))
-		require.Equal(t, "5", rec.Header().Get("Retry-After"))
-		require.Zero(t, e.rows())
-		require.Zero(t, e.auditRows())
+
+		rec = e.register(person("Camara"), "Idempotency-Key", "k1")
+		require.Equal(t, http.StatusOK, rec.Code, "the retry gets the case: %s", rec.Body.String())
+		require.Equal(t, id, idOf(t, rec))
+		require.Equal(t, 1, e.rows())
+
+		n, err := e.srv.StartPending(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n, "within its grace a registration starts its own workflow")
+		e.later.Store(true)
+		_, err = e.srv.StartPending(context.Background())
+		require.ErrorIs(t, err, store.ErrStartPending, "Temporal is still down")
 
 		e.tc.startErr = nil
-		rec = e.register(person("Camara"), "Idempotency-Key", "k1")
-		require.Equal(t, http.StatusCreated, rec.Code, "the retry registers: %s", rec.Body.String())
-		require.Equal(t, 1, e.rows())
+		n, err = e.srv.StartPending(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		got, err := e.st.CaseByID(context.Background(), id)
+		require.NoError(t, err)
+		require.Equal(t, e.tc.started[contract.WorkflowID(id)], got.RunID)
+		n, err = e.srv.StartPending(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n, "started once")
+		require.Len(t, e.tc.started, 1)
 	})
 }
 
 // Retries with the same key while the first registration is waiting for Temporal
-// wait for it and get its case: one row, one start.
-func TestRetriesWaitForTheRegistrationUnderWay(t *testing.T) {
+// get its case at once: one row, one start.
+func TestRetriesGetTheCaseOfTheRegistrationUnderWay(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		e.tc.gate = make(chan struct{})
-		const n = 4
-		recs := make([]*httptest.ResponseRecorder, n)
-		var wg sync.WaitGroup
-		wg.Go(func() { recs[0] = e.register(person("Camara"), "Idempotency-Key", "same") })
+		first := make(chan *httptest.ResponseRecorder)
+		go func() { first <- e.register(person("Camara"), "Idempotency-Key", "same") }()
 		require.Eventually(t, func() bool { return e.tc.starts.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
-		for i := 1; i < n; i++ {
-			wg.Go(func() { recs[i] = e.register(person("Camara"), "Idempotency-Key", "same") })
+		var retries []*httptest.ResponseRecorder
+		for range 3 {
+			retries = append(retries, e.register(person("Camara"), "Idempotency-Key", "same"))
 		}
-		time.Sleep(100 * time.Millisecond) // the retries find the row and wait
 		close(e.tc.gate)
-		wg.Wait()
+		rec := <-first
 
-		id := idOf(t, recs[0])
-		require.Equal(t, http.StatusCreated, recs[0].Code)
-		for _, r := range recs[1:] {
+		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		id := idOf(t, rec)
+		for _, r := range retries {
 			require.Equal(t, http.StatusOK, r.Code, r.Body.String())
 			require.Equal(t, id, idOf(t, r))
 		}
@@ -251,8 +283,9 @@ func TestRetriesWaitForTheRegistrationUnderWay(t *testing.T) {
 	})
 }
 
-// stopBetweenTheSteps leaves what a process that died after committing the row
-// leaves: the row, without a run ID. With started, the workflow had started.
+// stopBetweenTheSteps leaves what a process that died after committing the
+// registration leaves: the case, without a run ID. With started, the workflow
+// had started.
 func (e *regEnv) stopBetweenTheSteps(family string, started bool) string {
 	var id string
 	done := make(chan struct{})
@@ -282,50 +315,47 @@ func (e *regEnv) stopBetweenTheSteps(family string, started bool) string {
 	return id
 }
 
-// A registration whose process stopped between committing the row and
-// recording the start is settled when the API meets it: no workflow, the row
-// goes (a read finds no case; the person may be registered); a workflow, its run
-// ID is recorded.
-func TestARegistrationThatStoppedIsSettled(t *testing.T) {
+// A registration whose process stopped after the commit is a case: the same
+// person is not registered twice, the case reads, and the sweeper starts its
+// workflow, or finds the one that started and records its run ID. No row is
+// deleted; no case gets a second workflow.
+func TestARegistrationThatStoppedIsStartedByTheSweeper(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		never := e.stopBetweenTheSteps("camara", false)
 		rec := e.register(person("Camara"))
-		require.Equal(t, http.StatusConflict, rec.Code, "a registration of the same person under way: %s", rec.Body.String())
-
-		e.later.Store(true) // a minute on, it is a registration that stopped
+		require.Equal(t, http.StatusConflict, rec.Code, "the person has a case: %s", rec.Body.String())
 		rec = e.call("GET", "/api/v1/cases/"+never, nil)
-		require.Equal(t, http.StatusNotFound, rec.Code, rec.Body.String())
-		_, err := e.st.CaseByID(context.Background(), never)
-		require.ErrorIs(t, err, store.ErrNotFound, "the row is gone")
-
-		// The same person, blocked by another stopped registration, is registered.
-		e.later.Store(false)
-		e.stopBetweenTheSteps("diallo", false)
-		e.later.Store(true)
-		rec = e.register(person("Diallo"))
-		require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 
 		began := e.stopBetweenTheSteps("bah", true)
-		rec = e.call("GET", "/api/v1/cases/"+began, nil)
-		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		e.later.Store(true)
+		n, err := e.srv.StartPending(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		for _, id := range []string{never, began} {
+			got, err := e.st.CaseByID(context.Background(), id)
+			require.NoError(t, err)
+			require.Equal(t, e.tc.started[contract.WorkflowID(id)], got.RunID)
+		}
 		got, err := e.st.CaseByID(context.Background(), began)
 		require.NoError(t, err)
-		require.Equal(t, "run-before-the-crash", got.RunID)
-		require.EqualValues(t, 1, e.tc.starts.Load(), "settling starts nothing")
+		require.Equal(t, "run-before-the-crash", got.RunID, "the workflow that had started")
+		require.Len(t, e.tc.started, 2, "one workflow per case")
 	})
 }
 
-func TestASettledRegistrationIsNotDeletedOnceItsWorkflowWrote(t *testing.T) {
+// A case whose workflow wrote its case file (which records the run ID) is not
+// started again.
+func TestTheSweeperLeavesACaseWhoseWorkflowWrote(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		id := e.stopBetweenTheSteps("camara", false)
-		// The workflow's first case-file write records its run ID.
 		require.NoError(t, e.st.RecordCase(context.Background(), store.Record{CaseID: id, EventKey: id + "-registered",
 			Type: "registered", Summary: "Case registered", At: time.Now().UTC(), RunID: "run-1",
 			State: contract.CaseState{Seq: 1, Stage: contract.StageIntake, Status: contract.StatusActive}}))
-		deleted, err := e.st.DeleteUnstartedCase(context.Background(), id)
-		require.NoError(t, err)
-		require.False(t, deleted)
 		e.later.Store(true)
-		require.Equal(t, http.StatusOK, e.call("GET", "/api/v1/cases/"+id, nil).Code)
+		n, err := e.srv.StartPending(context.Background())
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Zero(t, e.tc.starts.Load())
 	})
 }

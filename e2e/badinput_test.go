@@ -385,8 +385,10 @@ func (h *homeward) timelineTypes(id string) []string {
 	return types
 }
 
-// With Temporal unreachable, a registration is refused with 503 and Retry-After
-// and stores nothing (no half-created case); the stack is alive but not ready.
+// With Temporal unreachable, a registration is kept: the case is registered (201,
+// audited), its workflow started by the API's sweeper once Temporal answers; a
+// change the workflow decides is refused with 503 and Retry-After meanwhile. The
+// stack is alive but not ready.
 func TestRegistrationWhenTemporalIsDown(t *testing.T) {
 	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
 	require.NoError(t, err)
@@ -397,9 +399,22 @@ func TestRegistrationWhenTemporalIsDown(t *testing.T) {
 	h := startWith(t, stack.Options{Config: cfg, Temporal: dead, NoWorker: true, PlainPayloads: true})
 
 	r := h.call("POST", "/api/v1/cases", "dev-caseworker", canaryRegistration(), "Idempotency-Key", "down-1")
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
+	registered := r.JSON(t)["id"].(string)
+	require.Equal(t, []string{registered}, h.caseIDs(), "the case is kept")
+	row, err := h.s.Store.CaseByID(t.Context(), registered)
+	require.NoError(t, err)
+	require.True(t, row.Unstarted(), "its start is pending")
+	trail, err := h.s.Store.AuditTrail(t.Context(), registered)
+	require.NoError(t, err)
+	require.Len(t, trail, 1, "the registration is audited")
+	r = h.call("POST", "/api/v1/cases/"+registered+"/counselling", "dev-caseworker",
+		map[string]any{"outcome": "confirmed", "held_at": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)})
 	h.problem(r, http.StatusServiceUnavailable)
 	require.Equal(t, "5", r.Header.Get("Retry-After"))
-	require.Empty(t, h.caseIDs(), "no case without its workflow")
+	r = h.call("POST", "/api/v1/cases", "dev-caseworker", canaryRegistration(), "Idempotency-Key", "down-1")
+	require.Equal(t, http.StatusOK, r.Status, "the retry gets the case: %s", string(r.Body))
+	require.Equal(t, registered, r.JSON(t)["id"])
 
 	require.Equal(t, http.StatusOK, h.call("GET", "/healthz", "", nil).Status)
 	ready := h.call("GET", "/readyz", "", nil)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/homeward/homeward/activities"
@@ -59,6 +60,8 @@ type Stack struct {
 	dev     *devserver.Server
 	worker  sdkworker.Worker
 	servers []*http.Server
+	sweeper context.CancelFunc // starts the workflows of registered cases (api.RunSweeper)
+	swept   sync.WaitGroup
 }
 
 // Start runs everything and returns when it serves. Stop undoes it.
@@ -158,10 +161,14 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, fmt.Errorf("retention schedule: %w", err)
 		}
 	}
-	h, err := workspace.Handler(log, api.New(log.With("component", "api"), cfg, s.Store, s.Temporal, ring), ring)
+	a := api.New(log.With("component", "api"), cfg, s.Store, s.Temporal, ring)
+	h, err := workspace.Handler(log, a, ring)
 	if err != nil {
 		return nil, err
 	}
+	var sweep context.Context
+	sweep, s.sweeper = context.WithCancel(context.Background())
+	s.swept.Go(func() { a.RunSweeper(sweep, api.SweepEvery) })
 	s.serve(apiLn, h)
 	return s, nil
 }
@@ -183,6 +190,10 @@ func (s *Stack) Stop() {
 	defer cancel()
 	for i := len(s.servers) - 1; i >= 0; i-- {
 		_ = s.servers[i].Shutdown(ctx)
+	}
+	if s.sweeper != nil {
+		s.sweeper()
+		s.swept.Wait()
 	}
 	if s.Simulator != nil {
 		s.Simulator.Close()

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -204,27 +205,22 @@ func TestAnonymisingErasesNotesDocumentsAndSearchTerms(t *testing.T) {
 	})
 }
 
-// A registration whose process stopped before it recorded its start is settled
-// later by RecordStart: its search terms are written then.
-func TestASettledRegistrationGetsItsSearchTerms(t *testing.T) {
+// A case is searchable from its registration on, before its workflow is known
+// to have started.
+func TestARegistrationIsSearchableBeforeItsStart(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		s = sealed(t, s)
 		ctx := context.Background()
 		c := newCase("GN")
 		c.Beneficiary = `{"given_name":"Aminata","family_name":"Camara"}`
-		require.NoError(t, s.CreateCase(ctx, c, nil, started))
-		db, err := s.SQL()
-		require.NoError(t, err)
-		_, err = db.Exec("DELETE FROM case_search_terms")
-		require.NoError(t, err)
-		_, err = db.Exec("UPDATE cases SET run_id = '' WHERE id = $1", c.ID)
-		require.NoError(t, err)
-
-		require.NoError(t, s.RecordStart(ctx, c.ID, "run-2", nil))
+		err := s.CreateCase(ctx, c, nil, func(context.Context, *store.Case) (string, error) {
+			return "", errors.New("temporal unavailable")
+		})
+		require.ErrorIs(t, err, store.ErrStartPending)
 		p, err := s.SearchCases(ctx, store.Filter{Limit: 10}, store.SearchQuery{NameTokens: []string{"camara"}})
 		require.NoError(t, err)
 		require.Len(t, p.Cases, 1)
-		require.Equal(t, "run-2", p.Cases[0].RunID)
+		require.Empty(t, p.Cases[0].RunID)
 	})
 }
 

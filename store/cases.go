@@ -103,40 +103,21 @@ func (c *Case) LiveState() (contract.CaseState, error) {
 	return s, err
 }
 
-// CreateCase registers a case: it numbers and stores the row, calls start (which
-// starts the case's workflow and returns its run ID), then records the run ID and
-// the audit entries. No transaction is open while start runs: a registration
-// waiting for Temporal holds no lock that other writers (the workflows' case-file
-// writes) or other registrations wait for.
+// CreateCase registers a case in one transaction: the numbered row, with an empty
+// run_id (the mark of a workflow still to start), its audit entries and its
+// search terms. Its unique keys claim the case: the Idempotency-Key (a retry
+// finds this row) and the person (one active case per beneficiary_key: the
+// unique index cases_beneficiary_key). Nothing is ever taken back: the case is
+// registered from the commit on.
 //
-//  1. The row is inserted with an empty run_id. Its unique keys claim the case:
-//     the Idempotency-Key (a concurrent retry finds this row and waits for it, see
-//     the API), and the person (one active case per beneficiary_key: the unique
-//     index cases_beneficiary_key).
-//  2. start runs detached from the caller's cancellation, within StartTimeout: a
-//     client that hangs up does not leave a start half-known. The workflow ID
-//     derives from the case ID, and the start refuses an ID already used, so no
-//     retry ever starts a second workflow for the row.
-//  3. If start failed, the row is deleted (only while its run_id is empty) and
-//     the error returned: nothing remains. Otherwise the run ID and the audit
-//     entries are written in one transaction. The audit entries wait for the
-//     start because audit_log is append-only: an entry written in step 1 could
-//     not be taken back when the start fails, and would record a registration
-//     that never happened.
-//
-// If the process dies between 1 and 3 (or the database is down for step 3), a row
-// is left with an empty run_id, and either no workflow (it died before or during
-// the start) or a running one. The workflow's first case-file write (RecordCase of
-// "registered") sets run_id, so a row whose run_id is still empty UnstartedAfter
-// its creation is a registration that stopped: the API settles it when it meets
-// one (a read of the case, a retry with its Idempotency-Key, a new registration
-// of the same person) by asking Temporal: no workflow, the row is deleted
-// (DeleteUnstartedCase); a workflow, its run ID is recorded (RecordStart). One
-// thing is lost if the process dies after the start and before step 3: the
-// registration's audit entry. And as before, a start that fails with an error
-// although Temporal did start the workflow (the answer lost on the way back, past
-// the SDK's own retries), if the workflow has not written yet, gets its row
-// deleted: that workflow's case-file writes then find no case.
+// Then start runs (detached from the caller's cancellation, within StartTimeout)
+// and its run ID is recorded. start must be safe to repeat: the workflow ID
+// derives from the case ID and a start finds a workflow already there
+// (conflict policy USE_EXISTING), so a start that failed, or whose answer was
+// lost, is simply made again: by the API when it next acts on the case, and by
+// its sweeper (CasesToStart), whichever comes first. The workflow's first
+// case-file write records the run ID too. If start fails, CreateCase returns an
+// error that is ErrStartPending: the case stands and its start is pending.
 func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, start func(context.Context, *Case) (string, error)) error {
 	seq, err := s.next(ctx, "case")
 	if err != nil {
@@ -145,17 +126,31 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 	c.Seq = seq
 	c.Reference = fmt.Sprintf("HW-%d-%06d", c.CreatedAt.Year(), seq)
 	c.RunID = ""
-	terms := s.searchTerms(c.ID, c.Beneficiary, c.Household) // written with the run ID (recordStart)
+	terms := s.searchTerms(c.ID, c.Beneficiary, c.Household)
 	row := *c
 	if err := s.seal(&row); err != nil {
 		return err
 	}
-	// One statement, no transaction: the unique indexes are the checks. Only a
-	// refused row costs a second look, to say why.
-	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+	for i := range audit {
+		audit[i].CaseID = c.ID
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		if err := replaceSearchTerms(tx, c.ID, terms); err != nil {
+			return err
+		}
+		if len(audit) == 0 {
+			return nil
+		}
+		return tx.Create(&audit).Error
+	})
+	if err != nil {
 		if !duplicate(err) {
 			return err
 		}
+		// The unique indexes are the checks; only a refused row costs a second look, to say why.
 		if c.BeneficiaryKey != "" {
 			var n int64
 			if err := s.db.WithContext(ctx).Model(&Case{}).Where("beneficiary_key = ? AND status = 'active'", c.BeneficiaryKey).
@@ -168,41 +163,31 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 		}
 		return ErrConflict
 	}
+	return s.StartCase(ctx, c, start)
+}
 
+// ErrStartPending says a case is registered but its workflow is not known to have
+// started: the start is made again later (see CreateCase).
+var ErrStartPending = errors.New("the case is registered; its workflow starts as soon as Temporal answers")
+
+// StartCase runs start for a registered case whose run ID is not recorded, and
+// records it (c.RunID too). It runs detached from the caller's cancellation,
+// within StartTimeout, so a client that hangs up does not cut it short.
+func (s *Store) StartCase(ctx context.Context, c *Case, start func(context.Context, *Case) (string, error)) error {
 	detached := context.WithoutCancel(ctx)
 	startCtx, cancel := context.WithTimeout(detached, StartTimeout)
 	runID, err := start(startCtx, c)
 	cancel()
+	if err != nil {
+		return errors.Join(ErrStartPending, err)
+	}
 	after, cancel := context.WithTimeout(detached, 10*time.Second)
 	defer cancel()
-	if err != nil {
-		deleted, derr := s.DeleteUnstartedCase(after, c.ID)
-		if derr != nil {
-			// The row stays, without a run ID: settled later (see above).
-			return errors.Join(err, fmt.Errorf("case %s: removing the unstarted registration: %w", c.ID, derr))
-		}
-		got, gerr := s.CaseByID(after, c.ID)
-		if deleted || gerr != nil || got.RunID == "" {
-			return err
-		}
-		// The start's answer was lost, but the workflow started and has written
-		// its run ID: the registration succeeded.
-		runID = got.RunID
+	if err := s.RecordStart(after, c.ID, runID); err != nil {
+		// The workflow runs; its first case-file write records the run ID.
+		return errors.Join(ErrStartPending, err)
 	}
 	c.RunID = runID
-	for i := range audit {
-		audit[i].CaseID = c.ID
-	}
-	for attempt := 0; ; attempt++ {
-		err = s.recordStart(after, c.ID, runID, audit, terms)
-		if err == nil || !Unavailable(err) || attempt == 2 {
-			break
-		}
-		time.Sleep(time.Duration(250<<(2*attempt)) * time.Millisecond) // 250 ms, 1 s
-	}
-	if err != nil {
-		return fmt.Errorf("case %s: the workflow started, recording it failed: %w", c.ID, err)
-	}
 	return nil
 }
 

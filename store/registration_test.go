@@ -19,10 +19,10 @@ func registrationAudit() []store.AuditEntry {
 		Part: "registration", Action: "create", RequestID: "r1"}}
 }
 
-// The row is committed before start runs (the workflow's first write needs it),
-// and the audit entry only once the workflow started: a failed start leaves
-// neither, since audit_log cannot be taken back.
-func TestCreateCaseCommitsTheRowBeforeStartAndAuditsAfter(t *testing.T) {
+// The case, its audit entry and its search terms are committed together before
+// start runs (the workflow's first write needs the row). A failed start leaves
+// the case registered, its start pending: CasesToStart finds it.
+func TestCreateCaseCommitsTheCaseWithItsAuditBeforeStart(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		c := newCase("GN")
@@ -33,23 +33,31 @@ func TestCreateCaseCommitsTheRowBeforeStartAndAuditsAfter(t *testing.T) {
 			require.Equal(t, cs.Reference, got.Reference)
 			trail, err := s.AuditTrail(ctx, cs.ID)
 			require.NoError(t, err)
-			require.Empty(t, trail, "no audit entry before the start")
+			require.Len(t, trail, 1, "audited with the case")
 			return "run-1", nil
 		}))
-		trail, err := s.AuditTrail(ctx, c.ID)
-		require.NoError(t, err)
-		require.Len(t, trail, 1)
 		require.Equal(t, "run-1", c.RunID)
 
 		failed := newCase("GN")
-		require.Error(t, s.CreateCase(ctx, failed, registrationAudit(), func(context.Context, *store.Case) (string, error) {
+		err := s.CreateCase(ctx, failed, registrationAudit(), func(context.Context, *store.Case) (string, error) {
 			return "", errors.New("temporal unavailable")
-		}))
-		_, err = s.CaseByID(ctx, failed.ID)
-		require.ErrorIs(t, err, store.ErrNotFound)
-		trail, err = s.AuditTrail(ctx, failed.ID)
+		})
+		require.ErrorIs(t, err, store.ErrStartPending)
+		got, err := s.CaseByID(ctx, failed.ID)
+		require.NoError(t, err, "the case stands")
+		require.True(t, got.Unstarted())
+		trail, err := s.AuditTrail(ctx, failed.ID)
 		require.NoError(t, err)
-		require.Empty(t, trail)
+		require.Len(t, trail, 1)
+		pending, err := s.CasesToStart(ctx, time.Now().Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		require.Equal(t, failed.ID, pending[0].ID)
+
+		require.NoError(t, s.StartCase(ctx, &pending[0], func(context.Context, *store.Case) (string, error) { return "run-2", nil }))
+		pending, err = s.CasesToStart(ctx, time.Now().Add(time.Minute), 10)
+		require.NoError(t, err)
+		require.Empty(t, pending)
 	})
 }
 
@@ -73,25 +81,25 @@ func TestCreateCaseStartsDetachedFromTheCallersCancellation(t *testing.T) {
 	})
 }
 
-// A start whose answer was lost, but whose workflow ran and wrote the case file,
-// is a registration that succeeded: the row stays, with the workflow's run ID.
-func TestCreateCaseKeepsACaseWhoseWorkflowWroteDespiteAnError(t *testing.T) {
+// A start whose answer was lost, but whose workflow ran and wrote the case file:
+// the run ID the workflow wrote stands, and the case is not started again.
+func TestCreateCaseKeepsTheRunIDItsWorkflowWrote(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		c := newCase("GN")
-		require.NoError(t, s.CreateCase(ctx, c, registrationAudit(), func(ctx context.Context, cs *store.Case) (string, error) {
+		err := s.CreateCase(ctx, c, registrationAudit(), func(ctx context.Context, cs *store.Case) (string, error) {
 			require.NoError(t, s.RecordCase(ctx, store.Record{CaseID: cs.ID, EventKey: cs.ID + "-registered", Type: "registered",
 				Summary: "Case registered", At: time.Now().UTC(), RunID: "run-7",
 				State: contract.CaseState{Seq: 1, Stage: contract.StageIntake, Status: contract.StatusActive}}))
 			return "", errors.New("context deadline exceeded")
-		}))
-		require.Equal(t, "run-7", c.RunID)
+		})
+		require.ErrorIs(t, err, store.ErrStartPending)
 		got, err := s.CaseByID(ctx, c.ID)
 		require.NoError(t, err)
 		require.Equal(t, "run-7", got.RunID)
-		trail, err := s.AuditTrail(ctx, c.ID)
+		pending, err := s.CasesToStart(ctx, time.Now().Add(time.Minute), 10)
 		require.NoError(t, err)
-		require.Len(t, trail, 1)
+		require.Empty(t, pending)
 	})
 }
 
@@ -99,17 +107,13 @@ func TestCreateCaseKeepsACaseWhoseWorkflowWroteDespiteAnError(t *testing.T) {
 func TestConcurrentRegistrationsOfOnePersonMakeOneCase(t *testing.T) {
 	eachDriver(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		slow := func(context.Context, *store.Case) (string, error) {
-			time.Sleep(20 * time.Millisecond)
-			return "run-1", nil
-		}
 		var wg sync.WaitGroup
 		errs := make([]error, 6)
 		for i := range errs {
 			wg.Go(func() {
 				c := newCase("GN")
 				c.BeneficiaryKey = "same-person"
-				errs[i] = s.CreateCase(ctx, c, nil, slow)
+				errs[i] = s.CreateCase(ctx, c, nil, started)
 			})
 		}
 		wg.Wait()
@@ -150,13 +154,15 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 		done <- errors.Join(err, tx.Commit())
 	}()
 	<-inTx
-	began := time.Now()
-	got, err := s.CaseByID(ctx, c.ID)
-	require.NoError(t, err)
+	// The transaction stays open until these reads are done: a read that waited
+	// for the writer would wait for ever, and fail at its deadline.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := s.CaseByID(rctx, c.ID)
+	require.NoError(t, err, "a read while a write transaction is open")
 	require.Equal(t, c.ID, got.ID)
-	_, err = s.ListCases(ctx, store.Filter{Limit: 10})
-	require.NoError(t, err)
-	require.Less(t, time.Since(began), 500*time.Millisecond, "reads while a write transaction is open")
+	_, err = s.ListCases(rctx, store.Filter{Limit: 10})
+	require.NoError(t, err, "a list while a write transaction is open")
 	close(release)
 	require.NoError(t, <-done)
 

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -40,13 +39,21 @@ func TestCreateCaseIsAllOrNothing(t *testing.T) {
 		require.NoError(t, s.CreateCase(ctx, ok, nil, started))
 		require.Regexp(t, `^HW-\d{4}-\d{6}$`, ok.Reference)
 
+		// The registration's writes are one transaction: an audit entry that cannot
+		// be written (here, two with one ID) leaves no case, and start is not called.
 		failed := newCase("GN")
-		err := s.CreateCase(ctx, failed, nil, func(context.Context, *store.Case) (string, error) {
-			return "", errors.New("temporal unavailable")
+		clash := []store.AuditEntry{{ID: 1 << 40, At: time.Now().UTC(), Part: "registration", Action: "create"},
+			{ID: 1 << 40, At: time.Now().UTC(), Part: "registration", Action: "create"}}
+		err := s.CreateCase(ctx, failed, clash, func(context.Context, *store.Case) (string, error) {
+			t.Error("a registration that did not commit starts no workflow")
+			return "", nil
 		})
 		require.Error(t, err)
 		_, err = s.CaseByID(ctx, failed.ID)
-		require.ErrorIs(t, err, store.ErrNotFound, "a case whose workflow did not start leaves no row")
+		require.ErrorIs(t, err, store.ErrNotFound, "nothing of a registration that did not commit")
+		trail, err := s.AuditTrail(ctx, failed.ID)
+		require.NoError(t, err)
+		require.Empty(t, trail)
 
 		got, err := s.CaseByID(ctx, ok.ID)
 		require.NoError(t, err)

@@ -204,6 +204,9 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
+	// Registered cases whose workflow did not start (Temporal did not answer, or an
+	// API process stopped after the commit) are started: by every API process, safely.
+	go a.RunSweeper(ctx, api.SweepEvery)
 	srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.Address, h)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
