@@ -7,7 +7,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick
+.PHONY: run test build vet openapi-lint histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -30,12 +30,20 @@ vet:
 # Postgres, kills workers or loads everything (the short soak); then the fuzzers.
 SERIAL_TESTS := ^(TestSoak|TestPostgresRestartedDuringLoad|TestWorkerKilledWhileAVisitTimerRuns)$$
 # go vet runs in full first, so the tests skip the part of it go test would run again.
-test: $(TEMPORAL_CLI) vet workflowcheck
+test: $(TEMPORAL_CLI) vet workflowcheck openapi-lint
 	$(GO) test -vet=off -count=1 -timeout 10m ./...
 	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -vet=off -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
 	$(MAKE) --no-print-directory ui-test
 	$(MAKE) --no-print-directory fuzz
+
+# The HTTP contract (api/openapi.yaml) against Redocly CLI's recommended rules,
+# warnings as errors (tools/openapi: the CLI pinned by its package-lock.json,
+# installed with npm ci; the exceptions and their reasons in .redocly.lint-ignore.yaml).
+openapi-lint:
+	set -o pipefail; cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error \
+		&& REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true ./node_modules/.bin/redocly lint ../../api/openapi.yaml 2>&1 \
+		| grep -v '[║╔╚]'
 
 # Record the event histories the replay tests run, from the dev server, into
 # workflows/testdata/histories/$(VERSION): after a change behind workflow.GetVersion,
