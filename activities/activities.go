@@ -205,7 +205,7 @@ func (a *Activities) CancelRequester(ctx context.Context) (string, error) {
 	info := activity.GetInfo(ctx)
 	svc := activity.GetClient(ctx).WorkflowService()
 	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.WorkflowNamespace,
-		Execution: &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
 		MaximumPageSize: 100}
 	for {
 		res, err := svc.GetWorkflowExecutionHistoryReverse(ctx, req)
