@@ -8,11 +8,16 @@ package activities
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
@@ -188,6 +193,51 @@ func (a *Activities) Refer(ctx context.Context, key string, req partners.Referra
 func (a *Activities) Notify(ctx context.Context, key string, m partners.Message) error {
 	_, err := a.Partners.Notify(ctx, key, m)
 	return classify(err)
+}
+
+// CancelRequester reads, in the history of the workflow that runs it, who asked
+// Temporal to cancel that workflow: the identity on the cancel request (what the
+// UI, the CLI or a client sends as its identity, e.g. "temporal-cli:jane@ops-1").
+// Workflow code is not told; the case records it. It only reads, so a retry is
+// harmless; the history is read from its end, where the request is. It returns
+// the identity (at most 200 characters, controls removed) or "" if there is none.
+func (a *Activities) CancelRequester(ctx context.Context) (string, error) {
+	info := activity.GetInfo(ctx)
+	svc := activity.GetClient(ctx).WorkflowService()
+	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.WorkflowNamespace,
+		Execution:       &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
+		MaximumPageSize: 100}
+	for {
+		res, err := svc.GetWorkflowExecutionHistoryReverse(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range res.GetHistory().GetEvents() {
+			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED {
+				return printable(e.GetWorkflowExecutionCancelRequestedEventAttributes().GetIdentity(), 200), nil
+			}
+		}
+		if len(res.GetNextPageToken()) == 0 {
+			return "", nil
+		}
+		req.NextPageToken = res.GetNextPageToken()
+	}
+}
+
+// printable is s without control characters, cut to at most n characters: an
+// identity is whatever a client chose to send, and it goes into the timeline.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if n == 0 {
+			break
+		}
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			n--
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 // classify turns a partner's failure into the error Temporal retries (or not). The

@@ -83,15 +83,17 @@ func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Re
 	return s.view(cs, st), nil
 }
 
-// fact handles a partner's callback (a medical result, an arrival): a signal the
-// workflow buffers and de-duplicates, answered 202.
-func fact[T Request](s *Server, signal string) gin.HandlerFunc {
+// fact handles a partner's callback (a medical result, an arrival): an update
+// whose validator ties the fact to what the case awaits and to its sender; the
+// workflow keeps it until the process uses it. Answered 202 with no case view:
+// a partner does not read the case file.
+func fact[T Request](s *Server, update string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cs, body, key, ok := prepare[T](s, c)
 		if !ok {
 			return
 		}
-		if err := s.report(c, cs, signal, body, key); err != nil {
+		if err := s.report(c, cs, update, body, key); err != nil {
 			respondError(c, err)
 			return
 		}
@@ -101,8 +103,8 @@ func fact[T Request](s *Server, signal string) gin.HandlerFunc {
 }
 
 // Report is a partner's fact about a case (a medical result, an arrival), here
-// entered by a person: a signal the workflow buffers until the case uses it.
-func (s *Server) Report(ctx context.Context, caseID, signal string, body Request) error {
+// entered by a person: the workflow's validator decides as for the partner's own.
+func (s *Server) Report(ctx context.Context, caseID, update string, body Request) error {
 	if err := permit(principal(ctx), "report a partner's fact", contract.RoleCaseworker, contract.RoleService); err != nil {
 		return err
 	}
@@ -113,19 +115,15 @@ func (s *Server) Report(ctx context.Context, caseID, signal string, body Request
 	if errs := body.Validate(s.now()); len(errs) > 0 {
 		return &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs}
 	}
-	return s.report(ctx, cs, signal, body, "")
+	return s.report(ctx, cs, update, body, "")
 }
 
-func (s *Server) report(ctx context.Context, cs *store.Case, signal string, body Request, key string) error {
+func (s *Server) report(ctx context.Context, cs *store.Case, update string, body Request, key string) error {
 	if cs.Status == string(contract.StatusClosed) {
 		return fail(KindConflict, "the case is closed")
 	}
-	if err := s.ensureStarted(ctx, cs); err != nil {
-		return err
-	}
-	err := s.temporal.SignalWorkflow(ctx, cs.WorkflowID, "", signal,
-		contract.Action[Request]{Actor: principal(ctx), RequestID: key, Body: body})
-	return closedIsConflict(err)
+	_, err := s.act(ctx, cs, update, body, key)
+	return err
 }
 
 // prepare does what every action and fact does first: find the case, read and
@@ -142,8 +140,8 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 	}
 	// The item is in the path, not the body: set before the fingerprint, so a repeat
 	// fingerprints the same request (it used to be set after, and a repeat got 409).
-	if d, isDelivery := any(&body).(*contract.Delivery); isDelivery {
-		d.ItemID = c.Param("item_id")
+	if d, aboutItem := any(&body).(interface{ SetItemID(string) }); aboutItem {
+		d.SetItemID(c.Param("item_id"))
 	}
 	if errs := body.Validate(s.now()); len(errs) > 0 {
 		respondError(c, &Error{Kind: KindInvalid, Detail: "the request is not valid", Fields: errs})

@@ -48,7 +48,7 @@ func NewAuthenticator(_ context.Context, cfg config.Auth) *Authenticator {
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (Principal, error) {
 	for _, ct := range a.static {
 		if subtle.ConstantTimeCompare([]byte(ct.Token), []byte(token)) == 1 {
-			return Principal{User: ct.User, Role: contract.Role(ct.Role), Office: ct.Office}, nil
+			return Principal{User: ct.User, Role: contract.Role(ct.Role), Office: ct.Office, Partner: ct.Partner}, nil
 		}
 	}
 	if a.verifier == nil || strings.Count(token, ".") != 2 {
@@ -75,6 +75,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	}
 	if p.Office == config.AllOffices && !config.MayHaveAllOffices(string(p.Role)) {
 		return Principal{}, fail(KindForbidden, "every office (\"*\") is for managers and services only")
+	}
+	if p.Role == contract.RoleService {
+		// A partner service posts only its own kind of fact: the kind comes with the token.
+		p.Partner = str(a.claims.PartnerClaim)
+		if !slices.Contains(contract.PartnerKinds, p.Partner) {
+			return Principal{}, fail(KindForbidden, "a service's access token carries no partner kind (medical or receiving)")
+		}
 	}
 	return p, nil
 }

@@ -139,7 +139,8 @@ func TestAnotherKeyIsNotTrusted(t *testing.T) {
 
 func oidcConfig(idp *identityProvider, cooldown time.Duration) config.Auth {
 	return config.Auth{OIDC: config.OIDC{Issuer: "https://idp.example", Audience: "homeward", JWKSURL: idp.URL,
-		UserClaim: "sub", RoleClaim: "homeward_role", OfficeClaim: "homeward_office", JWKSRefreshCooldown: cooldown}}
+		UserClaim: "sub", RoleClaim: "homeward_role", OfficeClaim: "homeward_office", PartnerClaim: "homeward_partner",
+		JWKSRefreshCooldown: cooldown}}
 }
 
 func claims(role, office string, extra ...any) map[string]any {
@@ -223,7 +224,9 @@ func TestAccessTokenTypeAndAuthorizedParty(t *testing.T) {
 		"azp: another client":           {idp.token(t, claims("approver", "GN-CKY", "azp", "someone-elses-app")), api.KindUnauthorized},
 		"azp: not a string":             {idp.token(t, claims("approver", "GN-CKY", "azp", 7)), api.KindUnauthorized},
 		"every office for a manager":    {idp.token(t, claims("manager", "*")), ""},
-		"every office for a service":    {idp.token(t, claims("service", "*")), ""},
+		"every office for a service":    {idp.token(t, claims("service", "*", "homeward_partner", "medical")), ""},
+		"a service of no partner kind":  {idp.token(t, claims("service", "*")), api.KindForbidden},
+		"a service of an unknown kind":  {idp.token(t, claims("service", "*", "homeward_partner", "travel")), api.KindForbidden},
 		"every office for a caseworker": {idp.token(t, claims("caseworker", "*")), api.KindForbidden},
 		"every office for an approver":  {idp.token(t, claims("approver", "*")), api.KindForbidden},
 	} {

@@ -138,14 +138,17 @@ type Services struct {
 	Timeout time.Duration `mapstructure:"timeout"`
 }
 
-// Simulator configures the simulator of external services.
+// Simulator configures the simulator of external services. Its callbacks present
+// one token per partner: the medical provider's (a service token of partner kind
+// medical) and the receiving office's (partner kind receiving).
 type Simulator struct {
-	APIURL        string        `mapstructure:"api_url"`
-	APIToken      string        `mapstructure:"api_token"`
-	CallbackDelay time.Duration `mapstructure:"callback_delay"`
-	Latency       time.Duration `mapstructure:"latency"`
-	FailureRate   float64       `mapstructure:"failure_rate"`
-	Seed          int64         `mapstructure:"seed"`
+	APIURL         string        `mapstructure:"api_url"`
+	MedicalToken   string        `mapstructure:"medical_token"`
+	ReceivingToken string        `mapstructure:"receiving_token"`
+	CallbackDelay  time.Duration `mapstructure:"callback_delay"`
+	Latency        time.Duration `mapstructure:"latency"`
+	FailureRate    float64       `mapstructure:"failure_rate"`
+	Seed           int64         `mapstructure:"seed"`
 }
 
 // Auth maps bearer tokens to people: configured tokens, and (in production)
@@ -165,6 +168,9 @@ type OIDC struct {
 	UserClaim   string `mapstructure:"user_claim"`
 	RoleClaim   string `mapstructure:"role_claim"`
 	OfficeClaim string `mapstructure:"office_claim"`
+	// PartnerClaim names a service's partner kind (medical, receiving): a service
+	// token without one is refused.
+	PartnerClaim string `mapstructure:"partner_claim"`
 	// The workspace signs people in with the identity provider as this client
 	// (authorization code with PKCE), and is called back at RedirectURL
 	// (https://<workspace>/signin/callback). An empty ClientID: no sign-in there.
@@ -191,7 +197,8 @@ func DevTokens() []Token {
 		{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"},
 		{Token: "dev-procurement", User: "procurement-gn", Role: "procurement", Office: "GN-CKY"},
 		{Token: "dev-manager", User: "manager", Role: "manager", Office: AllOffices},
-		{Token: "dev-service", User: "partner-service", Role: "service", Office: AllOffices},
+		{Token: "dev-medical", User: "medical-provider", Role: "service", Office: AllOffices, Partner: "medical"},
+		{Token: "dev-receiving", User: "receiving-office", Role: "service", Office: AllOffices, Partner: "receiving"},
 	}
 }
 
@@ -234,12 +241,18 @@ func IsDevToken(token string) bool {
 func MayHaveAllOffices(role string) bool { return role == "manager" || role == "service" }
 
 // Token is one bearer token and who presents it. Office "*" means every office.
+// A service token carries its partner kind (Partners): it may post that partner's
+// facts only.
 type Token struct {
-	Token  string `mapstructure:"token"`
-	User   string `mapstructure:"user"`
-	Role   string `mapstructure:"role"`
-	Office string `mapstructure:"office"`
+	Token   string `mapstructure:"token"`
+	User    string `mapstructure:"user"`
+	Role    string `mapstructure:"role"`
+	Office  string `mapstructure:"office"`
+	Partner string `mapstructure:"partner"`
 }
+
+// Partners are the partner kinds a service token may carry (contract.PartnerKinds).
+var Partners = []string{"medical", "receiving"}
 
 // Rules are the programme rules a case starts with and keeps to its end.
 type Rules struct {
@@ -366,7 +379,8 @@ func durationsHook(from, to reflect.Type, data any) (any, error) {
 }
 
 // tokensHook reads tokens from "token=user:role:office;..." so that they can come
-// from one environment variable (HOMEWARD_AUTH_TOKENS).
+// from one environment variable (HOMEWARD_AUTH_TOKENS); a service token adds its
+// partner kind: "token=user:service:office:medical".
 func tokensHook(from, to reflect.Type, data any) (any, error) {
 	if to != reflect.TypeOf([]Token(nil)) || from.Kind() != reflect.String {
 		return data, nil
@@ -379,10 +393,14 @@ func tokensHook(from, to reflect.Type, data any) (any, error) {
 		}
 		tok, who, ok := strings.Cut(entry, "=")
 		parts := strings.Split(who, ":")
-		if !ok || len(parts) != 3 {
-			return nil, errors.New(`auth.tokens: want "token=user:role:office;..."`)
+		if !ok || len(parts) < 3 || len(parts) > 4 {
+			return nil, errors.New(`auth.tokens: want "token=user:role:office;..." (a service: "token=user:service:office:partner")`)
 		}
-		out = append(out, Token{Token: tok, User: parts[0], Role: parts[1], Office: parts[2]})
+		t := Token{Token: tok, User: parts[0], Role: parts[1], Office: parts[2]}
+		if len(parts) == 4 {
+			t.Partner = parts[3]
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
@@ -468,8 +486,8 @@ func (c Config) Validate() error {
 	if o := c.Auth.OIDC; o.Issuer != "" {
 		httpURL("auth.oidc.issuer", o.Issuer)
 		httpURL("auth.oidc.jwks_url", o.JWKSURL)
-		if o.Audience == "" || o.UserClaim == "" || o.RoleClaim == "" || o.OfficeClaim == "" {
-			bad("auth.oidc", "audience, user_claim, role_claim and office_claim are required with an issuer")
+		if o.Audience == "" || o.UserClaim == "" || o.RoleClaim == "" || o.OfficeClaim == "" || o.PartnerClaim == "" {
+			bad("auth.oidc", "audience, user_claim, role_claim, office_claim and partner_claim are required with an issuer")
 		}
 		if o.ClientID != "" {
 			httpURL("auth.oidc.redirect_url", o.RedirectURL)
@@ -488,6 +506,10 @@ func (c Config) Validate() error {
 			bad(key, "duplicate token")
 		case t.Office == AllOffices && !MayHaveAllOffices(t.Role):
 			bad(key, "office %q (every office) is for managers and services only, not a %s", AllOffices, t.Role)
+		case t.Role == "service" && !slices.Contains(Partners, t.Partner):
+			bad(key, "a service token needs its partner kind, one of %v, got %q", Partners, t.Partner)
+		case t.Role != "service" && t.Partner != "":
+			bad(key, "only a service token has a partner kind")
 		}
 		seen[t.Token] = true
 	}

@@ -21,7 +21,10 @@ func TestDefaultsAreValid(t *testing.T) {
 	require.Empty(t, c.Auth.Tokens, "no token is built in: the dev tokens are homeward dev's alone")
 	require.NoError(t, c.Auth.RefuseDevTokens())
 	dev := c.Auth.WithDevTokens()
-	require.Len(t, dev.Tokens, 8)
+	require.Len(t, dev.Tokens, 9)
+	// A partner service's token carries its kind: it posts only that partner's facts.
+	require.Equal(t, config.Token{Token: "dev-receiving", User: "receiving-office", Role: "service", Office: "*", Partner: "receiving"},
+		dev.Tokens[8])
 	require.Equal(t, config.Token{Token: "dev-approver-gn", User: "approver-gn", Role: "approver", Office: "GN-CKY"}, dev.Tokens[4])
 	require.Error(t, dev.RefuseDevTokens())
 	p, ok := c.Rules.Programme("REAG-GARP")
@@ -35,7 +38,7 @@ func TestEnvironmentOverridesEveryKind(t *testing.T) {
 		"HOMEWARD_DATABASE_DSN":             "postgres://postgres@127.0.0.1:5432/test",
 		"HOMEWARD_RULES_SLA_PLAN_APPROVAL":  "3d",
 		"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,180d",
-		"HOMEWARD_AUTH_TOKENS":              "t1=ana:approver:GN-CKY",
+		"HOMEWARD_AUTH_TOKENS":              "t1=ana:approver:GN-CKY;t2=clinic:service:*:medical",
 		"HOMEWARD_SIMULATOR_FAILURE_RATE":   "0.3",
 		"HOMEWARD_RULES_MAX_REBOOKINGS":     "4",
 		"HOMEWARD_TEMPORAL_ADDRESS":         "temporal:7233",
@@ -44,7 +47,8 @@ func TestEnvironmentOverridesEveryKind(t *testing.T) {
 	require.Equal(t, "postgres", c.Database.Driver)
 	require.Equal(t, 72*time.Hour, c.Rules.SLA.PlanApproval)
 	require.Equal(t, []time.Duration{90 * 24 * time.Hour, 180 * 24 * time.Hour}, c.Rules.MonitoringOffsets)
-	require.Equal(t, []config.Token{{Token: "t1", User: "ana", Role: "approver", Office: "GN-CKY"}}, c.Auth.Tokens)
+	require.Equal(t, []config.Token{{Token: "t1", User: "ana", Role: "approver", Office: "GN-CKY"},
+		{Token: "t2", User: "clinic", Role: "service", Office: "*", Partner: "medical"}}, c.Auth.Tokens)
 	require.InDelta(t, 0.3, c.Simulator.FailureRate, 1e-9)
 	require.Equal(t, 4, c.Rules.MaxRebookings)
 	require.Equal(t, "temporal:7233", c.Temporal.Address)
@@ -78,6 +82,10 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"token syntax": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t-u-boss"}, want: "auth.tokens"},
 		"every office for a caseworker": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "t=m:manager:*;c=u:caseworker:*"},
 			want: "config: auth.tokens[1]: office"},
+		"a service of no partner kind": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "s=clinic:service:*"},
+			want: "config: auth.tokens[0]: a service token needs its partner kind"},
+		"a partner kind for a person": {env: map[string]string{"HOMEWARD_AUTH_TOKENS": "c=ana:caseworker:DE-BER:medical"},
+			want: "config: auth.tokens[0]: only a service token has a partner kind"},
 		"app role":      {env: map[string]string{"HOMEWARD_DATABASE_APP_ROLE": "homeward; DROP TABLE cases"}, want: "config: database.app_role:"},
 		"write timeout": {env: map[string]string{"HOMEWARD_HTTP_WRITE_TIMEOUT": "30s"}, want: "config: http.write_timeout:"},
 		"idle timeout":  {env: map[string]string{"HOMEWARD_HTTP_IDLE_TIMEOUT": "-1s"}, want: "config: http.idle_timeout:"},

@@ -26,10 +26,19 @@ const (
 	UpdateDelivery     = "delivery"
 	UpdateVisit        = "monitoring-visit"
 	UpdateWithdrawal   = "withdrawal"
+	// UpdatePriceDecision: an approver decides on a quote above the item's approved cost.
+	UpdatePriceDecision = "price-decision"
 
-	// Facts from partners are signals: they must never be lost, may come early or twice.
-	SignalMedicalResult = "medical-result"
-	SignalArrival       = "arrival"
+	// Facts from partners. Each is an update whose validator ties it to what the case
+	// awaits (the assessment request, the ticketed booking) and to its sender; it is
+	// kept until the process uses it, so it may still come early (an arrival before
+	// the departure is recorded). They were signals before workflow version 4: a case
+	// still takes a signal of that name (sent by an API from before), checked the
+	// same way from version 4 on.
+	UpdateMedicalResult = "medical-result"
+	UpdateArrival       = "arrival"
+	SignalMedicalResult = UpdateMedicalResult
+	SignalArrival       = UpdateArrival
 )
 
 // WorkflowID is the ID of a case's workflow: the case's UUID and nothing personal.
@@ -91,6 +100,9 @@ const (
 	ClosedDeceased    ClosureReason = "deceased"
 	ClosedIneligible  ClosureReason = "ineligible"
 	ClosedTransferred ClosureReason = "transferred"
+	// ClosedByOperator: someone with access to Temporal (the UI, the CLI) cancelled the
+	// case's workflow, outside Homeward; not the migrant's withdrawal.
+	ClosedByOperator ClosureReason = "operator_cancelled"
 )
 
 // Role of the person (or partner system) acting.
@@ -102,13 +114,28 @@ const (
 	RoleProcurement Role = "procurement"
 	RoleManager     Role = "manager"
 	RoleService     Role = "service"
+	// RoleOperator is who cancelled a workflow in Temporal itself (its UI or CLI):
+	// never a role of a token, only the actor of such a closure.
+	RoleOperator Role = "operator"
 )
+
+// Kinds of partner service: a service principal carries one, and may post only
+// the facts of its kind.
+const (
+	PartnerMedical   = "medical"   // the medical provider: fit-to-travel results
+	PartnerReceiving = "receiving" // the receiving office: arrivals
+)
+
+// PartnerKinds are the kinds a service principal may carry.
+var PartnerKinds = []string{PartnerMedical, PartnerReceiving}
 
 // Actor is who did something, as the API's authentication established it.
 type Actor struct {
 	User   string `json:"user"`
 	Role   Role   `json:"role"`
 	Office string `json:"office"`
+	// Partner is a service's kind (PartnerMedical, PartnerReceiving); empty for people.
+	Partner string `json:"partner,omitempty"`
 }
 
 // Rules is the rule set a case starts with and keeps to its end, even when the

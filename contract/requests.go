@@ -125,6 +125,9 @@ const (
 
 // MedicalResult is the medical provider's fit-to-travel assessment.
 type MedicalResult struct {
+	// RequestNo is the number of the assessment request it answers (the provider
+	// got it with the request; the case shows it as medical.requests).
+	RequestNo         int        `json:"request_no"`
 	Result            string     `json:"result"`
 	AssessedAt        time.Time  `json:"assessed_at"`
 	ValidUntil        *time.Time `json:"valid_until,omitempty"`
@@ -134,6 +137,9 @@ type MedicalResult struct {
 // Validate checks the request's shape.
 func (m MedicalResult) Validate(now time.Time) []FieldError {
 	var p problems
+	if m.RequestNo < 1 {
+		p.add("request_no", "is required: the number of the assessment request this result answers (from 1)")
+	}
 	p.oneOf("result", m.Result, MedicalFit, MedicalFitWithEscort, MedicalUnfitTemporary, MedicalUnfit)
 	p.notFuture("assessed_at", m.AssessedAt, now)
 	fit := m.Result == MedicalFit || m.Result == MedicalFitWithEscort
@@ -177,6 +183,9 @@ func (d Departure) Validate(now time.Time) []FieldError {
 
 // Arrival is the receiving office's confirmation that the returnee was received.
 type Arrival struct {
+	// BookingRef is the booking of the flight the returnee arrived on: this case's
+	// ticketed booking (the receiving office got it with the pre-arrival notice).
+	BookingRef string    `json:"booking_ref"`
 	ArrivedAt  time.Time `json:"arrived_at"`
 	ReceivedBy string    `json:"received_by"`
 }
@@ -184,6 +193,9 @@ type Arrival struct {
 // Validate checks the request's shape.
 func (a Arrival) Validate(now time.Time) []FieldError {
 	var p problems
+	if a.BookingRef == "" || len(a.BookingRef) > 64 {
+		p.add("booking_ref", "is required: the booking reference of the flight (at most 64 characters)")
+	}
 	p.notFuture("arrived_at", a.ArrivedAt, now)
 	if a.ReceivedBy == "" || len(a.ReceivedBy) > 200 {
 		p.add("received_by", "is required (at most 200 characters)")
@@ -252,6 +264,28 @@ func (d PlanDecision) Validate(time.Time) []FieldError {
 	return p
 }
 
+// PriceDecision is an approver's decision on an in-kind item whose lowest
+// compliant quote is above the item's approved cost: pay that price, or not buy it.
+type PriceDecision struct {
+	ItemID   string `json:"item_id,omitempty"` // the API takes it from the path
+	Decision string `json:"decision"`          // approve or reject
+	Comment  string `json:"comment,omitempty"`
+}
+
+// Validate checks the request's shape; the workflow checks the item and the cap.
+func (d PriceDecision) Validate(time.Time) []FieldError {
+	var p problems
+	p.oneOf("decision", d.Decision, "approve", "reject")
+	if d.Decision == "reject" && d.Comment == "" {
+		p.add("comment", "is required when the price is rejected")
+	}
+	p.freeText("comment", d.Comment)
+	return p
+}
+
+// SetItemID sets the plan item the decision is about (from the request's path).
+func (d *PriceDecision) SetItemID(id string) { d.ItemID = id }
+
 // Delivery reports that an in-kind item was handed over to the returnee.
 type Delivery struct {
 	ItemID              string    `json:"item_id,omitempty"` // the API takes it from the path
@@ -261,6 +295,9 @@ type Delivery struct {
 	// documents (kind handover_certificate), if it was uploaded; the API checks it.
 	HandoverDocument string `json:"handover_document,omitempty"`
 }
+
+// SetItemID sets the plan item delivered (from the request's path).
+func (d *Delivery) SetItemID(id string) { d.ItemID = id }
 
 // Validate checks the request's shape.
 func (d Delivery) Validate(now time.Time) []FieldError {

@@ -177,14 +177,17 @@ type DecisionLog struct {
 
 // ProcurementItem follows one plan item from quotes to payment.
 type ProcurementItem struct {
-	ItemID         string       `json:"id"`
-	Kind           string       `json:"kind"`
-	Status         string       `json:"status"` // quoting, ordered, delivered, paid, cancelled
-	Quotes         []Quote      `json:"quotes,omitempty"`
-	ChosenSupplier string       `json:"chosen_supplier,omitempty"`
-	PurchaseOrder  string       `json:"purchase_order,omitempty"`
-	Delivery       *Delivered   `json:"delivery,omitempty"`
-	Payment        *PaymentInfo `json:"payment,omitempty"`
+	ItemID         string  `json:"id"`
+	Kind           string  `json:"kind"`
+	Status         string  `json:"status"` // quoting, price_approval, ordered, delivered, paid, cancelled
+	Quotes         []Quote `json:"quotes,omitempty"`
+	ChosenSupplier string  `json:"chosen_supplier,omitempty"`
+	// PriceDecision is the approvers' decision on a chosen quote above the item's
+	// approved cost (workflow version 4 on): nothing is ordered or paid without it.
+	PriceDecision *DecisionLog `json:"price_decision,omitempty"`
+	PurchaseOrder string       `json:"purchase_order,omitempty"`
+	Delivery      *Delivered   `json:"delivery,omitempty"`
+	Payment       *PaymentInfo `json:"payment,omitempty"`
 }
 
 // Quote is one supplier's price for an in-kind item.

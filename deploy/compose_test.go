@@ -54,7 +54,7 @@ var searchAttributes = func() map[string]string {
 // requiredEnv is the least a production start needs: the two secrets without defaults.
 func requiredEnv() map[string]string {
 	return map[string]string{
-		"HOMEWARD_AUTH_TOKENS":      "t-cw=caseworker-de:caseworker:DE-BER;t-svc=partner:service:*",
+		"HOMEWARD_AUTH_TOKENS":      "t-cw=caseworker-de:caseworker:DE-BER;t-med=clinic:service:*:medical;t-rcv=reception:service:*:receiving",
 		"HOMEWARD_SERVICES_API_KEY": "partner-key",
 		"HOMEWARD_CODEC_KEYS":       `{"active":"k1","keys":{"k1":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}`,
 		"HOMEWARD_DATABASE_KEYS":    `{"active":"d1","keys":{"d1":"ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA="}}`,
@@ -240,7 +240,8 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 	assert.Equal(t, "0.0.0.0:8090", env(t, sim, "HOMEWARD_DEV_SIMULATOR_ADDRESS"))
 	assert.Equal(t, "http://api:8080", env(t, sim, "HOMEWARD_SIMULATOR_API_URL"))
 	assert.Equal(t, "partner-key", env(t, sim, "HOMEWARD_SERVICES_API_KEY"))
-	env(t, sim, "HOMEWARD_SIMULATOR_API_TOKEN")
+	env(t, sim, "HOMEWARD_SIMULATOR_MEDICAL_TOKEN")
+	env(t, sim, "HOMEWARD_SIMULATOR_RECEIVING_TOKEN")
 	// The worker's default partner URL must be the simulator's host and port.
 	u, err := url.Parse(common["HOMEWARD_SERVICES_BASE_URL"])
 	require.NoError(t, err)
@@ -263,7 +264,7 @@ func TestComposeHomewardEnvironment(t *testing.T) {
 	}
 	c, err := config.Load("", func(k string) string { return common[k] })
 	require.NoError(t, err)
-	assert.Len(t, c.Auth.Tokens, 2, "the dev tokens must not be mixed in")
+	assert.Len(t, c.Auth.Tokens, 3, "the dev tokens must not be mixed in")
 
 	// Real partners and real passwords replace the defaults, consistently everywhere.
 	p = mustLoad(t, merge(requiredEnv(), map[string]string{

@@ -34,7 +34,7 @@ func TestAccessByOfficeAndRoleAndTheAuditTrail(t *testing.T) {
 	require.Equal(t, 0, listed("dev-caseworker-sn"))
 	require.Equal(t, http.StatusNotFound, seen("dev-approver-gn"), "not waiting on an approver")
 	require.Equal(t, 0, listed("dev-approver-gn"))
-	require.Equal(t, http.StatusForbidden, seen("dev-service"), "partners only call back")
+	require.Equal(t, http.StatusForbidden, seen("dev-medical"), "partners only call back")
 	require.Equal(t, http.StatusOK, seen("dev-manager"))
 
 	h.counsel(id, "confirmed")

@@ -326,7 +326,7 @@ func TestActionsRefuseBadInput(t *testing.T) {
 		{name: "malformed JSON", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: `{"outcome": `, status: 400},
 		{name: "empty body", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: "", status: 400},
 		{name: "Idempotency-Key over 255 characters", method: "POST", path: path + "/counselling", token: "dev-caseworker", body: counselling(), headers: []string{"Idempotency-Key", strings.Repeat("k", 256)}, status: 422},
-		{name: "a service reads a case", method: "GET", path: path, token: "dev-service", status: 403},
+		{name: "a service reads a case", method: "GET", path: path, token: "dev-medical", status: 403},
 		{name: "limit over 200", method: "GET", path: "/api/v1/cases?limit=500", token: "dev-caseworker", status: 422, fields: []string{"limit"}},
 		{name: "limit not a number", method: "GET", path: "/api/v1/cases?limit=ten", token: "dev-caseworker", status: 422, fields: []string{"limit"}},
 		{name: "unknown stage", method: "GET", path: "/api/v1/cases?stage=Nope", token: "dev-caseworker", status: 422, fields: []string{"stage"}},

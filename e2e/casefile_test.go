@@ -95,7 +95,7 @@ func TestCaseNotes(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, h.call("POST", path, "dev-caseworker-sn", map[string]any{"text": "x"}).Status,
 			"another office does not see the case")
 		require.Equal(t, http.StatusNotFound, h.call("GET", path, "dev-caseworker-sn", nil).Status)
-		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-service", map[string]any{"text": "x"}).Status)
+		require.Equal(t, http.StatusForbidden, h.call("POST", path, "dev-medical", map[string]any{"text": "x"}).Status)
 
 		r = h.call("GET", path, "dev-caseworker-gn", nil)
 		require.Equal(t, http.StatusOK, r.Status, string(r.Body))
@@ -320,7 +320,7 @@ func TestSearchAndDuplicates(t *testing.T) {
 		}
 		require.Equal(t, http.StatusBadRequest, h.call("POST", "/api/v1/cases/search", "dev-caseworker",
 			map[string]any{"surname": "x"}).Status)
-		require.Equal(t, http.StatusForbidden, h.call("POST", "/api/v1/cases/search", "dev-service",
+		require.Equal(t, http.StatusForbidden, h.call("POST", "/api/v1/cases/search", "dev-medical",
 			map[string]any{"name": "x"}).Status)
 
 		db, err := h.s.Store.SQL()

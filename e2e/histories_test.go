@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -93,6 +95,35 @@ func TestRecordHistories(t *testing.T) {
 			h.whenPartnerHas(id, "travel", 1)
 			h.accept("POST", "/api/v1/cases/"+id+"/consent", "dev-caseworker", map[string]any{"data_processing": false,
 				"withdrawn_at": now()})
+		},
+		// Version 4 on: a cancellation from Temporal, read back from the history.
+		"cancelled-by-an-operator": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.ticketed(id)
+			ops, err := client.NewClientFromExisting(temporalClient(), client.Options{Identity: "temporal-cli:ops@host"})
+			require.NoError(h.t, err)
+			defer ops.Close()
+			require.NoError(h.t, ops.CancelWorkflow(context.Background(), "case-"+id, ""))
+		},
+		// Version 4 on: a quote above the approved cost waits for an approver, who
+		// approves it within the cap; then a withdrawal closes the case.
+		"price-above-cost-approved": func(h *homeward, id string) {
+			require.NoError(h.t, h.s.Simulator.ScriptQuotes(id, money.Money{Amount: "1200.00", Currency: "EUR"}))
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.depart(id)
+			h.submitPlan(id, cost("in_kind", "1000.00"))
+			h.decide(id, "dev-approver-gn", "approve")
+			c := h.waitCase(id, "the price decision", func(c map[string]any) bool {
+				items := list(c["procurement"])
+				return len(items) == 1 && items[0]["status"] == "price_approval"
+			})
+			h.accept("POST", fmt.Sprintf("/api/v1/cases/%s/procurement/%s/price-decision", id, list(c["procurement"])[0]["id"]),
+				"dev-approver-gn", map[string]any{"decision": "approve"})
+			h.deliverAll(id, 1)
+			h.waitCase(id, "monitoring", stageIs("Monitoring"))
+			h.withdraw(id)
 		},
 	}
 	// HOMEWARD_RECORD_ONLY (names, comma-separated) records only those paths: new

@@ -38,11 +38,13 @@ type callback struct {
 	body func(now time.Time) any
 }
 
-func medicalCallback(caseID string, n int, result string, reassessDays int) callback {
+// medicalCallback answers assessment request requestNo (n counts the case's
+// assessments here, for the Idempotency-Key).
+func medicalCallback(caseID string, n, requestNo int, result string, reassessDays int) callback {
 	return callback{
 		kind: callbackMedical, caseID: caseID, key: fmt.Sprintf("sim-medical-%s-%d", caseID, n),
 		body: func(now time.Time) any {
-			m := contract.MedicalResult{Result: result, AssessedAt: now}
+			m := contract.MedicalResult{RequestNo: requestNo, Result: result, AssessedAt: now}
 			switch result {
 			case contract.MedicalFit, contract.MedicalFitWithEscort:
 				// A fit-to-travel certificate may be at most 14 days old at the flight.
@@ -56,11 +58,12 @@ func medicalCallback(caseID string, n int, result string, reassessDays int) call
 	}
 }
 
-func arrivalCallback(caseID string, n int, office string) callback {
+// arrivalCallback confirms the arrival on the booking the pre-arrival notice named.
+func arrivalCallback(caseID string, n int, bookingRef, office string) callback {
 	return callback{
 		kind: callbackArrival, caseID: caseID, key: fmt.Sprintf("sim-arrival-%s-%d", caseID, n),
 		body: func(now time.Time) any {
-			return contract.Arrival{ArrivedAt: now, ReceivedBy: office + " reception desk"}
+			return contract.Arrival{BookingRef: bookingRef, ArrivedAt: now, ReceivedBy: office + " reception desk"}
 		},
 	}
 }
@@ -114,7 +117,11 @@ func (s *Simulator) post(cb callback, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+s.opts.APIToken)
+	token := s.opts.MedicalToken
+	if cb.kind == callbackArrival {
+		token = s.opts.ReceivingToken
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(partners.IdempotencyHeader, cb.key)
 	resp, err := s.client.Do(req)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
 )
 
@@ -180,6 +181,19 @@ func (s *Simulator) ScriptEligibility(caseID string, e partners.Eligibility) {
 	s.caseLocked(caseID).eligibility = &e
 }
 
+// ScriptQuotes makes every supplier quote price (any amount, any currency) for the
+// case's items from now on, as a supplier portal answering far above the budget
+// or in another currency would.
+func (s *Simulator) ScriptQuotes(caseID string, price money.Money) error {
+	if _, err := price.Cents(); err != nil || len(price.Currency) != 3 {
+		return fmt.Errorf("price must be an amount with an ISO 4217 currency")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caseLocked(caseID).quotePrice = &price
+	return nil
+}
+
 // controlRoutes serves /_sim/: no authentication, so bind the simulator to loopback.
 func (s *Simulator) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /_sim/counts", func(w http.ResponseWriter, r *http.Request) {
@@ -233,6 +247,19 @@ func (s *Simulator) controlRoutes(m *http.ServeMux) {
 			return
 		}
 		s.HoldArrival(r.PathValue("case_id"), in.Hold)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("PUT /_sim/cases/{case_id}/quotes", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Price money.Money `json:"price"`
+		}
+		if !readJSON(w, r, &in) {
+			return
+		}
+		if err := s.ScriptQuotes(r.PathValue("case_id"), in.Price); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+			return
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	m.HandleFunc("PUT /_sim/cases/{case_id}/eligibility", func(w http.ResponseWriter, r *http.Request) {

@@ -100,7 +100,7 @@ func (s *Simulator) requestAssessment(c *call) reply {
 	if len(cs.medical) > 0 {
 		result, cs.medical = cs.medical[0], cs.medical[1:]
 	}
-	s.scheduleLocked(medicalCallback(req.CaseID, cs.assessments, result, cs.reassessDays))
+	s.scheduleLocked(medicalCallback(req.CaseID, cs.assessments, req.RequestNo, result, cs.reassessDays))
 	return ok(http.StatusAccepted, partners.AssessmentAccepted{AssessmentID: s.nextIDLocked("AS")})
 }
 
@@ -263,7 +263,7 @@ func (s *Simulator) preArrivalNotice(c *call) reply {
 		office = "Receiving office"
 	}
 	cs.arrivals++
-	cb := arrivalCallback(n.CaseID, cs.arrivals, office)
+	cb := arrivalCallback(n.CaseID, cs.arrivals, n.BookingRef, office)
 	if cs.holdArrival {
 		cs.heldArrivals = append(cs.heldArrivals, cb)
 	} else {
@@ -304,6 +304,9 @@ func (s *Simulator) requestQuotes(c *call) reply {
 		}
 		price := budget * money.Cents(pct) / 100
 		quotes[i] = partners.Quote{Supplier: suppliers[n], Price: money.Of(price, req.Budget.Currency), Compliant: true}
+		if p := s.caseLocked(req.CaseID).quotePrice; p != nil {
+			quotes[i].Price = *p // scripted: whatever the budget
+		}
 	}
 	return ok(http.StatusOK, partners.Quotes{Quotes: quotes})
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
 )
 
@@ -31,8 +32,10 @@ type Options struct {
 	// APIURL is Homeward's API, where results and arrivals are called back.
 	// Empty disables callbacks.
 	APIURL string
-	// APIToken is the bearer token the callbacks present (a "service" role token).
-	APIToken string
+	// The bearer tokens the callbacks present: the medical provider's (a service
+	// token of partner kind medical) with results, the receiving office's
+	// (partner kind receiving) with arrivals.
+	MedicalToken, ReceivingToken string
 	// CallbackDelay is how long after a request its callback is first sent.
 	CallbackDelay time.Duration
 	// Latency delays every partner answer (the default for every service).
@@ -122,6 +125,7 @@ type caseState struct {
 	holdArrival     bool
 	heldArrivals    []callback
 	arrivals        int
+	quotePrice      *money.Money // set by ScriptQuotes: every supplier quotes it
 }
 
 // New builds a Simulator. It starts no goroutine until a callback is due.

@@ -337,7 +337,7 @@ func medical(t *testing.T, c apiCall) contract.MedicalResult {
 
 func TestMedicalCallback(t *testing.T) {
 	api, calls := fakeAPI(t)
-	sim, srv := start(t, Options{APIURL: api + "/", APIToken: "svc", CallbackDelay: 5 * time.Millisecond})
+	sim, srv := start(t, Options{APIURL: api + "/", MedicalToken: "svc", ReceivingToken: "svc", CallbackDelay: 5 * time.Millisecond})
 	c := partners.New(srv.URL, "k", time.Second)
 	_, err := c.RequestAssessment(context.Background(), "c1/medical/1", partners.AssessmentRequest{CaseID: "c1", Reference: "HW-1", RequestNo: 1})
 	require.NoError(t, err)
@@ -357,7 +357,7 @@ func TestMedicalCallback(t *testing.T) {
 
 func TestScriptedMedicalResultsInOrder(t *testing.T) {
 	api, calls := fakeAPI(t)
-	_, srv := start(t, Options{APIURL: api, APIToken: "svc"})
+	_, srv := start(t, Options{APIURL: api, MedicalToken: "svc", ReceivingToken: "svc"})
 	st, _ := send(t, srv, "PUT", "/_sim/cases/c1/medical", "", MedicalScript{Results: []string{"unfit_temporary", "fit_with_escort"}, ReassessAfterDays: 3})
 	require.Equal(t, http.StatusNoContent, st)
 	st, _ = send(t, srv, "PUT", "/_sim/cases/c1/medical", "", MedicalScript{Results: []string{"healthy"}})
@@ -386,7 +386,7 @@ func TestScriptedMedicalResultsInOrder(t *testing.T) {
 
 func TestArrivalCallbackAndHold(t *testing.T) {
 	api, calls := fakeAPI(t)
-	sim, srv := start(t, Options{APIURL: api, APIToken: "svc"})
+	sim, srv := start(t, Options{APIURL: api, MedicalToken: "svc", ReceivingToken: "svc"})
 	c := partners.New(srv.URL, "k", time.Second)
 	ctx := context.Background()
 	_, err := c.CheckEligibility(ctx, "c1/eligibility", partners.EligibilityRequest{CaseID: "c1", Programme: "REAG-GARP",
@@ -414,7 +414,7 @@ func TestArrivalCallbackAndHold(t *testing.T) {
 
 func TestCallbackRetriedAfter503(t *testing.T) {
 	api, calls := fakeAPI(t, http.StatusServiceUnavailable)
-	sim, srv := start(t, Options{APIURL: api, APIToken: "svc", CallbackDelay: 4 * time.Millisecond})
+	sim, srv := start(t, Options{APIURL: api, MedicalToken: "svc", ReceivingToken: "svc", CallbackDelay: 4 * time.Millisecond})
 	_, err := partners.New(srv.URL, "k", time.Second).RequestAssessment(context.Background(), "m",
 		partners.AssessmentRequest{CaseID: "c1", Reference: "HW-1", RequestNo: 1})
 	require.NoError(t, err)
@@ -426,7 +426,7 @@ func TestCallbackRetriedAfter503(t *testing.T) {
 
 func TestCallbackRefusalNotRetried(t *testing.T) {
 	api, calls := fakeAPI(t, http.StatusConflict)
-	sim, srv := start(t, Options{APIURL: api, APIToken: "svc"})
+	sim, srv := start(t, Options{APIURL: api, MedicalToken: "svc", ReceivingToken: "svc"})
 	_, err := partners.New(srv.URL, "k", time.Second).RequestAssessment(context.Background(), "m",
 		partners.AssessmentRequest{CaseID: "c1", Reference: "HW-1", RequestNo: 1})
 	require.NoError(t, err)
@@ -439,7 +439,7 @@ func TestCallbackRefusalNotRetried(t *testing.T) {
 
 func TestCloseStopsPendingCallbacks(t *testing.T) {
 	api, calls := fakeAPI(t)
-	sim, srv := start(t, Options{APIURL: api, APIToken: "svc", CallbackDelay: time.Hour})
+	sim, srv := start(t, Options{APIURL: api, MedicalToken: "svc", ReceivingToken: "svc", CallbackDelay: time.Hour})
 	c := partners.New(srv.URL, "k", time.Second)
 	_, err := c.RequestAssessment(context.Background(), "m", partners.AssessmentRequest{CaseID: "c1", Reference: "HW-1", RequestNo: 1})
 	require.NoError(t, err)

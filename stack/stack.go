@@ -142,7 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("search terms: %w", err)
 	}
 
-	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, APIToken: cfg.Simulator.APIToken,
+	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, MedicalToken: cfg.Simulator.MedicalToken, ReceivingToken: cfg.Simulator.ReceivingToken,
 		CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency, FailureRate: cfg.Simulator.FailureRate,
 		Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey, Logger: log.With("component", "simulator")})
 	s.serve(simLn, s.Simulator.Handler())

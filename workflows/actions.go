@@ -30,6 +30,9 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateConsentWithdrawal, w.canWithdrawConsent, w.consentWithdrawn),
 		action(ctx, w, contract.UpdateTransfer, w.canTransfer, w.transferred),
 		action(ctx, w, contract.UpdateOwnerAssigned, w.canNotifyOwner, w.ownerAssigned),
+		action(ctx, w, contract.UpdateMedicalResult, w.canReportMedical, w.medicalReported),
+		action(ctx, w, contract.UpdateArrival, w.canReportArrival, w.arrivalReported),
+		action(ctx, w, contract.UpdatePriceDecision, w.canDecidePrice, w.priceDecided),
 	)
 }
 
@@ -134,6 +137,12 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	for _, p := range w.st.Procurement {
 		offer(contract.UpdateDelivery, p.ItemID, func(a contract.Actor) error {
 			return w.canDeliver(contract.Action[contract.Delivery]{Actor: a, Body: contract.Delivery{ItemID: p.ItemID}})
+		})
+	}
+	for _, p := range w.st.Procurement {
+		offer(contract.UpdatePriceDecision, p.ItemID, func(a contract.Actor) error {
+			return w.canDecidePrice(contract.Action[contract.PriceDecision]{Actor: a,
+				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: "reject"}})
 		})
 	}
 	for _, v := range w.st.Monitoring {
@@ -398,6 +407,58 @@ func (w *caseRun) delivered(ctx workflow.Context, a contract.Action[contract.Del
 		HandoverDocument: a.Body.HandoverDocument, RecordedBy: a.Actor.User}
 	p.Status = "delivered"
 	w.record(ctx, "delivered", a.Actor, "Item "+p.ItemID+" delivered, handover certificate "+a.Body.HandoverCertificate)
+}
+
+// A price above the approved cost (version 4 on; see priceApproved).
+
+func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) error {
+	if err := w.must(a.Actor, contract.RoleApprover); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
+	if w.st.Stage != contract.StageProcurement || i < 0 || w.st.Procurement[i].Status != "price_approval" {
+		return refuse(contract.RefusedWrongStage, "plan item %q has no price waiting for a decision", a.Body.ItemID)
+	}
+	if err := w.ofThisCase(a.Actor); err != nil {
+		return err
+	}
+	if a.Body.Decision != "approve" {
+		return nil
+	}
+	// The plan's cap still holds: the total with the prices approved so far.
+	var total money.Cents
+	for j, it := range w.st.Plan.Items {
+		c, _ := money.Parse(it.Cost.Amount)
+		if p := w.st.Procurement[j]; j == i || (p.PriceDecision != nil && p.PriceDecision.Decision == "approve") {
+			c = w.chosenPrice(p)
+		}
+		total += c
+	}
+	if limit := w.rules.Programme.Cap(w.in.Adults, w.in.Minors); total > limit {
+		return refuse(contract.RefusedInvalid, "at this price the plan's total %s %s exceeds the household's cap of %s %s",
+			total, w.rules.Programme.Currency, limit, w.rules.Programme.Currency)
+	}
+	return nil
+}
+
+// chosenPrice is the price of an item's chosen quote.
+func (w *caseRun) chosenPrice(p contract.ProcurementItem) money.Cents {
+	for _, q := range p.Quotes {
+		if q.Supplier == p.ChosenSupplier {
+			c, _ := q.Price.Cents()
+			return c
+		}
+	}
+	return 0
+}
+
+func (w *caseRun) priceDecided(ctx workflow.Context, a contract.Action[contract.PriceDecision]) {
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
+	p := &w.st.Procurement[i]
+	p.PriceDecision = &contract.DecisionLog{PlanVersion: w.st.Plan.Version, Decision: a.Body.Decision, Comment: a.Body.Comment,
+		By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
+	w.recordText(ctx, "price_decision", a.Actor, fmt.Sprintf("Item %s: price above the approved cost: %s", p.ItemID, a.Body.Decision),
+		a.Body.Comment)
 }
 
 // Monitoring visits.

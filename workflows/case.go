@@ -6,6 +6,8 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
@@ -25,11 +27,17 @@ type caseRun struct {
 	st     contract.CaseState
 	logger log.Logger
 
-	// Partner facts that arrived and are not yet used, and what has been seen, so
-	// that a fact sent twice counts once.
-	pendingMedical []contract.MedicalResult
-	pendingArrival []contract.Arrival
+	// Partner facts that arrived and are not yet used, with who sent them, and what
+	// has been seen, so that a fact sent twice counts once.
+	pendingMedical []contract.Action[contract.MedicalResult]
+	pendingArrival []contract.Action[contract.Arrival]
 	seen           []string
+	// medicalAnswered is the assessment request whose result the process took last.
+	medicalAnswered int
+	// awaitingPrice counts the items whose price waits for an approver (version 4 on).
+	awaitingPrice int
+	// root is the workflow's context: validators read the workflow's clock with it.
+	root workflow.Context
 
 	// Set by update handlers, read by the process.
 	departure  *contract.Departure
@@ -54,12 +62,12 @@ type caseRun struct {
 
 // ReturnCase is the workflow of one return case, from registration to closure.
 func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState, error) {
-	w := &caseRun{in: in, rules: in.Rules}
+	w := &caseRun{in: in, rules: in.Rules, root: ctx}
 	w.logger = log.With(workflow.GetLogger(ctx), "case_id", in.CaseID)
 	if in.Resumed != nil {
 		w.st = in.Resumed.State
-		w.pendingMedical = in.Resumed.PendingMedical
-		w.pendingArrival = in.Resumed.PendingArrival
+		w.pendingMedical = carried(in.Resumed.PendingMedical)
+		w.pendingArrival = carried(in.Resumed.PendingArrival)
 		w.seen = in.Resumed.SeenRequests
 	} else {
 		w.st = contract.CaseState{Stage: contract.StageIntake, Status: contract.StatusActive,
@@ -94,10 +102,18 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		}
 		err = w.closeWithText(ctx, contract.ClosureReason(wd.Body.Reason), wd.Actor, why, wd.Body.Comment)
 	case temporal.IsCanceledError(err):
-		// The workflow itself was cancelled (by an operator): compensate even so.
+		// The workflow itself was cancelled, in Temporal (its UI or CLI): Homeward
+		// never does that, so someone with access to Temporal did. Compensate as for
+		// a withdrawal; from version 4 the record says who, and that it was no withdrawal.
 		dctx := disconnected(ctx)
 		w.undoBookings(dctx)
-		_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
+		if w.tiesFacts() {
+			by := w.cancelledBy(dctx)
+			_ = w.close(dctx, contract.ClosedByOperator, by,
+				"Case cancelled in Temporal by an operator ("+by.User+"), outside Homeward: not a withdrawal")
+		} else {
+			_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
+		}
 	}
 	// Whatever ends the run, the case file has all it recorded first.
 	w.flushed(ctx)
@@ -143,6 +159,19 @@ func (c closure) Error() string { return "case closes: " + string(c.reason) }
 
 var systemActor = contract.Actor{User: "homeward", Role: "system"}
 
+// cancelledBy is who asked Temporal to cancel the case's workflow, as the
+// cancel request in its history names them: the SDK does not tell workflow code,
+// so an activity reads it. Unknown if the history cannot be read.
+func (w *caseRun) cancelledBy(ctx workflow.Context) contract.Actor {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		Summary: "Read who cancelled the case in Temporal", RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
+	var identity string
+	if err := workflow.ExecuteActivity(ctx, acts.CancelRequester).Get(ctx, &identity); err != nil || identity == "" {
+		identity = "unknown"
+	}
+	return contract.Actor{User: identity, Role: contract.RoleOperator}
+}
+
 // receiveFacts buffers the partners' signals: a fact may arrive before the case
 // waits for it, or twice; it is kept until used and counted once.
 func (w *caseRun) receiveFacts(ctx workflow.Context) {
@@ -154,12 +183,12 @@ func (w *caseRun) receiveFacts(ctx workflow.Context) {
 			sel.AddReceive(medical, func(c workflow.ReceiveChannel, _ bool) {
 				var a contract.Action[contract.MedicalResult]
 				c.Receive(ctx, &a)
-				w.takeMedical(a)
+				w.signalledMedical(a)
 			})
 			sel.AddReceive(arrival, func(c workflow.ReceiveChannel, _ bool) {
 				var a contract.Action[contract.Arrival]
 				c.Receive(ctx, &a)
-				w.takeArrival(a)
+				w.signalledArrival(a)
 			})
 			sel.Select(ctx)
 		}
@@ -173,30 +202,96 @@ func (w *caseRun) drainFacts(ctx workflow.Context) {
 		if !workflow.GetSignalChannel(ctx, contract.SignalMedicalResult).ReceiveAsync(&m) {
 			break
 		}
-		w.takeMedical(m)
+		w.signalledMedical(m)
 	}
 	for {
 		var a contract.Action[contract.Arrival]
 		if !workflow.GetSignalChannel(ctx, contract.SignalArrival).ReceiveAsync(&a) {
 			break
 		}
-		w.takeArrival(a)
+		w.signalledArrival(a)
 	}
+}
+
+// signalledMedical takes a medical result sent as a signal (before version 4 the
+// only way; from version 4 only an API from before sends one): from version 4 the
+// update's validator decides, and a result it refuses is dropped.
+func (w *caseRun) signalledMedical(a contract.Action[contract.MedicalResult]) {
+	if w.tiesFacts() {
+		if err := w.canReportMedical(a); err != nil {
+			w.logger.Warn("medical result signal refused", "error", err)
+			return
+		}
+	}
+	w.takeMedical(a)
+}
+
+// signalledArrival takes an arrival sent as a signal, as signalledMedical does.
+func (w *caseRun) signalledArrival(a contract.Action[contract.Arrival]) {
+	if w.tiesFacts() {
+		if err := w.canReportArrival(a); err != nil {
+			w.logger.Warn("arrival signal refused", "error", err)
+			return
+		}
+	}
+	w.takeArrival(a)
 }
 
 func (w *caseRun) takeMedical(a contract.Action[contract.MedicalResult]) {
 	key := "medical/" + a.Body.Result + "/" + a.Body.AssessedAt.UTC().Format("2006-01-02T15:04:05Z07:00")
+	if a.Body.RequestNo > 0 {
+		key = fmt.Sprintf("medical/%d/%s", a.Body.RequestNo, key[len("medical/"):])
+	}
 	if w.sawBefore(key) {
 		return
 	}
-	w.pendingMedical = append(w.pendingMedical, a.Body)
+	w.pendingMedical = append(w.pendingMedical, a)
 }
 
 func (w *caseRun) takeArrival(a contract.Action[contract.Arrival]) {
 	if w.sawBefore("arrival") {
 		return
 	}
-	w.pendingArrival = append(w.pendingArrival, a.Body)
+	w.pendingArrival = append(w.pendingArrival, a)
+}
+
+// The facts' updates: the validator ties the fact to the case, the handler keeps
+// it until the process uses it.
+
+func (w *caseRun) medicalReported(_ workflow.Context, a contract.Action[contract.MedicalResult]) {
+	w.takeMedical(a)
+}
+
+func (w *caseRun) arrivalReported(_ workflow.Context, a contract.Action[contract.Arrival]) {
+	w.takeArrival(a)
+}
+
+// carried are the facts a run before this one kept (continue-as-new carries the
+// facts, not their senders).
+func carried[T any](bodies []T) []contract.Action[T] {
+	var out []contract.Action[T]
+	for _, b := range bodies {
+		out = append(out, contract.Action[T]{Body: b})
+	}
+	return out
+}
+
+func bodies[T any](as []contract.Action[T]) []T {
+	var out []T
+	for _, a := range as {
+		out = append(out, a.Body)
+	}
+	return out
+}
+
+// reporter is who sent a fact, as the timeline credits it: the sender the API
+// authenticated (a caseworker entering a result by hand is that caseworker), or
+// the partner for a fact carried from a run before, whose sender is not known.
+func reporter(a contract.Actor, partner string) contract.Actor {
+	if a.User != "" {
+		return a
+	}
+	return contract.Actor{User: partner, Role: contract.RoleService}
 }
 
 func (w *caseRun) sawBefore(key string) bool {
@@ -209,31 +304,91 @@ func (w *caseRun) sawBefore(key string) bool {
 	return false
 }
 
-// expectsMedical says whether the case waits for a fit-to-travel result that a
-// caseworker may enter by hand (the provider's answer on paper). Partners post
-// through the API, which buffers a result whenever it comes; a result sent twice
-// counts once.
+// How old an assessment may be when its result comes, and how long a clearance may
+// be valid. A result travels in days, not weeks: one assessed over a week before
+// it is posted is a stale or re-posted one, not the answer to the request now
+// open. Airlines want a certificate at most 14 days old at the flight (DOMAIN.md),
+// and the case reassesses when the clearance lapses before the flight: a clearance
+// valid for months or years would skip that check for good, so 30 days at most.
+const (
+	maxAssessmentAge     = 7 * 24 * time.Hour
+	maxClearanceValidity = 30 * 24 * time.Hour
+)
+
+// mayReport says whether a sender may post a partner's fact of that kind: the
+// partner service of that kind, or a caseworker (the partner's answer on paper).
+func (w *caseRun) mayReport(a contract.Actor, partner string) error {
+	if a.Role == contract.RoleService {
+		if a.Partner != partner {
+			return refuse(contract.RefusedForbidden, "only a %s partner's credential may post this", partner)
+		}
+		return nil
+	}
+	return w.must(a, contract.RoleCaseworker)
+}
+
+// expectsMedical says whether the case waits for a fit-to-travel result from this
+// sender: an assessment request is open (in medical clearance, its result not in
+// yet). The request's number and the dates are checked by canReportMedical.
 func (w *caseRun) expectsMedical(a contract.Actor) error {
-	if err := w.must(a, contract.RoleCaseworker); err != nil {
+	if err := w.mayReport(a, contract.PartnerMedical); err != nil {
 		return err
 	}
-	// From the state alone (not from the facts buffered meanwhile): what the case file
-	// shows at a change is what the workflow answers at that change.
-	if w.st.Stage != contract.StageMedicalClearance || w.st.WaitingOn != contract.WaitingMedicalProvider {
+	m := w.st.Medical
+	if w.st.Stage != contract.StageMedicalClearance || m == nil || m.Requests == 0 {
 		return refuse(contract.RefusedWrongStage, "no medical assessment is awaited")
+	}
+	if len(w.pendingMedical) > 0 || w.medicalAnswered >= m.Requests {
+		return refuse(contract.RefusedDuplicate, "the result of assessment request %d is already in", m.Requests)
 	}
 	return nil
 }
 
-// expectsArrival says whether the case waits for the reception to be confirmed:
-// from the ticketed flight on, until the arrival is known.
+// canReportMedical: a result is taken while its assessment request is open, for
+// that request, with dates that can belong to it.
+func (w *caseRun) canReportMedical(a contract.Action[contract.MedicalResult]) error {
+	if err := w.expectsMedical(a.Actor); err != nil {
+		return err
+	}
+	r, open := a.Body, w.st.Medical.Requests
+	if r.RequestNo != open {
+		return refuse(contract.RefusedWrongStage, "request_no: the case awaits the result of assessment request %d", open)
+	}
+	if r.AssessedAt.Before(workflow.Now(w.root).Add(-maxAssessmentAge)) {
+		return refuse(contract.RefusedInvalid, "assessed_at: an assessment more than %d days old does not answer this request",
+			int(maxAssessmentAge.Hours()/24))
+	}
+	if r.ValidUntil != nil && r.ValidUntil.After(r.AssessedAt.Add(maxClearanceValidity)) {
+		return refuse(contract.RefusedInvalid, "valid_until: a clearance is valid for at most %d days after the assessment",
+			int(maxClearanceValidity.Hours()/24))
+	}
+	return nil
+}
+
+// expectsArrival says whether the case waits for the reception to be confirmed
+// by this sender: from the ticketed flight on (before the departure is recorded
+// too), until the arrival is known.
 func (w *caseRun) expectsArrival(a contract.Actor) error {
-	if err := w.must(a, contract.RoleCaseworker); err != nil {
+	if err := w.mayReport(a, contract.PartnerReceiving); err != nil {
 		return err
 	}
 	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == "ticketed"
-	if (!ticketed && w.st.Stage != contract.StageArrival) || w.st.Arrival != nil {
+	if !ticketed && w.st.Stage != contract.StageArrival {
 		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
+	}
+	if w.st.Arrival != nil || len(w.pendingArrival) > 0 {
+		return refuse(contract.RefusedDuplicate, "the arrival is already in")
+	}
+	return nil
+}
+
+// canReportArrival: an arrival is taken for this case's ticketed flight only.
+func (w *caseRun) canReportArrival(a contract.Action[contract.Arrival]) error {
+	if err := w.expectsArrival(a.Actor); err != nil {
+		return err
+	}
+	if a.Body.BookingRef != w.st.Travel.BookingRef {
+		return refuse(contract.RefusedWrongStage, "booking_ref: not the booking of this case's ticketed flight")
 	}
 	return nil
 }

@@ -99,7 +99,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		},
 		"no-show beyond the rebookings": {
 			script: func(c *caseTest) {
-				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).at(3*time.Hour, medical("fit_with_escort", 30*day, 0)).
 					at(4*time.Hour, noShow).at(5*time.Hour, noShow).at(6*time.Hour, noShow)
 			},
 			reason: contract.ClosedNoShow,
@@ -461,7 +461,7 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 	unavailable := temporal.NewApplicationError("travel: 503", "PartnerUnavailable")
 	c.p.fail["CancelEscort"] = []error{unavailable, unavailable, unavailable, unavailable}
 	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
-		at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+		at(3*time.Hour, medical("fit_with_escort", 30*day, 0)).
 		at(4*time.Hour, withdraw("withdrawn")).
 		at(4*time.Hour+time.Second, departed)
 	st := c.run()
@@ -658,7 +658,7 @@ func TestConsentWithdrawnWhileAWithdrawalClosesTheCase(t *testing.T) {
 	unavailable := temporal.NewApplicationError("travel: 503", "PartnerUnavailable")
 	c.p.fail["CancelEscort"] = []error{unavailable, unavailable, unavailable}
 	c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
-		at(3*time.Hour, medical("fit_with_escort", 60*day, 0)).
+		at(3*time.Hour, medical("fit_with_escort", 30*day, 0)).
 		at(4*time.Hour, withdraw("absconded")).
 		at(4*time.Hour+time.Second, withdrawConsent("consent", cwDE)).
 		at(4*time.Hour+2*time.Second, withdrawConsent("again", cwDE))

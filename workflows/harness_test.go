@@ -29,14 +29,15 @@ import (
 )
 
 var (
-	start = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	cwDE  = contract.Actor{User: "caseworker-de", Role: contract.RoleCaseworker, Office: "DE-BER"}
-	cwGN  = contract.Actor{User: "caseworker-gn", Role: contract.RoleCaseworker, Office: "GN-CKY"}
-	apDE  = contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
-	apGN  = contract.Actor{User: "approver-gn", Role: contract.RoleApprover, Office: "GN-CKY"}
-	apGN2 = contract.Actor{User: "approver-gn-2", Role: contract.RoleApprover, Office: "GN-CKY"}
-	proc  = contract.Actor{User: "procurement-gn", Role: contract.RoleProcurement, Office: "GN-CKY"}
-	svc   = contract.Actor{User: "partner", Role: contract.RoleService, Office: "*"}
+	start     = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	cwDE      = contract.Actor{User: "caseworker-de", Role: contract.RoleCaseworker, Office: "DE-BER"}
+	cwGN      = contract.Actor{User: "caseworker-gn", Role: contract.RoleCaseworker, Office: "GN-CKY"}
+	apDE      = contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
+	apGN      = contract.Actor{User: "approver-gn", Role: contract.RoleApprover, Office: "GN-CKY"}
+	apGN2     = contract.Actor{User: "approver-gn-2", Role: contract.RoleApprover, Office: "GN-CKY"}
+	proc      = contract.Actor{User: "procurement-gn", Role: contract.RoleProcurement, Office: "GN-CKY"}
+	clinic    = contract.Actor{User: "medical-provider", Role: contract.RoleService, Office: "*", Partner: contract.PartnerMedical}
+	reception = contract.Actor{User: "receiving-office", Role: contract.RoleService, Office: "*", Partner: contract.PartnerReceiving}
 )
 
 const day = 24 * time.Hour
@@ -68,6 +69,8 @@ type fakePartners struct {
 	quotes     func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
 	departIn time.Duration
+	// canceller is the identity on the cancel request in the workflow's history.
+	canceller string
 }
 
 func (p *fakePartners) hit(name, key string) error {
@@ -295,6 +298,9 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(a.Refer, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.ReferralRequest) (partners.Referral, error) {
 		return partners.Referral{ReferralID: "REF-1"}, p.hit("Refer", key)
 	})
+	env.OnActivity(a.CancelRequester, mock.Anything).Return(func(context.Context) (string, error) {
+		return p.canceller, p.hit("CancelRequester", "cancel-requester")
+	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, m partners.Message) error {
 		if err := p.hit("Notify", key); err != nil {
 			return err
@@ -355,15 +361,27 @@ func screening(risk string, flags ...string) func(*caseTest) {
 	}
 }
 
+// medical is the provider's result for the assessment request the case has open,
+// posted as the API posts it.
 func medical(result string, validFor time.Duration, reassessDays int) func(*caseTest) {
 	return func(c *caseTest) {
-		m := contract.MedicalResult{Result: result, AssessedAt: c.now(), ReassessAfterDays: reassessDays}
-		if validFor > 0 {
-			v := c.now().Add(validFor)
-			m.ValidUntil = &v
-		}
-		c.signal(contract.SignalMedicalResult, contract.Action[contract.MedicalResult]{Actor: svc, Body: m})
+		c.reportMedical("medical@"+c.now().Format(time.RFC3339), clinic, 0, result, validFor, reassessDays)
 	}
+}
+
+// reportMedical posts a medical result for request n (0: the one the case has open).
+func (c *caseTest) reportMedical(label string, by contract.Actor, n int, result string, validFor time.Duration, reassessDays int) {
+	if n == 0 {
+		if m := c.state().Medical; m != nil {
+			n = m.Requests
+		}
+	}
+	m := contract.MedicalResult{RequestNo: n, Result: result, AssessedAt: c.now(), ReassessAfterDays: reassessDays}
+	if validFor > 0 {
+		v := c.now().Add(validFor)
+		m.ValidUntil = &v
+	}
+	c.act(label, contract.UpdateMedicalResult, contract.Action[contract.MedicalResult]{Actor: by, Body: m})
 }
 
 func departed(c *caseTest) {
@@ -377,9 +395,18 @@ func noShow(c *caseTest) {
 		contract.Action[contract.Departure]{Actor: cwDE, Body: contract.Departure{NoShow: true}})
 }
 
+// arrived is the receiving office's confirmation for the case's booking.
 func arrived(c *caseTest) {
-	c.signal(contract.SignalArrival, contract.Action[contract.Arrival]{Actor: svc,
-		Body: contract.Arrival{ArrivedAt: c.now(), ReceivedBy: "GN-CKY reception"}})
+	ref := ""
+	if t := c.state().Travel; t != nil {
+		ref = t.BookingRef
+	}
+	c.reportArrival("arrival@"+c.now().Format(time.RFC3339), reception, ref)
+}
+
+func (c *caseTest) reportArrival(label string, by contract.Actor, bookingRef string) {
+	c.act(label, contract.UpdateArrival, contract.Action[contract.Arrival]{Actor: by,
+		Body: contract.Arrival{BookingRef: bookingRef, ArrivedAt: c.now(), ReceivedBy: "GN-CKY reception"}})
 }
 
 func item(kind, amount string) contract.PlanItemInput {

@@ -104,10 +104,12 @@ func (w *caseRun) clearMedically(ctx workflow.Context) error {
 		if err := w.wait(ctx, "medical result", func() bool { return len(w.pendingMedical) > 0 }); err != nil {
 			return err
 		}
-		r := w.pendingMedical[0]
+		fact := w.pendingMedical[0]
 		w.pendingMedical = w.pendingMedical[1:]
+		w.medicalAnswered = m.Requests
+		r := fact.Body
 		m.Result, m.AssessedAt, m.ValidUntil = r.Result, &r.AssessedAt, r.ValidUntil
-		w.record(ctx, "medical", contract.Actor{User: "medical-provider", Role: contract.RoleService}, "Medical result: "+r.Result)
+		w.record(ctx, "medical", reporter(fact.Actor, "medical-provider"), "Medical result: "+r.Result)
 		switch r.Result {
 		case contract.MedicalFit:
 			return nil
@@ -210,10 +212,11 @@ func (w *caseRun) arrive(ctx workflow.Context) error {
 	if err := w.wait(ctx, "arrival", func() bool { return len(w.pendingArrival) > 0 }); err != nil {
 		return err
 	}
-	a := w.pendingArrival[0]
+	fact := w.pendingArrival[0]
 	w.pendingArrival = w.pendingArrival[1:]
+	a := fact.Body
 	w.st.Arrival = &contract.ArrivalState{ArrivedAt: a.ArrivedAt, ReceivedBy: a.ReceivedBy}
-	w.record(ctx, "arrived", contract.Actor{User: "receiving-office", Role: contract.RoleService}, "Arrival confirmed")
+	w.record(ctx, "arrived", reporter(fact.Actor, "receiving-office"), "Arrival confirmed")
 	if w.healthNeeds() {
 		if err := w.call(ctx, "Open post-arrival medical assistance", acts.OpenPostArrivalMedical, nil, w.key("pama"),
 			partners.PostArrivalAssistanceRequest{CaseID: w.in.CaseID, Reference: w.in.Reference,
@@ -323,7 +326,12 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 			return err
 		}
 		p.Quotes = q.Quotes
-		if best, ok := lowestCompliant(q.Quotes, want); ok {
+		currency := "" // before version 4, any
+		if w.tiesFacts() {
+			currency = w.rules.Programme.Currency
+			w.refuseForeignQuotes(ctx, it.ID, q.Quotes)
+		}
+		if best, ok := lowestCompliant(q.Quotes, want, currency); ok {
 			p.ChosenSupplier = best.Supplier
 			break
 		}
@@ -333,6 +341,11 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 		}
 	}
 	chosen := p.Quotes[slices.IndexFunc(p.Quotes, func(q contract.Quote) bool { return q.Supplier == p.ChosenSupplier })]
+	if w.tiesFacts() {
+		if approved, err := w.priceApproved(ctx, i, chosen); err != nil || !approved {
+			return err
+		}
+	}
 	var order partners.PurchaseOrder
 	if err := w.call(ctx, "Issue the purchase order for "+it.ID, acts.IssuePurchaseOrder, &order, w.key("po/"+it.ID),
 		partners.PurchaseOrderRequest{CaseID: w.in.CaseID, ItemID: it.ID, Supplier: chosen.Supplier, Price: chosen.Price}); err != nil {
@@ -350,14 +363,71 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 	return w.pay(ctx, p, "supplier", chosen.Supplier, chosen.Price, "Purchase order "+po)
 }
 
-// lowestCompliant picks the cheapest compliant quote, if there are enough of them.
-func lowestCompliant(quotes []contract.Quote, want int) (contract.Quote, bool) {
+// refuseForeignQuotes records the quotes in another currency than the programme
+// pays in: they are not compared, whatever their amount (version 4 on).
+func (w *caseRun) refuseForeignQuotes(ctx workflow.Context, itemID string, quotes []contract.Quote) {
+	n := 0
+	for _, q := range quotes {
+		if q.Price.Currency != w.rules.Programme.Currency {
+			n++
+		}
+	}
+	if n > 0 {
+		w.record(ctx, "quotes_refused", systemActor, fmt.Sprintf("Item %s: %d quotes refused: not in %s, the programme's currency",
+			itemID, n, w.rules.Programme.Currency))
+	}
+}
+
+// priceApproved holds the order of an in-kind item whose chosen quote is above
+// the approved cost until an approver decides (version 4 on): approved, the item
+// is ordered at that price; rejected, it is not bought (false). A quote at or
+// below the approved cost goes on at once.
+func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quote) (bool, error) {
+	it, p := w.st.Plan.Items[i], &w.st.Procurement[i]
+	price, _ := chosen.Price.Cents()
+	approved, _ := money.Parse(it.Cost.Amount)
+	if price <= approved {
+		return true, nil
+	}
+	p.Status = "price_approval"
+	w.awaitingPrice++
+	if w.st.WaitingOn == contract.WaitingProcurement {
+		w.st.WaitingOn = contract.WaitingApprover
+		w.show(ctx)
+	}
+	w.record(ctx, "quote_above_cost", systemActor, fmt.Sprintf("Item %s: the lowest compliant quote (%s %s) is above the approved cost (%s %s): an approver decides",
+		it.ID, chosen.Price.Amount, chosen.Price.Currency, it.Cost.Amount, it.Cost.Currency))
+	w.notify(ctx, "supervisor", "price_approval", fmt.Sprintf("Case %s: item %s is quoted above its approved cost; approve the price or reject it.",
+		w.in.Reference, it.ID))
+	err := workflow.Await(ctx, func() bool { return p.PriceDecision != nil })
+	w.awaitingPrice--
+	if w.awaitingPrice == 0 && w.st.WaitingOn == contract.WaitingApprover {
+		w.st.WaitingOn = contract.WaitingProcurement
+		w.show(ctx)
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := w.settled(ctx); err != nil {
+		return false, err
+	}
+	if p.PriceDecision.Decision != "approve" {
+		p.Status = "cancelled"
+		return false, nil
+	}
+	p.Status = "quoting"
+	return true, nil
+}
+
+// lowestCompliant picks the cheapest compliant quote, if there are enough of them;
+// with a currency, quotes in another are not compliant.
+func lowestCompliant(quotes []contract.Quote, want int, currency string) (contract.Quote, bool) {
 	var best contract.Quote
 	var bestCents money.Cents
 	n := 0
 	for _, q := range quotes {
 		c, err := q.Price.Cents()
-		if !q.Compliant || err != nil {
+		if !q.Compliant || err != nil || (currency != "" && q.Price.Currency != currency) {
 			continue
 		}
 		if n == 0 || c < bestCents {
@@ -397,7 +467,7 @@ func (w *caseRun) continueIntoMonitoring(ctx workflow.Context) error {
 	}
 	w.drainFacts(ctx)
 	next := w.in
-	next.Resumed = &contract.Resume{State: w.st, PendingMedical: w.pendingMedical, PendingArrival: w.pendingArrival,
+	next.Resumed = &contract.Resume{State: w.st, PendingMedical: bodies(w.pendingMedical), PendingArrival: bodies(w.pendingArrival),
 		SeenRequests: w.seen, Generation: w.generation() + 1}
 	return workflow.NewContinueAsNewError(ctx, contract.WorkflowType, next)
 }

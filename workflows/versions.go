@@ -34,7 +34,18 @@ const (
 	// fired days later and woke the case for a workflow task that did nothing.
 	versionQuietTimers workflow.Version = 3
 
-	latestVersion = versionQuietTimers
+	// Version 4: what a case takes is tied to what it awaits. A partner's fact sent
+	// as a signal (the API sent them so before) is held to the same rules as the
+	// update that replaces it (the assessment request it answers, the ticketed
+	// booking, the dates, the sender's partner kind) and dropped if they refuse it;
+	// quotes in another currency than the programme's are refused, and a chosen
+	// quote above the item's approved cost waits for an approver's decision before
+	// the order; a cancellation from Temporal (an operator, not Homeward) reads who
+	// asked for it from the history (an activity) and closes the case as
+	// operator_cancelled in that person's name, not as a withdrawal.
+	versionTiedFacts workflow.Version = 4
+
+	latestVersion = versionTiedFacts
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
@@ -42,6 +53,8 @@ func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFini
 func (w *caseRun) writesOncePerTask() bool { return w.version >= versionOneWritePerTask }
 
 func (w *caseRun) cancelsIdleTimers() bool { return w.version >= versionQuietTimers }
+
+func (w *caseRun) tiesFacts() bool { return w.version >= versionTiedFacts }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {

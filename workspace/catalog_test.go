@@ -36,14 +36,14 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 	}
 	// The keys pages make from values: each value a case can have.
 	values := map[string][]string{
-		"role": {"caseworker", "approver", "procurement", "manager", "service"}, "vuln": contract.Vulnerabilities,
+		"role": {"caseworker", "approver", "procurement", "manager", "service", "operator"}, "vuln": contract.Vulnerabilities,
 		"waiting":  {"caseworker", "approver", "procurement", "medical_provider", "receiving_office", "system"},
-		"closure":  {"completed", "withdrawn", "not_fit", "no_show", "absconded", "deceased", "ineligible", "transferred"},
+		"closure":  {"completed", "withdrawn", "not_fit", "no_show", "absconded", "deceased", "ineligible", "transferred", "operator_cancelled"},
 		"doc":      api.DocumentKinds,
 		"stuck":    {"overdue", "system", "blocked", "workflow_task_failing"},
 		"medical":  {"fit", "fit_with_escort", "unfit_temporary", "unfit"},
 		"decision": {"approve", "reject", "request_changes"}, "planstatus": {"submitted", "approved", "rejected", "changes_requested"},
-		"itemstatus": {"quoting", "ordered", "delivered", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
+		"itemstatus": {"quoting", "price_approval", "ordered", "delivered", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
 		"booking": {"held", "ticketed", "no_show", "cancelled"}, "step": {"done", "current", "todo", "skipped"},
 		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
 	}

@@ -60,7 +60,7 @@ func formFloat(v string) float64 {
 // its form becomes the request.
 type action struct {
 	name string
-	fact bool // a partner's fact entered by hand: a signal
+	fact bool // a partner's fact entered by hand (answered without the case)
 	read func(f url.Values) api.Request
 }
 
@@ -76,7 +76,8 @@ var actions = map[string]action{
 	}},
 	contract.SignalMedicalResult: {name: contract.SignalMedicalResult, fact: true, read: func(f url.Values) api.Request {
 		days, _ := strconv.Atoi(f.Get("reassess_after_days"))
-		return contract.MedicalResult{Result: f.Get("result"), AssessedAt: formTime(f.Get("assessed_at")),
+		n, _ := strconv.Atoi(f.Get("request_no"))
+		return contract.MedicalResult{RequestNo: n, Result: f.Get("result"), AssessedAt: formTime(f.Get("assessed_at")),
 			ValidUntil: formTimePtr(f.Get("valid_until")), ReassessAfterDays: days}
 	}},
 	contract.UpdateDeparture: {name: contract.UpdateDeparture, read: func(f url.Values) api.Request {
@@ -86,7 +87,7 @@ var actions = map[string]action{
 		return contract.Departure{DepartedAt: formTimePtr(f.Get("departed_at")), Flight: strings.TrimSpace(f.Get("flight"))}
 	}},
 	contract.SignalArrival: {name: contract.SignalArrival, fact: true, read: func(f url.Values) api.Request {
-		return contract.Arrival{ArrivedAt: formTime(f.Get("arrived_at")), ReceivedBy: strings.TrimSpace(f.Get("received_by"))}
+		return contract.Arrival{BookingRef: f.Get("booking_ref"), ArrivedAt: formTime(f.Get("arrived_at")), ReceivedBy: strings.TrimSpace(f.Get("received_by"))}
 	}},
 	contract.UpdatePlan: {name: contract.UpdatePlan, read: func(f url.Values) api.Request { return readPlan(f) }},
 	contract.UpdatePlanDecision: {name: contract.UpdatePlanDecision, read: func(f url.Values) api.Request {
@@ -95,6 +96,9 @@ var actions = map[string]action{
 	contract.UpdateDelivery: {name: contract.UpdateDelivery, read: func(f url.Values) api.Request {
 		return contract.Delivery{ItemID: f.Get("target"), DeliveredAt: formTime(f.Get("delivered_at")),
 			HandoverCertificate: strings.TrimSpace(f.Get("handover_certificate")), HandoverDocument: f.Get("handover_document")}
+	}},
+	contract.UpdatePriceDecision: {name: contract.UpdatePriceDecision, read: func(f url.Values) api.Request {
+		return contract.PriceDecision{ItemID: f.Get("target"), Decision: f.Get("decision"), Comment: f.Get("comment")}
 	}},
 	contract.UpdateVisit: {name: contract.UpdateVisit, read: func(f url.Values) api.Request {
 		n, _ := strconv.Atoi(f.Get("target"))

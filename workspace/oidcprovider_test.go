@@ -401,6 +401,9 @@ func (p *testIdP) GetPrivateClaimsFromScopes(_ context.Context, userID, _ string
 	if u.Office != "" {
 		claims["homeward_office"] = u.Office
 	}
+	if u.Role == "service" {
+		claims["homeward_partner"] = "medical"
+	}
 	return claims, nil
 }
 

@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "worker":
 		return runWorker(ctx, cfg, logger)
 	case "simulator":
-		sim := simulator.New(simulator.Options{APIURL: cfg.Simulator.APIURL, APIToken: cfg.Simulator.APIToken,
+		sim := simulator.New(simulator.Options{APIURL: cfg.Simulator.APIURL, MedicalToken: cfg.Simulator.MedicalToken, ReceivingToken: cfg.Simulator.ReceivingToken,
 			CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency,
 			FailureRate: cfg.Simulator.FailureRate, Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey,
 			Logger: logger.With("component", "simulator")})
