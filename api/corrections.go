@@ -190,7 +190,7 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 	err = s.store.CorrectCase(ctx, store.Correction{CaseID: cs.ID, Beneficiary: mustJSON(after.Beneficiary),
 		Household: mustJSON(orEmpty(after.Household)), Vulnerabilities: mustJSON(orEmpty(after.Vulnerabilities)),
 		AreaRegion: after.AreaOfReturn.Region, AreaDistrict: after.AreaOfReturn.District, Vulnerable: after.vulnerable(),
-		BeneficiaryKey: s.identityKey(after.Beneficiary), Fields: fields, By: s.entry(ctx, p, cs.ID, "", ""), At: now})
+		Sex: after.Beneficiary.Sex, AgeBand: store.AgeBandAt(after.Beneficiary.DateOfBirth, cs.CreatedAt), BeneficiaryKey: s.identityKey(after.Beneficiary), Fields: fields, By: s.entry(ctx, p, cs.ID, "", ""), At: now})
 	if errors.Is(err, store.ErrActiveCaseExists) {
 		// As a refused registration: it reveals that the person has an active case,
 		// so it is audited against that case (and names it only to who may see it).
@@ -238,7 +238,10 @@ func (s *Server) caseView(ctx context.Context, cs *store.Case) (CaseView, error)
 		return CaseView{}, err
 	}
 	v := s.view(cs, st)
-	return v, s.withCaseFile(ctx, &v)
+	if err := s.withCaseFile(ctx, &v); err != nil {
+		return v, err
+	}
+	return v, s.withBudget(ctx, &v)
 }
 
 func (s *Server) patchCase(c *gin.Context) {

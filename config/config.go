@@ -39,6 +39,38 @@ type Config struct {
 	Retention Retention `mapstructure:"retention"`
 	Codec     Codec     `mapstructure:"codec"`
 	Workspace Workspace `mapstructure:"workspace"`
+	Budgets   []Budget  `mapstructure:"budgets"`
+}
+
+// Budget is a programme's yearly envelope in one currency: what its approved
+// plans may commit in a year. Year 0 is every year without an entry of its own.
+// Not a rule a case keeps: the envelope in force when a plan is decided counts.
+type Budget struct {
+	Programme string `mapstructure:"programme"`
+	Currency  string `mapstructure:"currency"`
+	Year      int    `mapstructure:"year"`
+	Envelope  string `mapstructure:"envelope"`
+}
+
+// Envelope returns the envelope of a programme in a currency for a year: the
+// year's own entry, else the every-year entry.
+func (c Config) Envelope(programme, currency string, year int) (Budget, bool) {
+	var every *Budget
+	for i, b := range c.Budgets {
+		if b.Programme != programme || b.Currency != currency {
+			continue
+		}
+		if b.Year == year {
+			return b, true
+		}
+		if b.Year == 0 {
+			every = &c.Budgets[i]
+		}
+	}
+	if every == nil {
+		return Budget{}, false
+	}
+	return *every, true
 }
 
 // Workspace configures the web application for people, served with the API at /.
@@ -289,6 +321,9 @@ type Programme struct {
 	QuotesAbove         int    `mapstructure:"quotes_above"`
 	QuotesBelow         int    `mapstructure:"quotes_below"`
 	ServiceCharge       string `mapstructure:"service_charge"`
+	// Offices are the offices that work in the programme: their approvers read
+	// its budget (managers read every budget). Not a rule a case keeps.
+	Offices []string `mapstructure:"offices"`
 }
 
 // Programme returns the programme with that name.
@@ -561,6 +596,31 @@ func (c Config) Validate() error {
 		if p.QuotesAbove < 1 || p.QuotesBelow < 1 {
 			bad(key+".quotes_above", "quotes_above and quotes_below must be at least 1")
 		}
+	}
+	type envelopeKey struct {
+		programme, currency string
+		year                int
+	}
+	envelopes := map[envelopeKey]bool{}
+	for i, b := range c.Budgets {
+		key := fmt.Sprintf("budgets[%d]", i)
+		if _, ok := c.Rules.Programme(b.Programme); !ok {
+			bad(key+".programme", "no programme %q in rules.programmes", b.Programme)
+		}
+		if len(b.Currency) != 3 || strings.ToUpper(b.Currency) != b.Currency {
+			bad(key+".currency", "want an ISO 4217 code, got %q", b.Currency)
+		}
+		if b.Year != 0 && (b.Year < 2000 || b.Year > 2999) {
+			bad(key+".year", "want a year (or 0 for every year), got %d", b.Year)
+		}
+		if a, err := money.Parse(b.Envelope); err != nil || a <= 0 {
+			bad(key+".envelope", "want a positive amount, got %q", b.Envelope)
+		}
+		k := envelopeKey{b.Programme, b.Currency, b.Year}
+		if envelopes[k] {
+			bad(key, "a second envelope for %s in %s, year %d", b.Programme, b.Currency, b.Year)
+		}
+		envelopes[k] = true
 	}
 	if len(errs) > 0 {
 		return errs[0]

@@ -91,10 +91,14 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"idle timeout":  {env: map[string]string{"HOMEWARD_HTTP_IDLE_TIMEOUT": "-1s"}, want: "config: http.idle_timeout:"},
 		"jwks cooldown": {env: map[string]string{"HOMEWARD_AUTH_OIDC_ISSUER": "https://idp.example", "HOMEWARD_AUTH_OIDC_JWKS_URL": "https://idp.example/jwks",
 			"HOMEWARD_AUTH_OIDC_JWKS_REFRESH_COOLDOWN": "0s"}, want: "config: auth.oidc.jwks_refresh_cooldown:"},
-		"failure rate":  {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
-		"offsets order": {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
-		"unknown key":   {file: "temporal:\n  adress: x:1\n", want: "adress"},
-		"amount":        {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
+		"failure rate":     {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
+		"offsets order":    {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
+		"unknown key":      {file: "temporal:\n  adress: x:1\n", want: "adress"},
+		"amount":           {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
+		"budget programme": {file: "budgets:\n  - {programme: NOPE, currency: EUR, year: 2026, envelope: '1.00'}\n", want: "config: budgets[0].programme:"},
+		"budget envelope":  {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 2026, envelope: '0.00'}\n", want: "config: budgets[0].envelope:"},
+		"budget twice": {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '1.00'}\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '2.00'}\n",
+			want: "config: budgets[1]: a second envelope"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := ""
@@ -107,6 +111,25 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// A year's own envelope wins over the every-year one; none for an unknown currency.
+func TestBudgetEnvelopes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '900.00'}\n"+
+		"  - {programme: REAG-GARP, currency: EUR, year: 2027, envelope: '100.00'}\n"), 0o600))
+	c, err := config.Load(file, env(nil))
+	require.NoError(t, err)
+	b, ok := c.Envelope("REAG-GARP", "EUR", 2027)
+	require.True(t, ok)
+	require.Equal(t, "100.00", b.Envelope)
+	b, ok = c.Envelope("REAG-GARP", "EUR", 2026)
+	require.True(t, ok)
+	require.Equal(t, "900.00", b.Envelope)
+	_, ok = c.Envelope("REAG-GARP", "USD", 2026)
+	require.False(t, ok)
+	_, ok = c.Envelope("EU-IOM-JI", "EUR", 2026)
+	require.False(t, ok, "a file that sets budgets replaces the whole list")
 }
 
 // The dev tokens are recognised wherever they are configured, and a configured

@@ -107,13 +107,18 @@ func TestACompleteCaseThroughTheAPI(t *testing.T) {
 		// The month's statistics count it.
 		month := row.CreatedAt.Format("2006-01")
 		rep := h.call("GET", "/api/v1/reports/monthly?month="+month, "dev-manager", nil).JSON(t)
-		require.Equal(t, []any{map[string]any{"country_of_return": "GN", "stage": "Closed", "registered": float64(1),
-			"departed": float64(1), "closed": float64(1)}}, rep["returns"])
-		require.Equal(t, []any{map[string]any{"country_of_return": "GN", "currency": "EUR", "committed": "1300.00",
-			"paid": paidTotal(ps), "service_charges": "150.00", "cases_committed": float64(1), "payments": float64(2)}}, rep["assistance"])
+		total := list(rep["activity"])[0]
+		require.Equal(t, "total", total["by"])
+		for k, want := range map[string]float64{"registered": 1, "departed": 1, "arrived": 1, "plans_approved": 1,
+			"visits_done": 3, "visits_missed": 0, "closed": 1} {
+			require.Equal(t, want, total[k], k)
+		}
+		require.Equal(t, float64(1), total["closures"].(map[string]any)["completed"])
+		require.Contains(t, rep["money"], map[string]any{"by": "country_of_return", "key": "GN", "currency": "EUR",
+			"committed": "1300.00", "paid": paidTotal(ps), "service_fees": "150.00", "payments": float64(2)})
 		csv := h.call("GET", "/api/v1/reports/monthly?month="+month, "dev-manager", nil, "Accept", "text/csv")
 		require.Equal(t, http.StatusOK, csv.Status)
-		require.Contains(t, string(csv.Body), "returns,"+month+",GN,Closed,,1,1,1")
+		require.Contains(t, string(csv.Body), "activity,"+month+",total,all,,1,1,1,1,3,0,1,1,0,")
 		require.True(t, strings.HasPrefix(csv.Header.Get("Content-Type"), "text/csv"))
 
 		// Every read answered from the case file: the API sent Temporal no query.

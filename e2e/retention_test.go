@@ -36,13 +36,9 @@ func TestTheRetentionScheduleAnonymisesClosedCases(t *testing.T) {
 	require.Equal(t, "Aminata", o["beneficiary"].(map[string]any)["given_name"], "an open case keeps its data")
 
 	month := time.Now().UTC().Format("2006-01")
-	returns := h.call("GET", "/api/v1/reports/monthly?month="+month, "dev-manager", nil).JSON(t)["returns"].([]any)
-	closedRow := map[string]any{}
-	for _, r := range returns {
-		if r := r.(map[string]any); r["stage"] == "Closed" {
-			closedRow = r
-		}
-	}
+	activity := h.call("GET", "/api/v1/reports/monthly?month="+month, "dev-manager", nil).JSON(t)["activity"].([]any)
+	closedRow := activity[0].(map[string]any)
+	require.Equal(t, "total", closedRow["by"])
 	require.Equal(t, float64(1), closedRow["closed"])
 
 	var anonymised bool

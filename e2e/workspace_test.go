@@ -8,8 +8,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
 )
 
 // browser is a person using the workspace: an HTTP client with its own cookies
@@ -237,10 +240,27 @@ func TestWorkspacePages(t *testing.T) {
 	require.Equal(t, http.StatusOK, mg.get("/stuck").status)
 	rep := mg.get("/reports")
 	require.Equal(t, http.StatusOK, rep.status)
-	require.Contains(t, rep.body, "<svg")
+	for _, by := range store.Breakdowns {
+		require.Contains(t, rep.body, `<svg role="img" aria-labelledby="activity-chart-`+by+`"`, "a chart per table")
+	}
+	require.Contains(t, rep.body, "Cases by age band")
+	require.Contains(t, rep.body, `href="/reports/monthly.xlsx?month=`)
 	csv := mg.get("/reports/monthly.csv")
 	require.Equal(t, http.StatusOK, csv.status)
-	require.True(t, strings.HasPrefix(csv.body, "table,month"))
+	require.True(t, strings.HasPrefix(csv.body, "table,period,by,key,currency,registered"))
+	xlsx := mg.get("/reports/monthly.xlsx")
+	require.Equal(t, http.StatusOK, xlsx.status)
+	book, err := excelize.OpenReader(strings.NewReader(xlsx.body))
+	require.NoError(t, err, "the workbook opens")
+	sheet, err := book.GetRows("Activity")
+	require.NoError(t, err)
+	require.Equal(t, []string{time.Now().UTC().Format("2006-01"), "total", "all"}, sheet[1][:3])
+	require.NoError(t, book.Close())
+	quarter := mg.get("/reports?year=2026&q=4")
+	require.Equal(t, http.StatusOK, quarter.status)
+	require.Contains(t, quarter.body, `href="/reports/quarterly.xlsx?quarter=2026-Q4"`)
+	require.Equal(t, http.StatusOK, mg.get("/reports/quarterly.csv?quarter=2026-Q4").status)
+	require.Equal(t, http.StatusUnprocessableEntity, mg.get("/reports?month=2026-13").status)
 	require.Contains(t, mg.get(casePath).body, `id="temporal-link"`)
 
 	// French, from the browser's language; the switch keeps the page.

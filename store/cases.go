@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/homeward/homeward/contract"
@@ -35,6 +36,10 @@ type Case struct {
 	ReceivingOffice string
 	Programme       string
 	Vulnerable      bool
+	// Sex and AgeBand are the beneficiary's coarse profile for the statistics,
+	// in clear beside the sealed beneficiary (see AgeBandAt); cleared by anonymisation.
+	Sex             string
+	AgeBand         string
 	Beneficiary     string // JSON
 	Household       string // JSON
 	Vulnerabilities string // JSON
@@ -75,6 +80,26 @@ type TimelineEvent struct {
 	// Text is what a person wrote with the action (a note, a comment, a reason):
 	// sealed at rest (timelineTextColumn), opened by Timeline; empty for most lines.
 	Text string
+	// What the line counts as in the statistics, with the case's profile and
+	// figures when it was written (countedEvents); empty for lines that count nothing.
+	Counted
+}
+
+// Counted is what a timeline line or a payment counts for in the statistics: a
+// fact of its period, with the case's coarse profile as it was then, so that a
+// later change of the case (a correction, a transfer, the anonymisation) moves
+// no past period. Nothing in it is personal on its own: a country, a programme,
+// a sex, an age band, whether the case is vulnerable, an amount.
+type Counted struct {
+	CountsAs        string
+	CountryOfReturn string
+	Programme       string
+	Sex             string
+	AgeBand         string
+	Vulnerable      bool
+	AmountCents     int64
+	Currency        string
+	Reason          string
 }
 
 // timelineTextColumn is the name a timeline line's text is sealed under.
@@ -89,8 +114,13 @@ type Payment struct {
 	Currency    string
 	Payee       string
 	PaidAt      time.Time
-	// CountryOfReturn is the case's, for the monthly report.
+	// CountryOfReturn is the case's, for the monthly report; with the rest of
+	// the case's profile when it was paid, for the statistics.
 	CountryOfReturn string
+	Programme       string
+	Sex             string
+	AgeBand         string
+	Vulnerable      bool
 }
 
 // LiveState decodes the projected workflow state.
@@ -341,6 +371,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		events[i] = TimelineEvent{CaseID: ch.CaseID, EventKey: e.Key, Type: e.Type, ActorUser: e.Actor.User,
 			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At, Text: text}
 	}
+	counts := countedEvents(ch.Events, st)
 	var payments []Payment
 	for _, p := range st.Procurement {
 		if p.Payment == nil {
@@ -375,9 +406,19 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 				return fmt.Errorf("case %s: %w", ch.CaseID, ErrNotFound)
 			}
 		}
+		var prof profile
+		if len(payments) > 0 || slices.ContainsFunc(counts, func(c string) bool { return c != "" }) {
+			if err := tx.Model(&Case{}).Select(profileColumns).Where("id = ?", ch.CaseID).Take(&prof).Error; err != nil {
+				return err
+			}
+		}
+		for i := range events {
+			events[i].Counted = prof.counted(counts[i], st)
+		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
-				DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at", "text"})}).
+				DoUpdates: clause.AssignmentColumns(append([]string{"type", "actor_user", "actor_role", "summary", "at", "text"},
+					countedColumns...))}).
 				Create(&events).Error; err != nil {
 				return err
 			}
@@ -385,12 +426,10 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		if len(payments) == 0 {
 			return nil
 		}
-		var country string
-		if err := tx.Model(&Case{}).Where("id = ?", ch.CaseID).Pluck("country_of_return", &country).Error; err != nil {
-			return err
-		}
 		for i := range payments {
-			payments[i].CountryOfReturn = country
+			p := &payments[i]
+			p.CountryOfReturn, p.Programme, p.Sex, p.AgeBand, p.Vulnerable = prof.CountryOfReturn, prof.Programme,
+				prof.Sex, prof.AgeBand, prof.Vulnerable
 		}
 		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&payments).Error
 	})

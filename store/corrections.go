@@ -18,7 +18,10 @@ type Correction struct {
 	AreaRegion      string
 	AreaDistrict    string
 	Vulnerable      bool
-	BeneficiaryKey  string
+	// Sex and AgeBand: the coarse profile the statistics count from now on.
+	Sex            string
+	AgeBand        string
+	BeneficiaryKey string
 	// Fields names what changed (e.g. beneficiary.family_name): the timeline and
 	// the audit trail name them, never the values.
 	Fields []string
@@ -45,7 +48,7 @@ func (s *Store) CorrectCase(ctx context.Context, c Correction) error {
 		res := tx.Model(&Case{}).Where("id = ? AND anonymised_at IS NULL", c.CaseID).Updates(map[string]any{
 			"beneficiary": row.Beneficiary, "household": row.Household, "vulnerabilities": row.Vulnerabilities,
 			"area_region": c.AreaRegion, "area_district": c.AreaDistrict, "vulnerable": c.Vulnerable,
-			"beneficiary_key": c.BeneficiaryKey})
+			"sex": c.Sex, "age_band": c.AgeBand, "beneficiary_key": c.BeneficiaryKey})
 		if res.Error != nil {
 			return res.Error
 		}

@@ -40,8 +40,8 @@ func (s *Store) QuietStatement(before time.Time, limit int) Statement {
 
 func (s *Store) ReportStatements(from time.Time) []Statement {
 	var out []Statement
-	for _, q := range s.reportSQL() {
-		out = append(out, s.render("report "+q.label, q.sql, map[string]any{"from": from, "to": from.AddDate(0, 1, 0)}))
+	for _, q := range s.statisticsSQL() {
+		out = append(out, s.render("statistics "+q.label, q.sql, map[string]any{"from": from, "to": from.AddDate(0, 1, 0)}))
 	}
 	return out
 }

@@ -13,9 +13,13 @@ import (
 // household and vulnerabilities, their consent, where they returned to (the area;
 // the country stays, the statistics count it), a partner's message about them, and
 // the client's registration key (a client's text).
+//
+// The case's coarse profile for the statistics (sex, age band) goes too: the
+// timeline lines and payments that count keep their own copy, as they were
+// written, so the statistics add up as before (store/statistics.go).
 var anonymised = map[string]any{"beneficiary": `{"anonymised":true}`, "household": "[]", "vulnerabilities": "[]",
 	"consent": `{"anonymised":true}`, "area_region": "", "area_district": "", "blocked": "", "beneficiary_key": "",
-	"idempotency_key": nil}
+	"idempotency_key": nil, "sex": "", "age_band": ""}
 
 // AnonymisedSummary replaces every timeline summary of an anonymised case: they
 // said the medical result, the risk, the flight, the handover certificate, a

@@ -244,7 +244,7 @@ try {
   await snap(mg, 'statistics');
   await accessible(mg, 'statistics');
   const csv = await mg.page.request.get(`${BASE}/reports/monthly.csv`);
-  if (csv.status() !== 200 || !(await csv.text()).startsWith('table,month')) fail('the CSV download failed');
+  if (csv.status() !== 200 || !(await csv.text()).startsWith('table,period')) fail('the CSV download failed');
   await mg.page.goto(caseURL);
   if (await mg.page.locator('#temporal-link').count() !== 1) fail('a manager sees no link to the Temporal UI');
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -47,6 +48,11 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 		"booking": {"held", "ticketed", "no_show", "cancelled"}, "step": {"done", "current", "todo", "skipped"},
 		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
 	}
+	// The statistics page's tables and the labels of their keys.
+	values["reports.activity_by"], values["reports.money_by"], values["reports.col"] = store.Breakdowns, store.Breakdowns, store.Breakdowns
+	values["sex"] = []string{"female", "male", "other", "unknown"}
+	values["age_band"] = []string{store.AgeMinor, store.AgeAdult, store.AgeOlder, store.AgeUnknown}
+	values["reports"] = []string{"all", "vulnerable", "not_vulnerable"}
 	for _, st := range contract.Stages {
 		values["stage"] = append(values["stage"], string(st))
 		values["todo"] = append(values["todo"], string(st))

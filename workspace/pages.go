@@ -16,7 +16,6 @@ import (
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
-	"github.com/homeward/homeward/store"
 )
 
 // My work: the cases waiting on me, overdue first, and my offices' cases per stage.
@@ -442,97 +441,6 @@ func (w *Workspace) stuckPage(c *gin.Context) {
 	w.render(c, http.StatusOK, "stuck", pageData{Title: "stuck.title", Nav: "stuck", Data: items})
 }
 
-type reportData struct {
-	Month  string
-	Report store.MonthlyReport
-	Bars   []bar
-	Money  []moneyBar
-}
-
-// bar is one country's returns in the month, for the chart.
-type bar struct {
-	Country                      string
-	Registered, Departed, Closed int64
-	Max                          int64
-}
-
-// moneyBar is one country's assistance committed and paid, for the chart.
-type moneyBar struct {
-	Country, Currency string
-	Committed, Paid   float64
-	Max               float64
-}
-
-func (w *Workspace) month(c *gin.Context) string {
-	if m := c.Query("month"); m != "" {
-		return m
-	}
-	return w.now().Format("2006-01")
-}
-
-func (w *Workspace) reportPage(c *gin.Context) {
-	month := w.month(c)
-	rep, err := w.api.MonthlyReport(c.Request.Context(), month)
-	d := reportData{Month: month, Report: rep}
-	if err != nil {
-		if api.ProblemOf(err).Kind != api.KindInvalid {
-			w.fail(c, err)
-			return
-		}
-		d.Month = w.now().Format("2006-01")
-		w.render(c, http.StatusUnprocessableEntity, "reports", pageData{Title: "reports.title", Nav: "reports", Data: d,
-			Problem: problemOf(err)})
-		return
-	}
-	byCountry := map[string]*bar{}
-	var countries []string
-	for _, r := range rep.Returns {
-		b, ok := byCountry[r.CountryOfReturn]
-		if !ok {
-			b = &bar{Country: r.CountryOfReturn}
-			byCountry[r.CountryOfReturn] = b
-			countries = append(countries, r.CountryOfReturn)
-		}
-		b.Registered += r.Registered
-		b.Departed += r.Departed
-		b.Closed += r.Closed
-	}
-	sort.Strings(countries)
-	var top int64 = 1
-	for _, k := range countries {
-		b := byCountry[k]
-		top = max(top, b.Registered, b.Departed, b.Closed)
-		d.Bars = append(d.Bars, *b)
-	}
-	for i := range d.Bars {
-		d.Bars[i].Max = top
-	}
-	topMoney := 1.0
-	for _, a := range rep.Assistance {
-		committed, _ := strconv.ParseFloat(a.Committed, 64)
-		paid, _ := strconv.ParseFloat(a.Paid, 64)
-		topMoney = max(topMoney, committed, paid)
-		d.Money = append(d.Money, moneyBar{Country: a.CountryOfReturn, Currency: a.Currency, Committed: committed, Paid: paid})
-	}
-	for i := range d.Money {
-		d.Money[i].Max = topMoney
-	}
-	w.render(c, http.StatusOK, "reports", pageData{Title: "reports.title", Nav: "reports", Data: d})
-}
-
-func (w *Workspace) reportCSV(c *gin.Context) {
-	month := w.month(c)
-	rep, err := w.api.MonthlyReport(c.Request.Context(), month)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="homeward-`+month+`.csv"`)
-	c.Status(http.StatusOK)
-	_ = api.WriteMonthlyCSV(c.Writer, month, rep)
-}
-
 // Template helpers.
 
 var funcs = map[string]any{
@@ -570,7 +478,8 @@ var funcs = map[string]any{
 		}
 		return strconv.FormatFloat(*f, 'f', 2, 64)
 	},
-	"key": func(parts ...string) string { return strings.Join(parts, ".") },
+	"key":      func(parts ...string) string { return strings.Join(parts, ".") },
+	"labelKey": labelKey,
 	"dict": func(kv ...any) map[string]any {
 		m := make(map[string]any, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -129,7 +129,10 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	in.POST("/cases/:id/transfer", w.transfer)
 	in.GET("/stuck", w.only(mg), w.stuckPage)
 	in.GET("/reports", w.only(mg), w.reportPage)
-	in.GET("/reports/monthly.csv", w.only(mg), w.reportCSV)
+	in.GET("/reports/monthly.csv", w.only(mg), w.reportDownload("monthly", "csv"))
+	in.GET("/reports/monthly.xlsx", w.only(mg), w.reportDownload("monthly", "xlsx"))
+	in.GET("/reports/quarterly.csv", w.only(mg), w.reportDownload("quarterly", "csv"))
+	in.GET("/reports/quarterly.xlsx", w.only(mg), w.reportDownload("quarterly", "xlsx"))
 }
 
 // headers: what every page sends. No script but the workspace's own files, no

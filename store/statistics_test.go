@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAgeBandsAtRegistration(t *testing.T) {
+	on := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	for dob, want := range map[string]string{"2008-11-21": store.AgeMinor, "2008-11-20": store.AgeAdult,
+		"1966-11-21": store.AgeAdult, "1966-11-20": store.AgeOlder, "1990-02-30": store.AgeUnknown, "2030-01-01": store.AgeUnknown} {
+		require.Equal(t, want, store.AgeBandAt(dob, on), dob)
+	}
+}
+
+// The case-file write stamps what each line counts as, with the case's profile
+// as it is then and the figure it carries; a later correction and the
+// anonymisation change no past period's statistics.
+func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCase("GN")
+		c.Sex, c.AgeBand, c.Vulnerable, c.ServiceChargeCents = "female", store.AgeAdult, true, 15000
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		sys := contract.Actor{User: "homeward", Role: "system"}
+		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+		write := func(seq int64, st contract.CaseState, types ...string) {
+			st.Seq = seq
+			ch := store.Changes{CaseID: c.ID, WrittenIn: seq, State: st}
+			for i, typ := range types {
+				ch.Events = append(ch.Events, store.Event{Key: c.ID + "/" + typ + string(rune('a'+i)), Type: typ, Actor: sys,
+					Summary: typ, At: at.Add(time.Duration(seq) * time.Hour)})
+			}
+			require.NoError(t, s.RecordChanges(ctx, ch))
+		}
+		active := contract.CaseState{Stage: contract.StageCounselling, Status: contract.StatusActive}
+		write(1, active, "registered", "stage")
+		write(2, active, "departed")
+		write(3, active, "arrived")
+		plan := &contract.PlanState{Version: 1, Status: "submitted", Total: money.Of(130000, "EUR")}
+		write(4, contract.CaseState{Stage: contract.StagePlanApproval, Status: contract.StatusActive, Plan: plan}, "plan_decision")
+		approved := *plan
+		approved.Status = "approved"
+		approved.Decisions = []contract.DecisionLog{{Decision: "approve", At: at}, {Decision: "approve", At: at}}
+		paid := contract.CaseState{Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: &approved,
+			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", Payment: &contract.PaymentInfo{PaymentID: "pay-1",
+				Amount: money.Of(40000, "EUR"), Payee: "beneficiary", PaidAt: at.Add(5 * time.Hour)}}}}
+		write(5, paid, "plan_decision", "stage", "paid")
+		write(5, paid, "plan_decision", "stage", "paid") // a retried write counts nothing twice
+
+		march := func() store.Statistics {
+			from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			st, err := s.Statistics(ctx, from, from.AddDate(0, 1, 0))
+			require.NoError(t, err)
+			return st
+		}
+		before := march()
+		total := before.Activity[0]
+		require.Equal(t, "total", total.By)
+		require.Equal(t, [4]int64{1, 1, 1, 1}, [4]int64{total.Registered, total.Departed, total.Arrived, total.PlansApproved},
+			"the first of two decisions did not approve the plan; the second did")
+		require.Contains(t, before.Money, store.MoneyRow{By: "sex", Key: "female", Currency: "EUR", Committed: "1300.00",
+			Paid: "400.00", ServiceFees: "150.00", Payments: 1})
+		require.Contains(t, before.Money, store.MoneyRow{By: "vulnerability", Key: "vulnerable", Currency: "EUR",
+			Committed: "1300.00", Paid: "400.00", ServiceFees: "150.00", Payments: 1})
+		sp, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)
+		require.NoError(t, err)
+		require.Equal(t, int64(130000), sp.Committed[2])
+		require.Equal(t, int64(40000), sp.Paid[2])
+
+		// Corrected: no longer vulnerable, 60 at registration. Then closed, and anonymised.
+		require.NoError(t, s.CorrectCase(ctx, store.Correction{CaseID: c.ID, Beneficiary: "{}", Household: "[]",
+			Vulnerabilities: "[]", Sex: "female", AgeBand: store.AgeOlder, Fields: []string{"vulnerabilities"},
+			By: store.AuditEntry{ActorUser: "caseworker-de", ActorRole: "caseworker"}, At: at.AddDate(0, 1, 0)}))
+		closed := paid
+		closed.Stage, closed.Status, closed.ClosureReason = contract.StageClosed, contract.StatusClosed, contract.ClosedDeceased
+		at = at.AddDate(0, 1, 0)
+		write(6, closed, "closed")
+		require.Equal(t, before, march(), "March is as it was")
+		n, err := s.Anonymise(ctx, []string{c.ID}, store.AuditEntry{ActorUser: "homeward-retention", ActorRole: "system"})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, before, march(), "March is as it was after the anonymisation")
+		from := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+		april, err := s.Statistics(ctx, from, from.AddDate(0, 1, 0))
+		require.NoError(t, err)
+		require.Contains(t, april.Activity, store.ActivityRow{By: "age_band", Key: store.AgeOlder, Closed: 1,
+			Closures: map[string]int64{"completed": 0, "withdrawn": 0, "not_fit": 0, "no_show": 0, "absconded": 0,
+				"deceased": 1, "ineligible": 0, "transferred": 0}}, "the closure counts with the corrected profile")
+		row, err := s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Empty(t, row.Sex+row.AgeBand, "the case keeps no profile once anonymised")
+	})
+}
