@@ -7,7 +7,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet openapi-lint histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick
+.PHONY: run test build vet openapi-lint histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick prod-check
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -17,8 +17,30 @@ $(TEMPORAL_CLI): tools/go.mod tools/go.sum
 	@mkdir -p bin
 	cd tools && $(GO) build -ldflags='-s -w' -o ../$(TEMPORAL_CLI) github.com/temporalio/cli/cmd/temporal
 
+# The real Temporal server and its schema tool, at the version the CLI above embeds
+# and compose's image runs (1.29.1), for make prod-check. They share the CLI's
+# compiled packages: a few seconds once the CLI is built.
+bin/temporal-server: tools/go.mod tools/go.sum
+	@mkdir -p bin
+	cd tools && $(GO) build -ldflags='-s -w' -o ../bin/temporal-server go.temporal.io/server/cmd/server
+
+bin/temporal-sql-tool: tools/go.mod tools/go.sum
+	@mkdir -p bin
+	cd tools && $(GO) build -ldflags='-s -w' -o ../bin/temporal-sql-tool go.temporal.io/server/cmd/tools/sql
+
+bin/promtool: deploy/prometheus/promtool.sh
+	@mkdir -p bin
+	sh deploy/prometheus/promtool.sh bin/promtool
+
 build:
 	$(GO) build -o bin/homeward ./cmd/homeward
+
+# Production's shape on this machine (prodcheck/): the real temporal-server on this
+# Postgres with compose's scripts and files, two workers, two APIs, the simulator;
+# the soak's paths with a worker and an API SIGKILLed and the server restarted; one
+# worker against two; the saved queries; the alert rules. About a minute.
+prod-check: $(TEMPORAL_CLI) bin/temporal-server bin/temporal-sql-tool bin/promtool build
+	HOMEWARD_PROD_CHECK=1 $(GO) test -vet=off -count=1 -timeout 6m -v -run '^TestProduction$$' ./prodcheck/
 
 run: $(TEMPORAL_CLI) build
 	./bin/homeward dev
@@ -34,6 +56,7 @@ test: $(TEMPORAL_CLI) vet workflowcheck openapi-lint
 	$(GO) test -vet=off -count=1 -timeout 10m ./...
 	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -vet=off -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
+	$(MAKE) --no-print-directory prod-check
 	$(MAKE) --no-print-directory ui-test
 	$(MAKE) --no-print-directory fuzz
 

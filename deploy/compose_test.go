@@ -34,6 +34,7 @@ import (
 	"github.com/homeward/homeward/workflows"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.yaml.in/yaml/v3"
 )
 
 // root is the repository root, seen from this package's directory.
@@ -104,7 +105,7 @@ func TestComposeHasEveryService(t *testing.T) {
 	p := mustLoad(t, requiredEnv(), "simulator")
 	for _, name := range []string{
 		"postgres", "temporal-schema", "temporal", "temporal-setup", "temporal-ui",
-		"migrate", "api", "worker", "simulator",
+		"migrate", "api", "worker", "simulator", "prometheus",
 	} {
 		service(t, p, name)
 	}
@@ -299,24 +300,39 @@ func TestComposeTemporalOnPostgres(t *testing.T) {
 	p := mustLoad(t, requiredEnv())
 	tmp := service(t, p, "temporal")
 	for k, v := range map[string]string{
-		"DB": "postgres12", "DB_PORT": "5432", "POSTGRES_SEEDS": "postgres",
+		"DB_PORT": "5432", "POSTGRES_SEEDS": "postgres",
 		"POSTGRES_USER": "temporal", "POSTGRES_PWD": "temporal",
 		"DBNAME": "temporal", "VISIBILITY_DBNAME": "temporal_visibility",
-		"BIND_ON_IP": "0.0.0.0",
+		"BIND_ON_IP": "0.0.0.0", "PROMETHEUS_ENDPOINT": "0.0.0.0:8000",
 	} {
 		assert.Equal(t, v, env(t, tmp, k), k)
 	}
+	// The server runs deploy/temporal/config/homeward.yaml, the file make prod-check
+	// starts bin/temporal-server with (prodcheck): --root and --config name the mount.
+	script := strings.Join(tmp.Entrypoint, " ")
+	assert.Contains(t, script, "exec temporal-server --root /etc/temporal --config homeward --env homeward --allow-no-auth start")
+	assert.Contains(t, script, "TEMPORAL_BROADCAST_ADDRESS=")
+	cfgMount := volume(t, tmp, "/etc/temporal/homeward")
+	assert.True(t, cfgMount.ReadOnly)
+	cfgDir, _ := filepath.Abs(filepath.Join(root, "deploy", "temporal", "config"))
+	assert.Equal(t, cfgDir, cfgMount.Source)
+	_, err := os.Stat(filepath.Join(cfgDir, "homeward.yaml"))
+	assert.NoError(t, err, "the server's configuration")
+	// Empty: the configuration file's shard count.
+	assert.Equal(t, "", env(t, tmp, "NUM_HISTORY_SHARDS"))
 	// The server refuses to start without its dynamic config file: ours is mounted.
 	dc := env(t, tmp, "DYNAMIC_CONFIG_FILE_PATH")
 	mount := volume(t, tmp, filepath.Dir(dc))
 	assert.True(t, mount.ReadOnly)
-	_, err := os.Stat(filepath.Join(mount.Source, filepath.Base(dc)))
+	_, err = os.Stat(filepath.Join(mount.Source, filepath.Base(dc)))
 	assert.NoError(t, err, "dynamic config file")
 
 	schema := service(t, p, "temporal-schema")
 	assert.Equal(t, "postgres12", env(t, schema, "SQL_PLUGIN"))
 	assert.Equal(t, "postgres", env(t, schema, "SQL_HOST"))
 	assert.Equal(t, env(t, tmp, "POSTGRES_USER"), env(t, schema, "SQL_USER"))
+	assert.Equal(t, env(t, tmp, "DBNAME"), env(t, schema, "DBNAME"))
+	assert.Equal(t, env(t, tmp, "VISIBILITY_DBNAME"), env(t, schema, "VISIBILITY_DBNAME"))
 	assert.Equal(t, []string{"sh", "/homeward/schema.sh"}, []string(schema.Entrypoint))
 	assertMountsDeployTemporal(t, schema)
 
@@ -371,6 +387,69 @@ func TestComposePortsAndVolumes(t *testing.T) {
 	initdb := volume(t, pg, "/docker-entrypoint-initdb.d")
 	abs, _ := filepath.Abs(filepath.Join(root, "deploy", "postgres"))
 	assert.Equal(t, abs, initdb.Source)
+}
+
+// Prometheus scrapes every api and worker container on the port their
+// HOMEWARD_HTTP_METRICS_ADDRESS serves /metrics on, and the Temporal server on its
+// PROMETHEUS_ENDPOINT, and loads the alert rules (which make prod-check checks).
+func TestComposePrometheus(t *testing.T) {
+	p := mustLoad(t, requiredEnv())
+	prom := service(t, p, "prometheus")
+	mount := volume(t, prom, "/etc/prometheus/homeward")
+	assert.True(t, mount.ReadOnly)
+	dir, _ := filepath.Abs(filepath.Join(root, "deploy", "prometheus"))
+	assert.Equal(t, dir, mount.Source)
+	assert.Contains(t, []string(prom.Command), "--config.file=/etc/prometheus/homeward/prometheus.yml")
+	for _, pc := range prom.Ports {
+		assert.Equal(t, "127.0.0.1", pc.HostIP, "Prometheus has no sign-in")
+	}
+	assert.Equal(t, "unless-stopped", prom.Restart)
+
+	b, err := os.ReadFile(filepath.Join(dir, "prometheus.yml"))
+	require.NoError(t, err)
+	var cfg struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName string `yaml:"job_name"`
+			DNS     []struct {
+				Names []string `yaml:"names"`
+				Port  int      `yaml:"port"`
+			} `yaml:"dns_sd_configs"`
+			Static []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &cfg))
+	require.Len(t, cfg.RuleFiles, 1)
+	rules, ok := strings.CutPrefix(cfg.RuleFiles[0], "/etc/prometheus/homeward/")
+	require.True(t, ok, cfg.RuleFiles[0])
+	_, err = os.Stat(filepath.Join(dir, rules))
+	require.NoError(t, err)
+
+	targets := map[string]string{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, d := range sc.DNS {
+			for _, n := range d.Names {
+				targets[sc.JobName] = fmt.Sprintf("%s:%d", n, d.Port)
+			}
+		}
+		for _, st := range sc.Static {
+			for _, tg := range st.Targets {
+				targets[sc.JobName] = tg
+			}
+		}
+	}
+	port := func(svc, key string) string {
+		_, port, err := net.SplitHostPort(env(t, service(t, p, svc), key))
+		require.NoError(t, err)
+		return svc + ":" + port
+	}
+	assert.Equal(t, map[string]string{
+		"homeward-api":    port("api", "HOMEWARD_HTTP_METRICS_ADDRESS"),
+		"homeward-worker": port("worker", "HOMEWARD_HTTP_METRICS_ADDRESS"),
+		"temporal":        port("temporal", "PROMETHEUS_ENDPOINT"),
+	}, targets)
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {
@@ -491,8 +570,14 @@ func TestSetupScriptRegistersExactlyTheSearchAttributes(t *testing.T) {
 			assert.Equal(t, "operator cluster health --address temporal:7233", calls[0])
 			assert.Equal(t, "operator cluster health --address temporal:7233", calls[1])
 			assert.Equal(t, "operator namespace create --address temporal:7233 --namespace default --retention 720h", calls[2])
+			// Last, a query naming every attribute, until the frontend accepts it.
+			last := calls[len(calls)-1]
+			require.True(t, strings.HasPrefix(last, "workflow count --address temporal:7233 --namespace default --query "), last)
+			for name := range searchAttributes {
+				assert.Contains(t, last, name+" IS NOT NULL", last)
+			}
 			got := map[string]string{}
-			for _, c := range calls[3:] {
+			for _, c := range calls[3 : len(calls)-1] {
 				f := flags(c)
 				require.True(t, strings.HasPrefix(c, "operator search-attribute create "), c)
 				assert.Equal(t, "default", f["--namespace"], c)

@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store/storetest"
 	"github.com/stretchr/testify/require"
@@ -189,22 +190,8 @@ func stageIs(stage string) func(map[string]any) bool {
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
-var people atomic.Int64
-
-// registration is a valid registration body, each time of another person (one
-// person has at most one active case).
-func registration() map[string]any {
-	return map[string]any{
-		"beneficiary": map[string]any{"given_name": "Aminata", "family_name": fmt.Sprintf("Camara %d", people.Add(1)), "date_of_birth": "1990-04-01",
-			"sex": "female", "nationality": "GN", "languages": []string{"fr"}, "phone": "+224621234567"},
-		"household":       []any{map[string]any{"given_name": "Mariama", "relationship": "child", "date_of_birth": "2016-02-11"}},
-		"vulnerabilities": []string{"health_needs"},
-		"host_country":    "DE", "country_of_return": "GN",
-		"area_of_return": map[string]any{"region": "Kankan", "district": "Siguiri"},
-		"sending_office": "DE-BER", "receiving_office": "GN-CKY", "programme": "REAG-GARP",
-		"consent": map[string]any{"data_processing": true, "given_at": "2026-11-20T10:00:00Z"},
-	}
-}
+// registration is a valid registration body, each time of another person.
+func registration() map[string]any { return soak.Registration() }
 
 func (h *homeward) register() string {
 	h.t.Helper()

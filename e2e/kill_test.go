@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +28,7 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
+	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -805,7 +805,7 @@ func (c *retryingClient) do(method, path, route, token string, body any, key str
 			if r.Status != http.StatusServiceUnavailable && r.Status != http.StatusInternalServerError {
 				return r, fmt.Errorf("%s %s answered %d: %s", method, path, r.Status, r.Body)
 			}
-		} else if !isTransient(err) {
+		} else if !soak.Transient(err) {
 			return r, err
 		}
 		if time.Now().After(deadline) {
@@ -813,11 +813,6 @@ func (c *retryingClient) do(method, path, route, token string, body any, key str
 		}
 		<-time.After(200 * time.Millisecond) // a patient client would honour Retry-After
 	}
-}
-
-func isTransient(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset")
 }
 
 func (c *retryingClient) register(key string) (string, error) {

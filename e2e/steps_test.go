@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/homeward/homeward/soak"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,10 +40,7 @@ func (h *homeward) depart(id string) {
 	h.accept("POST", "/api/v1/cases/"+id+"/departure", "dev-caseworker", map[string]any{"departed_at": now(), "flight": "HW101"})
 }
 
-func cost(kind, amount string) map[string]any {
-	return map[string]any{"dimension": "economic", "kind": kind, "description": kind + " support",
-		"cost": map[string]any{"amount": amount, "currency": "EUR"}}
-}
+func cost(kind, amount string) map[string]any { return soak.PlanItem(kind, amount) }
 
 func (h *homeward) submitPlan(id string, items ...map[string]any) {
 	h.waitCase(id, "planning", stageIs("ReintegrationPlanning"))

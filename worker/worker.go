@@ -24,8 +24,9 @@ import (
 
 // Dial connects a Temporal client that encrypts every payload with the key ring.
 // Its logger is the application's, so the SDK's lines follow the same rules (no
-// personal data: the SDK logs IDs and types only).
-func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing) (client.Client, error) {
+// personal data: the SDK logs IDs and types only). The SDK reports its metrics to
+// metrics (Metrics.SDK), or nowhere when nil.
+func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing, metrics client.MetricsHandler) (client.Client, error) {
 	dc, fc := codec.ClientOptions(ring)
 	c, err := client.DialContext(ctx, client.Options{
 		HostPort:          cfg.Address,
@@ -34,6 +35,7 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *c
 		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
 		DataConverter:     dc,
 		FailureConverter:  fc,
+		MetricsHandler:    metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("temporal at %s: %w", cfg.Address, err)

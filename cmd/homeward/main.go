@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -155,7 +156,7 @@ type production struct {
 	temporal client.Client
 }
 
-func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*production, func(), error) {
+func connect(ctx context.Context, cfg config.Config, logger *slog.Logger, metrics client.MetricsHandler) (*production, func(), error) {
 	// The dev tokens are public (README, homeward dev's output): a production
 	// process that accepted one would let anyone in as a manager.
 	if err := cfg.Auth.RefuseDevTokens(); err != nil {
@@ -170,7 +171,7 @@ func connect(ctx context.Context, cfg config.Config, logger *slog.Logger) (*prod
 		_ = st.Close()
 		return nil, nil, err
 	}
-	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring)
+	tc, err := worker.Dial(ctx, cfg.Temporal, logger, ring, metrics)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err
@@ -187,7 +188,7 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		// Signing in by picking a dev person, without a password, is for one machine.
 		return errors.New("config: workspace.dev_sign_in is for `homeward dev` only: sign people in with auth.oidc")
 	}
-	p, closeAll, err := connect(ctx, cfg, logger)
+	p, closeAll, err := connect(ctx, cfg, logger, nil)
 	if err != nil {
 		return err
 	}
@@ -228,11 +229,27 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 }
 
 func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
-	p, closeAll, err := connect(ctx, cfg, logger)
+	metrics, err := worker.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer metrics.Close(context.Background())
+	p, closeAll, err := connect(ctx, cfg, logger, metrics.SDK)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
+	// The SDK's metrics and the process's on http.metrics_address, as the api's.
+	if cfg.HTTP.MetricsAddress != "" {
+		srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, metrics.Handler())
+		l, err := net.Listen("tcp", cfg.HTTP.MetricsAddress)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		go func() { _ = srv.Serve(l) }()
+		defer srv.Close()
+		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
+	}
 	acts := &activities.Activities{Store: p.store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
 	if err := worker.EnsureRetentionSchedule(ctx, p.temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
 		return fmt.Errorf("retention schedule: %w", err)

@@ -6,7 +6,9 @@
 # server gets its schema changes.
 #
 # temporal-sql-tool reads its connection from the environment: SQL_PLUGIN (postgres12),
-# SQL_HOST, SQL_PORT, SQL_USER, SQL_PASSWORD.
+# SQL_HOST, SQL_PORT, SQL_USER, SQL_PASSWORD. DBNAME and VISIBILITY_DBNAME name the two
+# databases (default temporal and temporal_visibility), as in the server's configuration
+# (deploy/temporal/config/homeward.yaml); `make prod-check` gives them names of its own.
 #
 # POSIX sh on purpose: the admin-tools images built in the temporalio/temporal
 # repository (1.30 on) no longer ship bash. pipefail where the shell has it (bash,
@@ -17,6 +19,8 @@ if (set -o pipefail) 2>/dev/null; then set -o pipefail; fi
 : "${SQL_PLUGIN:?SQL_PLUGIN is required (postgres12)}"
 : "${SQL_HOST:?SQL_HOST is required}"
 : "${SQL_USER:?SQL_USER is required}"
+DBNAME=${DBNAME:-temporal}
+VISIBILITY_DBNAME=${VISIBILITY_DBNAME:-temporal_visibility}
 ATTEMPTS=${SCHEMA_ATTEMPTS:-30}
 SLEEP=${SCHEMA_SLEEP_SECONDS:-2}
 
@@ -49,7 +53,7 @@ create_db() {
 
 # Database name, then the schema embedded in temporal-sql-tool (--schema-name), so no
 # path inside the image matters.
-for pair in temporal:postgresql/v12/temporal temporal_visibility:postgresql/v12/visibility; do
+for pair in "$DBNAME:postgresql/v12/temporal" "$VISIBILITY_DBNAME:postgresql/v12/visibility"; do
   db=${pair%%:*}
   schema=${pair#*:}
   create_db "$db"

@@ -2,7 +2,8 @@
 # Prepares a fresh (or existing) Temporal cluster for Homeward, with the `temporal` CLI:
 #   1. waits until the frontend answers,
 #   2. creates the namespace (default "default") unless it exists,
-#   3. registers the custom search attributes listed in search-attributes.txt.
+#   3. registers the custom search attributes listed in search-attributes.txt,
+#   4. waits until a visibility query that names every one of them is accepted.
 # Every step is idempotent, so the one-shot `temporal-setup` service runs it on every
 # `docker compose up`; api and worker start only after it has succeeded.
 #
@@ -75,6 +76,7 @@ attempt "namespace $NAMESPACE" \
 
 # One attribute per call, so that one that exists does not hide one that does not.
 n=0
+query=
 while read -r name type rest; do
   case $name in '' | '#'*) continue ;; esac
   if [ -z "$type" ] || [ -n "$rest" ]; then
@@ -84,7 +86,15 @@ while read -r name type rest; do
   attempt "search attribute $name ($type)" \
     temporal operator search-attribute create --address "$ADDRESS" \
     --namespace "$NAMESPACE" --name "$name" --type "$type"
+  query="${query:+$query OR }$name IS NOT NULL"
   n=$((n + 1))
 done <"$SA_FILE"
+
+# The frontend learns a namespace's new search attributes from its namespace cache,
+# refreshed every few seconds: until then, starting a case fails ("no mapping defined
+# for search attribute"). api and worker start once this script has succeeded, so it
+# ends when a query naming every attribute is accepted (found by make prod-check).
+attempt "search attributes in use" \
+  temporal workflow count --address "$ADDRESS" --namespace "$NAMESPACE" --query "$query"
 
 echo "temporal setup complete: namespace $NAMESPACE, $n search attributes"
