@@ -399,7 +399,8 @@ func (d *deployment) migrate(t *testing.T) {
 var people = map[string]string{
 	"caseworker": "caseworker-de:caseworker:DE-BER", "caseworker-gn": "caseworker-gn:caseworker:GN-CKY",
 	"approver": "approver-de:approver:DE-BER", "approver-gn": "approver-gn:approver:GN-CKY",
-	"procurement": "procurement-gn:procurement:GN-CKY", "manager": "manager:manager:*", "service": "partner-service:service:*",
+	"procurement": "procurement-gn:procurement:GN-CKY", "manager": "manager:manager:*",
+	"medical": "medical-provider:service:*:medical", "receiving": "receiving-office:service:*:receiving",
 }
 
 func (d *deployment) soakTokens() soak.Tokens {
@@ -444,7 +445,8 @@ func (d *deployment) startHomeward(t *testing.T) {
 	d.sim = d.proc("simulator", d.bin["homeward"], []string{
 		fmt.Sprintf("HOMEWARD_DEV_SIMULATOR_ADDRESS=127.0.0.1:%d", simPort),
 		fmt.Sprintf("HOMEWARD_SIMULATOR_API_URL=http://127.0.0.1:%d", apiPorts[1]),
-		"HOMEWARD_SIMULATOR_API_TOKEN=" + d.tokens["service"], "HOMEWARD_SERVICES_API_KEY=" + d.apiKey,
+		"HOMEWARD_SIMULATOR_MEDICAL_TOKEN=" + d.tokens["medical"], "HOMEWARD_SIMULATOR_RECEIVING_TOKEN=" + d.tokens["receiving"],
+		"HOMEWARD_SERVICES_API_KEY=" + d.apiKey,
 		"HOMEWARD_SIMULATOR_CALLBACK_DELAY=50ms", "HOMEWARD_SIMULATOR_SEED=" + strconv.Itoa(seed),
 	}, "simulator")
 	require.NoError(t, d.sim.start())

@@ -328,8 +328,10 @@ func (w *caseRun) mayReport(a contract.Actor, partner string) error {
 }
 
 // expectsMedical says whether the case waits for a fit-to-travel result from this
-// sender: an assessment request is open (in medical clearance, its result not in
-// yet). The request's number and the dates are checked by canReportMedical.
+// sender: an assessment request is open (in medical clearance). It reads the
+// published state only, as the actions the case offers are computed from it (the
+// case file must show what the workflow would): whether the result is in already,
+// the request's number and the dates are checked by canReportMedical.
 func (w *caseRun) expectsMedical(a contract.Actor) error {
 	if err := w.mayReport(a, contract.PartnerMedical); err != nil {
 		return err
@@ -337,9 +339,6 @@ func (w *caseRun) expectsMedical(a contract.Actor) error {
 	m := w.st.Medical
 	if w.st.Stage != contract.StageMedicalClearance || m == nil || m.Requests == 0 {
 		return refuse(contract.RefusedWrongStage, "no medical assessment is awaited")
-	}
-	if len(w.pendingMedical) > 0 || w.medicalAnswered >= m.Requests {
-		return refuse(contract.RefusedDuplicate, "the result of assessment request %d is already in", m.Requests)
 	}
 	return nil
 }
@@ -351,6 +350,9 @@ func (w *caseRun) canReportMedical(a contract.Action[contract.MedicalResult]) er
 		return err
 	}
 	r, open := a.Body, w.st.Medical.Requests
+	if len(w.pendingMedical) > 0 || w.medicalAnswered >= open {
+		return refuse(contract.RefusedDuplicate, "the result of assessment request %d is already in", open)
+	}
 	if r.RequestNo != open {
 		return refuse(contract.RefusedWrongStage, "request_no: the case awaits the result of assessment request %d", open)
 	}
@@ -367,7 +369,8 @@ func (w *caseRun) canReportMedical(a contract.Action[contract.MedicalResult]) er
 
 // expectsArrival says whether the case waits for the reception to be confirmed
 // by this sender: from the ticketed flight on (before the departure is recorded
-// too), until the arrival is known.
+// too), until the arrival is known. From the published state only (see
+// expectsMedical); an arrival held until the departure is refused by canReportArrival.
 func (w *caseRun) expectsArrival(a contract.Actor) error {
 	if err := w.mayReport(a, contract.PartnerReceiving); err != nil {
 		return err
@@ -376,7 +379,7 @@ func (w *caseRun) expectsArrival(a contract.Actor) error {
 	if !ticketed && w.st.Stage != contract.StageArrival {
 		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
 	}
-	if w.st.Arrival != nil || len(w.pendingArrival) > 0 {
+	if w.st.Arrival != nil {
 		return refuse(contract.RefusedDuplicate, "the arrival is already in")
 	}
 	return nil
@@ -386,6 +389,9 @@ func (w *caseRun) expectsArrival(a contract.Actor) error {
 func (w *caseRun) canReportArrival(a contract.Action[contract.Arrival]) error {
 	if err := w.expectsArrival(a.Actor); err != nil {
 		return err
+	}
+	if len(w.pendingArrival) > 0 { // held until the departure: not in the published state
+		return refuse(contract.RefusedDuplicate, "the arrival is already in")
 	}
 	if a.Body.BookingRef != w.st.Travel.BookingRef {
 		return refuse(contract.RefusedWrongStage, "booking_ref: not the booking of this case's ticketed flight")
