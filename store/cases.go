@@ -311,6 +311,9 @@ type Changes struct {
 	// continue-as-new before it) in the high 32 bits, the history length when the
 	// task started in the low ones.
 	WrittenIn int64 `json:"written_in,omitempty"`
+	// Registry are the changes the case registry must hear of, queued in the same
+	// transaction (the registry's outbox, see ClaimRegistryChanges).
+	Registry []RegistryChange `json:"registry,omitempty"`
 }
 
 // RecordCase writes one Record: Changes with one event.
@@ -321,7 +324,7 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 
 // RecordChanges writes Changes idempotently, in one transaction: each event at
 // most once (by its key), the projection only if it is newer than the one
-// stored, each payment once.
+// stored, each payment once, each change for the registry once.
 func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	st := ch.State
 	stateJSON, err := json.Marshal(st)
@@ -390,6 +393,9 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 				return fmt.Errorf("case %s: %w", ch.CaseID, ErrNotFound)
 			}
 		}
+		if err := queueRegistry(tx, ch.CaseID, ch.Registry, time.Now().UTC()); err != nil {
+			return err
+		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
 				DoUpdates: clause.AssignmentColumns([]string{"type", "actor_user", "actor_role", "summary", "at", "text"})}).
@@ -411,6 +417,9 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	})
 	if f := s.written.Load(); err == nil && f != nil {
 		(*f)(ch.CaseID)
+	}
+	if f := s.queued.Load(); err == nil && f != nil && len(ch.Registry) > 0 {
+		(*f)()
 	}
 	return err
 }
