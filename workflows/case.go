@@ -50,6 +50,15 @@ type caseRun struct {
 	written   int64
 	// applying counts the actions whose handlers are applying them.
 	applying int
+
+	// From version 5: the registry's changes waiting for the writer (they go into
+	// the case file's outbox with the events), the search attributes as last
+	// upserted and whether they may have changed since, and the root context, whose
+	// clock the validators read (a monitoring visit opens at its due date).
+	registry      []store.RegistryChange
+	searched      searched
+	searchPending bool
+	root          workflow.Context
 }
 
 // ReturnCase is the workflow of one return case, from registration to closure.
@@ -110,6 +119,10 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 
 func (w *caseRun) setup(ctx workflow.Context) error {
 	w.version = workflow.GetVersion(ctx, changeCaseBehaviour, workflow.DefaultVersion, latestVersion)
+	if w.fewerActions() {
+		w.root = ctx
+		w.searched = searchedNow(ctx)
+	}
 	if w.writesOncePerTask() {
 		w.written = w.st.Seq // a resumed run's state was written by the run before
 		w.startWriter(ctx)
