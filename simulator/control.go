@@ -20,13 +20,13 @@ type Counts struct {
 	FailuresInjected map[string]int `json:"failures_injected"` // by service
 	Replays          map[string]int `json:"replays"`           // answered from the idempotency store, by service
 
-	RegistryUpserts       int                      `json:"registry_upserts"`
-	RegistryStages        map[string]string        `json:"registry_stages"` // case_id -> stage of the newest record
-	RegistryErased        []string                 `json:"registry_erased"` // case_ids whose record was deleted
+	RegistryUpserts int               `json:"registry_upserts"`
+	RegistryStages  map[string]string `json:"registry_stages"` // case_id -> stage of the newest record
+	RegistryErased  []string          `json:"registry_erased"` // case_ids whose record was deleted
 	// RegistryUpdates are the records each case's upserts made, in the order they
 	// took effect (a repeated key is answered from memory and adds none): "seq stage",
 	// the seq being the last part of the Idempotency-Key.
-	RegistryUpdates map[string][]string `json:"registry_updates"`
+	RegistryUpdates       map[string][]string      `json:"registry_updates"`
 	AssessmentsRequested  int                      `json:"assessments_requested"`
 	PostArrivalAssistance int                      `json:"post_arrival_assistance"`
 	Bookings              BookingCounts            `json:"bookings"`
