@@ -73,14 +73,15 @@ func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Re
 		WorkflowID: cs.WorkflowID, UpdateID: updateID, UpdateName: update, WaitForStage: client.WorkflowUpdateStageCompleted,
 		Args: []any{contract.Action[Request]{Actor: principal(ctx), RequestID: key, Body: body}},
 	})
-	var st contract.CaseState
+	var done contract.Accepted
 	if err == nil {
-		err = h.Get(ctx, &st)
+		err = h.Get(ctx, &done)
 	}
 	if err != nil {
 		return CaseView{}, closedIsConflict(err)
 	}
-	return s.view(cs, st), nil
+	// The workflow answers once the case file has the action: the case is read from there.
+	return s.caseViewNow(ctx, cs.ID)
 }
 
 // fact handles a partner's callback (a medical result, an arrival): an update

@@ -71,6 +71,7 @@ func (s *Server) view(c *store.Case, st contract.CaseState) CaseView {
 		st = contract.CaseState{Stage: contract.Stage(c.Stage), Status: contract.Status(c.Status),
 			WaitingOn: contract.WaitingOn(c.WaitingOn), StageEnteredAt: c.StageEnteredAt}
 	}
+	st = st.AsOf(s.now()) // what the case published as opening later (a visit) has opened by now
 	return CaseView{
 		ID: c.ID, Reference: c.Reference, CaseState: st,
 		Beneficiary: json.RawMessage(c.Beneficiary), Household: json.RawMessage(c.Household),

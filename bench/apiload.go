@@ -317,8 +317,8 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 				Args: []any{contract.Action[contract.PlanDecision]{Actor: approver, RequestID: key,
 					Body: contract.PlanDecision{Decision: "request_changes", Comment: "bench"}}}})
 			if err == nil {
-				var st contract.CaseState
-				err = u.Get(ctx, &st)
+				var done contract.Accepted
+				err = u.Get(ctx, &done)
 			}
 			return err
 		})

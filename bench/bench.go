@@ -32,8 +32,8 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 )
 
-// Parts are the five measurements, in the order they run.
-var Parts = []string{"throughput", "api", "reads", "open", "replay"}
+// Parts are the six measurements, in the order they run.
+var Parts = []string{"throughput", "persistence", "api", "reads", "open", "replay"}
 
 // Options say what to measure and how much.
 type Options struct {
@@ -49,6 +49,8 @@ type Options struct {
 	Rounds      int // 1: Homeward and the baseline take turns, in this many rounds of each (ABBA order)
 	Concurrency int
 	LAWorkflows int // workflows of 10 activities per kind in the activity-cost table
+
+	PersistenceCases int // cases whose persistence requests on the dev server are counted
 
 	Levels        []int         // 2: concurrency levels
 	LoadDuration  time.Duration // per level and endpoint
@@ -71,14 +73,14 @@ type Options struct {
 // Defaults are the full run's figures (make bench), chosen to finish in about ten
 // minutes on a 2-core machine.
 func Defaults() Options {
-	return Options{Cases: 200, Rounds: 4, Concurrency: 20, LAWorkflows: 5, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
+	return Options{Cases: 200, Rounds: 4, Concurrency: 20, LAWorkflows: 5, PersistenceCases: 50, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
 		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200, OpenCases: 10_000,
 		IdleWindow: 10 * time.Second, Replays: 100}
 }
 
 // Quick is a smoke run that completes in well under a minute.
 func Quick() Options {
-	return Options{Cases: 10, Rounds: 2, Concurrency: 5, LAWorkflows: 2, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
+	return Options{Cases: 10, Rounds: 2, Concurrency: 5, LAWorkflows: 2, PersistenceCases: 5, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
 		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30, OpenCases: 200,
 		IdleWindow: 2 * time.Second, Replays: 10}
 }
@@ -92,6 +94,7 @@ type results struct {
 	listP99                    map[string]time.Duration // by database
 	replay                     time.Duration
 	openFirstStep              time.Duration
+	persistenceRatio           float64 // persistence requests per case / the budget
 }
 
 func (o Options) runs(part string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, part) }
@@ -117,7 +120,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 	fmt.Fprintf(w, "Homeward benchmark — %s, %d CPUs, %s, GOMAXPROCS=%d, load average %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.Version(), runtime.GOMAXPROCS(0), loadAverage())
 
-	needsStack := o.runs("throughput") || o.runs("api") || o.runs("reads") || o.runs("open")
+	needsStack := o.runs("throughput") || o.runs("persistence") || o.runs("api") || o.runs("reads") || o.runs("open")
 	var e *env
 	if needsStack {
 		var err error
@@ -137,6 +140,7 @@ func Run(ctx context.Context, o Options, w io.Writer) error {
 		run  func() error
 	}{
 		{"throughput", func() error { return e.throughput(ctx, o, w, res) }},
+		{"persistence", func() error { return e.persistence(ctx, o, w, res) }},
 		{"api", func() error { return e.apiLoad(ctx, o, w, res) }},
 		{"reads", func() error { return e.reads(ctx, o, w, res) }},
 		{"open", func() error { return e.openCases(ctx, o, w, res) }},
@@ -173,6 +177,7 @@ func (r *results) summary() string {
 	if d, ok := r.listP99["postgres"]; ok {
 		fmt.Fprintf(&b, " list_p99_pg=%sms", ms(d))
 	}
+	fmt.Fprintf(&b, " persistence_ratio=%s", na(r.persistenceRatio > 0, f2(r.persistenceRatio)))
 	fmt.Fprintf(&b, " open_first_step=%s", na(r.openFirstStep > 0, ms(r.openFirstStep)+"ms"))
 	fmt.Fprintf(&b, " replay=%s", na(r.replay > 0, ms(r.replay)+"ms"))
 	return b.String()
@@ -200,6 +205,7 @@ type env struct {
 	o          Options
 	dir        string
 	dev        *devserver.Server
+	metricsURL string // the dev server's own Prometheus metrics
 	tc         client.Client
 	serverPID  int
 	stack      *stack.Stack
@@ -224,9 +230,14 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 		return nil, err
 	}
 	o.logf("starting the dev server (%s)", o.CLI)
-	if e.dev, err = devserver.Start(ctx, devserver.Options{CLI: o.CLI, Namespace: "default"}); err != nil {
+	metricsPort, err := freePort()
+	if err != nil {
 		return nil, err
 	}
+	if e.dev, err = devserver.Start(ctx, devserver.Options{CLI: o.CLI, Namespace: "default", MetricsPort: metricsPort}); err != nil {
+		return nil, err
+	}
+	e.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)
 	_, port, _ := net.SplitHostPort(e.dev.Address())
 	if e.serverPID, err = findDevServer(port); err != nil {
 		return nil, err

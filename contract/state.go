@@ -2,6 +2,7 @@ package contract
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/homeward/homeward/money"
@@ -51,6 +52,14 @@ type CaseState struct {
 	Monitoring  []VisitState      `json:"monitoring,omitempty"`
 }
 
+// Accepted is what a case's workflow answers an action it took: the case file has
+// the case's changes up to Seq (the action's included) when the answer comes, and
+// the API answers from there. (Before, the answer was the whole state: a fifth of
+// a case's history in bytes; an old case's answer still decodes as this.)
+type Accepted struct {
+	Seq int64 `json:"seq"`
+}
+
 // OpenAction is an action a case accepts now: an update's (or a partner fact's)
 // name, what it is about (a plan item's ID, a visit's number) and who may send it.
 // The validator still decides for the person who sends it (nobody approves a plan
@@ -62,6 +71,33 @@ type OpenAction struct {
 	// Offices, when set, are the only offices whose people may send it (a
 	// transfer: the sending office's); absent, either of the case's offices.
 	Offices []string `json:"offices,omitempty"`
+	// From, when set, is when the action opens: the case published it ahead (a
+	// monitoring visit from its due date) and is not woken then. AsOf applies it.
+	From *time.Time `json:"from,omitempty"`
+}
+
+// AsOf is the state as it stands at now: an action published to open at a time
+// past now is open, one still ahead is not; a visit whose report has opened so is
+// due (the case's workflow, which is not woken for it, accepts it from then).
+func (st CaseState) AsOf(now time.Time) CaseState {
+	var actions []OpenAction
+	st.Monitoring = slices.Clone(st.Monitoring)
+	for _, a := range st.Actions {
+		if a.From != nil && a.From.After(now) {
+			continue
+		}
+		if a.From != nil && a.Name == UpdateVisit {
+			for i, v := range st.Monitoring {
+				if strconv.Itoa(v.Visit) == a.Target && v.Status == "scheduled" {
+					st.Monitoring[i].Status = "due"
+				}
+			}
+		}
+		a.From = nil
+		actions = append(actions, a)
+	}
+	st.Actions = actions
+	return st
 }
 
 // Open says whether the action (on the target, if any) is open to the role.

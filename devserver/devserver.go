@@ -28,7 +28,10 @@ type Options struct {
 	UIPort    int    // 0: no UI
 	DBFile    string // "" keeps everything in memory
 	CodecURL  string // the UI's codec endpoint, if any
-	Output    io.Writer
+	// MetricsPort, if set, serves the server's own Prometheus metrics at
+	// http://127.0.0.1:<port>/metrics (the benchmark reads its persistence requests).
+	MetricsPort int
+	Output      io.Writer
 	// Client are the options of the client the server hands back (data and
 	// failure converters); namespace and host are set from the fields above.
 	Client client.Options
@@ -61,6 +64,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	if o.CodecURL != "" {
 		args = append(args, "--ui-codec-endpoint", o.CodecURL)
+	}
+	if o.MetricsPort != 0 {
+		args = append(args, "--metrics-port", strconv.Itoa(o.MetricsPort))
 	}
 	if o.Output == nil {
 		o.Output = io.Discard

@@ -200,6 +200,18 @@ func (h *homeward) register() string {
 	return r.JSON(h.t)["id"].(string)
 }
 
+// registerWithout registers a case whose registration lacks the optional fields named.
+func (h *homeward) registerWithout(fields ...string) string {
+	h.t.Helper()
+	body := registration()
+	for _, f := range fields {
+		delete(body, f)
+	}
+	r := h.call("POST", "/api/v1/cases", "dev-caseworker", body)
+	require.Equal(h.t, http.StatusCreated, r.Status, string(r.Body))
+	return r.JSON(h.t)["id"].(string)
+}
+
 func eachDatabase(t *testing.T, f func(t *testing.T, driver string)) {
 	for _, d := range storetest.Drivers {
 		t.Run(d, func(t *testing.T) { f(t, d) })

@@ -21,9 +21,13 @@ type Counts struct {
 	FailuresInjected map[string]int `json:"failures_injected"` // by service
 	Replays          map[string]int `json:"replays"`           // answered from the idempotency store, by service
 
-	RegistryUpserts       int                      `json:"registry_upserts"`
-	RegistryStages        map[string]string        `json:"registry_stages"` // case_id -> stage of the newest record
-	RegistryErased        []string                 `json:"registry_erased"` // case_ids whose record was deleted
+	RegistryUpserts int               `json:"registry_upserts"`
+	RegistryStages  map[string]string `json:"registry_stages"` // case_id -> stage of the newest record
+	RegistryErased  []string          `json:"registry_erased"` // case_ids whose record was deleted
+	// RegistryUpdates are the records each case's upserts made, in the order they
+	// took effect (a repeated key is answered from memory and adds none): "seq stage",
+	// the seq being the last part of the Idempotency-Key.
+	RegistryUpdates       map[string][]string      `json:"registry_updates"`
 	AssessmentsRequested  int                      `json:"assessments_requested"`
 	PostArrivalAssistance int                      `json:"post_arrival_assistance"`
 	Bookings              BookingCounts            `json:"bookings"`
@@ -53,7 +57,7 @@ type BookingCounts struct {
 
 func newCounts() Counts {
 	return Counts{Calls: map[string]int{}, FailuresInjected: map[string]int{}, Replays: map[string]int{},
-		RegistryStages: map[string]string{}, BookingsByCase: map[string]BookingCounts{},
+		RegistryStages: map[string]string{}, RegistryUpdates: map[string][]string{}, BookingsByCase: map[string]BookingCounts{},
 		PaymentsByKey: map[string]int{}, PaymentsByItem: map[string]int{}, Notifications: map[string]int{},
 		CallbacksDelivered: map[string]int{}, CallbacksFailed: map[string]int{}}
 }
@@ -66,6 +70,10 @@ func (s *Simulator) Counts() Counts {
 	c.Calls, c.FailuresInjected, c.Replays = maps.Clone(c.Calls), maps.Clone(c.FailuresInjected), maps.Clone(c.Replays)
 	c.RegistryStages, c.BookingsByCase = maps.Clone(c.RegistryStages), maps.Clone(c.BookingsByCase)
 	c.RegistryErased = slices.Clone(c.RegistryErased)
+	c.RegistryUpdates = map[string][]string{}
+	for id, u := range s.counts.RegistryUpdates {
+		c.RegistryUpdates[id] = slices.Clone(u)
+	}
 	c.PaymentsByKey, c.PaymentsByItem = maps.Clone(c.PaymentsByKey), maps.Clone(c.PaymentsByItem)
 	c.Notifications = maps.Clone(c.Notifications)
 	c.CallbacksDelivered, c.CallbacksFailed = maps.Clone(c.CallbacksDelivered), maps.Clone(c.CallbacksFailed)

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/homeward/homeward/contract"
@@ -58,6 +59,8 @@ func (s *Simulator) upsertCase(c *call) reply {
 		return refuse(http.StatusUnprocessableEntity, "updated_at is required")
 	}
 	s.counts.RegistryUpserts++
+	seq := c.key[strings.LastIndex(c.key, "/")+1:]
+	s.counts.RegistryUpdates[id] = append(s.counts.RegistryUpdates[id], seq+" "+string(rec.Stage))
 	cs := s.caseLocked(id)
 	// The registry keeps the newest record: an upsert that arrives late changes nothing.
 	if !rec.UpdatedAt.Before(cs.registryAt) {

@@ -21,6 +21,7 @@ import (
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/devserver"
 	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/relay"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
@@ -62,6 +63,9 @@ type Stack struct {
 	servers []*http.Server
 	sweeper context.CancelFunc // starts the workflows of registered cases (api.RunSweeper)
 	swept   sync.WaitGroup
+	// stopRelay ends the registry's relay; relayDone closes when it has.
+	stopRelay context.CancelFunc
+	relayDone chan struct{}
 }
 
 // Start runs everything and returns when it serves. Stop undoes it.
@@ -148,7 +152,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.serve(simLn, s.Simulator.Handler())
 
 	if !o.NoWorker {
-		acts := &activities.Activities{Store: s.Store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+		pc := partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)
+		acts := &activities.Activities{Store: s.Store, Partners: pc}
 		workerRing := ring
 		if o.PlainPayloads {
 			workerRing = nil // recording the replay histories in clear
@@ -160,6 +165,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if err = worker.EnsureRetentionSchedule(ctx, s.Temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
 			return nil, fmt.Errorf("retention schedule: %w", err)
 		}
+		s.startRelay(relay.New(s.Store, relay.ToRegistry(pc), log.With("component", "relay")))
 	}
 	a := api.New(log.With("component", "api"), cfg, s.Store, s.Temporal, ring)
 	h, err := workspace.Handler(log, a, ring)
@@ -171,6 +177,16 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	s.swept.Go(func() { a.RunSweeper(sweep, api.SweepEvery) })
 	s.serve(apiLn, h)
 	return s, nil
+}
+
+// startRelay runs the registry's relay beside the worker, as `homeward worker` does.
+func (s *Stack) startRelay(r *relay.Relay) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopRelay, s.relayDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.relayDone)
+		r.Run(ctx)
+	}()
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {
@@ -200,6 +216,10 @@ func (s *Stack) Stop() {
 	}
 	if s.worker != nil {
 		s.worker.Stop()
+	}
+	if s.stopRelay != nil {
+		s.stopRelay()
+		<-s.relayDone
 	}
 	if s.Store != nil {
 		_ = s.Store.Close()

@@ -326,6 +326,9 @@ type Changes struct {
 	// continue-as-new before it) in the high 32 bits, the history length when the
 	// task started in the low ones.
 	WrittenIn int64 `json:"written_in,omitempty"`
+	// Registry are the changes the case registry must hear of, queued in the same
+	// transaction (the registry's outbox, see ClaimRegistryChanges).
+	Registry []RegistryChange `json:"registry,omitempty"`
 }
 
 // RecordCase writes one Record: Changes with one event.
@@ -336,7 +339,7 @@ func (s *Store) RecordCase(ctx context.Context, r Record) error {
 
 // RecordChanges writes Changes idempotently, in one transaction: each event at
 // most once (by its key), the projection only if it is newer than the one
-// stored, each payment once.
+// stored, each payment once, each change for the registry once.
 func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	st := ch.State
 	stateJSON, err := json.Marshal(st)
@@ -406,6 +409,9 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 				return fmt.Errorf("case %s: %w", ch.CaseID, ErrNotFound)
 			}
 		}
+		if err := queueRegistry(tx, ch.CaseID, ch.Registry, time.Now().UTC()); err != nil {
+			return err
+		}
 		var prof profile
 		if len(payments) > 0 || slices.ContainsFunc(counts, func(c string) bool { return c != "" }) {
 			if err := tx.Model(&Case{}).Select(profileColumns).Where("id = ?", ch.CaseID).Take(&prof).Error; err != nil {
@@ -435,6 +441,9 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	})
 	if f := s.written.Load(); err == nil && f != nil {
 		(*f)(ch.CaseID)
+	}
+	if f := s.queued.Load(); err == nil && f != nil && len(ch.Registry) > 0 {
+		(*f)()
 	}
 	return err
 }

@@ -54,9 +54,12 @@ func (s *Store) AnonymiseClosedBefore(ctx context.Context, cutoff time.Time, lim
 func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
 	var ids []string
 	// A case whose person withdrew their consent is not kept for the retention
-	// period: it is anonymised as soon as it is closed.
+	// period: it is anonymised as soon as it is closed. A case whose last changes
+	// the registry has not had yet waits for them (the relay): sent after the
+	// registry's erasure, they would make its record again.
 	err := s.db.WithContext(ctx).Model(&Case{}).
 		Where("status = 'closed' AND anonymised_at IS NULL AND (closed_at < ? OR consent_withdrawn_at IS NOT NULL)", cutoff).
+		Where("NOT EXISTS (SELECT 1 FROM registry_outbox o WHERE o.case_id = cases.id AND o.sent_at IS NULL)").
 		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
 	return ids, err
 }

@@ -242,10 +242,11 @@ func (s *Store) SearchCases(ctx context.Context, f Filter, q SearchQuery) (Page,
 
 // eraseCaseFile removes what the case file keeps of a person beside the case
 // row, when the case is anonymised: its search terms, notes and documents
-// (their bytes, keys and names). The timeline keeps that a note or document
+// (their bytes, keys and names), remembered answers, and its registry outbox
+// (sent: DueForAnonymisation waits for it). The timeline keeps that a note or document
 // was added (without their content).
 func eraseCaseFile(tx *gorm.DB, caseID string) error {
-	for _, m := range []any{&SearchTerm{}, &Note{}, &Document{}, &IdempotentRequest{}} {
+	for _, m := range []any{&SearchTerm{}, &Note{}, &Document{}, &IdempotentRequest{}, &RegistryOutbox{}} {
 		if err := tx.Where("case_id = ?", caseID).Delete(m).Error; err != nil {
 			return err
 		}

@@ -41,6 +41,8 @@ type Store struct {
 	sqlite *sqlitePool // nil on Postgres
 	// written, if set, is told of each case whose file a write changed (OnWritten).
 	written atomic.Pointer[func(caseID string)]
+	// queued, if set, is told when a write queued changes for the registry (OnRegistryQueued).
+	queued atomic.Pointer[func()]
 }
 
 // OnWritten has f told, in this process, of every case-file write that committed

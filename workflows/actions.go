@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
@@ -14,7 +15,7 @@ import (
 // registerActions declares what people can do to a case. Each action is an update
 // with a validator: the validator refuses an action in the wrong stage, by the
 // wrong person, or twice, so the caller learns at once and the history keeps
-// nothing of it; the handler applies it and returns the case's state.
+// nothing of it; the handler applies it and answers once the case file has it.
 func (w *caseRun) registerActions(ctx workflow.Context) error {
 	return firstErr(
 		action(ctx, w, contract.UpdateCounselling, w.canCounsel, w.counselled),
@@ -39,15 +40,17 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 func action[T any](ctx workflow.Context, w *caseRun, name string,
 	validate func(contract.Action[T]) error, apply func(workflow.Context, contract.Action[T])) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, name,
-		func(ctx workflow.Context, a contract.Action[T]) (contract.CaseState, error) {
+		func(ctx workflow.Context, a contract.Action[T]) (contract.Accepted, error) {
 			w.applying++
 			apply(ctx, a)
 			w.applying--
 			// The answer says the action is in the case file. A workflow task waits
 			// for its local activities, except one that outlasts the task (the
-			// database down): then the answer waits here for the write.
+			// database down): then the answer waits here for the write. The caller
+			// reads the case from the case file (the answer changes no command:
+			// no version).
 			_ = w.writtenUpTo(disconnected(ctx), w.st.Seq)
-			return w.published(), nil
+			return contract.Accepted{Seq: w.st.Seq}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(a contract.Action[T]) error {
 			if err := w.gate(name); err != nil {
@@ -146,9 +149,24 @@ func (w *caseRun) openActions() []contract.OpenAction {
 		})
 	}
 	for _, v := range w.st.Monitoring {
+		// A scheduled visit is published as open from its due date (version 5 on),
+		// asked of the validator as at that date if it is ahead: nothing wakes the
+		// case then. Readers show it due from then on (contract.CaseState.AsOf).
+		at, from := w.now(), (*time.Time)(nil)
+		if w.fewerActions() && v.Status == "scheduled" {
+			due := v.DueAt
+			from = &due
+			if due.After(at) {
+				at = due
+			}
+		}
+		n := len(out)
 		offer(contract.UpdateVisit, strconv.Itoa(v.Visit), func(a contract.Actor) error {
-			return w.canReportVisit(contract.Action[contract.Visit]{Actor: a, Body: contract.Visit{Visit: v.Visit}})
+			return w.canReportVisitAt(contract.Action[contract.Visit]{Actor: a, Body: contract.Visit{Visit: v.Visit}}, at)
 		})
+		if len(out) > n {
+			out[n].From = from
+		}
 	}
 	probe(contract.UpdateWithdrawal, func(a contract.Actor) error {
 		return w.canWithdraw(contract.Action[contract.Withdrawal]{Actor: a})
@@ -464,6 +482,13 @@ func (w *caseRun) priceDecided(ctx workflow.Context, a contract.Action[contract.
 // Monitoring visits.
 
 func (w *caseRun) canReportVisit(a contract.Action[contract.Visit]) error {
+	return w.canReportVisitAt(a, w.now())
+}
+
+// canReportVisitAt says whether the visit may be reported at the time at. From
+// version 5 a visit is not woken for at its due date: it may be reported from
+// then on, while it is the visit the case waits for.
+func (w *caseRun) canReportVisitAt(a contract.Action[contract.Visit], at time.Time) error {
 	if err := w.must(a.Actor, contract.RoleCaseworker); err != nil {
 		return err
 	}
@@ -474,7 +499,17 @@ func (w *caseRun) canReportVisit(a contract.Action[contract.Visit]) error {
 	if n < 1 || n > len(w.st.Monitoring) {
 		return refuse(contract.RefusedInvalid, "visit: this case has visits 1 to %d", len(w.st.Monitoring))
 	}
-	switch v := w.st.Monitoring[n-1]; v.Status {
+	v := w.st.Monitoring[n-1]
+	if w.fewerActions() && v.Status == "scheduled" {
+		if current := w.currentVisit(); current != n {
+			return refuse(contract.RefusedWrongStage, "visit %d comes after visit %d", n, current)
+		}
+		if at.Before(v.DueAt) {
+			return refuse(contract.RefusedWrongStage, "visit %d is due from %s", n, v.DueAt.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}
+	switch v.Status {
 	case "due":
 		return nil
 	case "done":
@@ -489,6 +524,25 @@ func (w *caseRun) visited(ctx workflow.Context, a contract.Action[contract.Visit
 	composite := a.Body.Scores.Composite()
 	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = "done", &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
 	w.recordText(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite), a.Body.Notes)
+}
+
+// currentVisit is the number of the first visit neither done nor missed (0: none).
+func (w *caseRun) currentVisit() int {
+	for _, v := range w.st.Monitoring {
+		if v.Status != "done" && v.Status != "missed" {
+			return v.Visit
+		}
+	}
+	return 0
+}
+
+// now is the workflow's clock, for validators that depend on time (version 5 on;
+// a validator runs only when its update comes, never on replay).
+func (w *caseRun) now() time.Time {
+	if w.root == nil {
+		return time.Time{}
+	}
+	return workflow.Now(w.root)
 }
 
 // Withdrawal (or death, or lost contact): always allowed before closure.

@@ -36,7 +36,8 @@ type caseRun struct {
 	medicalAnswered int
 	// awaitingPrice counts the items whose price waits for an approver (version 4 on).
 	awaitingPrice int
-	// root is the workflow's context: validators read the workflow's clock with it.
+	// root is the workflow's context: validators read the workflow's clock with it
+	// (a medical result's dates; a monitoring visit opens at its due date).
 	root workflow.Context
 
 	// Set by update handlers, read by the process.
@@ -58,6 +59,13 @@ type caseRun struct {
 	written   int64
 	// applying counts the actions whose handlers are applying them.
 	applying int
+
+	// From version 5: the registry's changes waiting for the writer (they go into
+	// the case file's outbox with the events), the search attributes as last
+	// upserted and whether they may have changed since.
+	registry      []store.RegistryChange
+	searched      searched
+	searchPending bool
 }
 
 // ReturnCase is the workflow of one return case, from registration to closure.
@@ -126,6 +134,10 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 
 func (w *caseRun) setup(ctx workflow.Context) error {
 	w.version = workflow.GetVersion(ctx, changeCaseBehaviour, workflow.DefaultVersion, latestVersion)
+	if w.fewerActions() {
+		w.root = ctx
+		w.searched = searchedNow(ctx)
+	}
 	if w.writesOncePerTask() {
 		w.written = w.st.Seq // a resumed run's state was written by the run before
 		w.startWriter(ctx)

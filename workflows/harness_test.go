@@ -22,6 +22,7 @@ import (
 	"github.com/homeward/homeward/workflows"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -65,8 +66,10 @@ type fakePartners struct {
 	writes  []store.Changes // case-file writes, in order
 	// writeFails, when set, refuses a case-file write (the database down).
 	writeFails func(store.Changes) bool
-	notes      []partners.Message
-	quotes     func(partners.QuoteRequest) []contract.Quote
+	// down, when set, says whether a partner's activity fails now (503).
+	down   func(name string) bool
+	notes  []partners.Message
+	quotes func(partners.QuoteRequest) []contract.Quote
 	// departIn is how long after the hold request the held flight leaves.
 	departIn time.Duration
 	// canceller is the identity on the cancel request in the workflow's history.
@@ -77,6 +80,9 @@ func (p *fakePartners) hit(name, key string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls[name]++
+	if p.down != nil && p.down(name) {
+		return temporal.NewApplicationError(name+": 503", activities.ErrPartnerUnavailable)
+	}
 	if errs := p.fail[name]; len(errs) > 0 {
 		p.fail[name] = errs[1:]
 		return errs[0]
@@ -114,6 +120,25 @@ func (p *fakePartners) eventTypes() []string {
 		}
 	}
 	return ts
+}
+
+// registryStages is what the case file's writes queued for the registry, in order:
+// each change under the sequence number of the event it follows, growing.
+func (p *fakePartners) registryStages(t *testing.T) []contract.Stage {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []contract.Stage
+	last := int64(0)
+	for _, w := range p.writes {
+		for _, r := range w.Registry {
+			require.Greater(t, r.Seq, last, "the registry's changes in the case's order")
+			require.LessOrEqual(t, r.Seq, w.State.Seq, "a change goes with the write of its event")
+			last = r.Seq
+			out = append(out, r.Record.Stage)
+		}
+	}
+	return out
 }
 
 // requireWrittenOncePerTask checks the case file's writes (version 2): every event
@@ -170,6 +195,8 @@ type caseTest struct {
 	runs     int
 	// timers is what each run's timers came to: started, fired, cancelled.
 	timers []timerCount
+	// writes is when each case-file write (a local activity's attempt) started.
+	writes []time.Time
 }
 
 type timerCount struct{ started, fired, cancelled int }
@@ -243,6 +270,7 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	env.SetOnTimerScheduledListener(func(string, time.Duration) { timers.started++ })
 	env.SetOnTimerFiredListener(func(string) { timers.fired++ })
 	env.SetOnTimerCanceledListener(func(string) { timers.cancelled++ })
+	env.SetOnLocalActivityStartedListener(func(*activity.Info, context.Context, []any) { c.writes = append(c.writes, env.Now()) })
 	var a *activities.Activities
 	env.RegisterActivity(a)
 	p := c.p

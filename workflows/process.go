@@ -32,7 +32,7 @@ func (w *caseRun) process(ctx workflow.Context) error {
 // registry gets its record and counselling can be planned.
 func (w *caseRun) intake(ctx workflow.Context) error {
 	w.record(ctx, "registered", w.in.RegisteredBy, "Case registered")
-	return w.syncRegistry(ctx)
+	return w.tellRegistry(ctx)
 }
 
 // 1. Counselling: the migrant confirms the return is voluntary and informed, or withdraws.
@@ -486,18 +486,7 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 		if v.Status == "done" || v.Status == "missed" {
 			continue
 		}
-		due := v.DueAt
-		w.enter(ctx, contract.StageMonitoring, contract.WaitingNobody, &due,
-			fmt.Sprintf("Follow-up visit %d is scheduled for %s.", v.Visit, due.Format("2 Jan 2006")))
-		if err := w.sleep(ctx, due.Sub(workflow.Now(ctx)), fmt.Sprintf("Monitoring visit %d due", v.Visit)); err != nil {
-			return err
-		}
-		v.Status = "due"
-		window := w.dueIn(ctx, w.rules.SLA.MonitoringVisit)
-		w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, window,
-			fmt.Sprintf("Visit the returnee (visit %d) and record the scores per dimension.", v.Visit))
-		done, err := w.awaitWithin(ctx, window.Sub(workflow.Now(ctx)), fmt.Sprintf("SLA: monitoring visit %d window closes", v.Visit),
-			func() bool { return v.Status == "done" })
+		done, err := w.visit(ctx, v)
 		if err != nil {
 			return err
 		}
@@ -518,6 +507,34 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 		}
 	}
 	return closure{contract.ClosedCompleted, systemActor, "Monitoring completed"}
+}
+
+// visit waits for one follow-up visit until its window closes, and says whether
+// it was reported. From version 5 one timer does it: the visit may be reported
+// from its due date on (canReportVisit reads the clock), and the case waits on the
+// caseworker from the start of monitoring until the window's end. Before, a timer
+// woke the case at the due date (status "due"), then the window's timer ran.
+func (w *caseRun) visit(ctx workflow.Context, v *contract.VisitState) (bool, error) {
+	summary := fmt.Sprintf("SLA: monitoring visit %d window closes", v.Visit)
+	if w.fewerActions() {
+		window := v.DueAt.Add(w.rules.SLA.MonitoringVisit).UTC()
+		w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, &window,
+			fmt.Sprintf("Visit the returnee (visit %d) from %s and record the scores per dimension by %s.", v.Visit,
+				v.DueAt.Format("2 Jan 2006"), window.Format("2 Jan 2006")))
+		return w.awaitWithin(ctx, max(window.Sub(workflow.Now(ctx)), time.Millisecond), summary,
+			func() bool { return v.Status == "done" })
+	}
+	due := v.DueAt
+	w.enter(ctx, contract.StageMonitoring, contract.WaitingNobody, &due,
+		fmt.Sprintf("Follow-up visit %d is scheduled for %s.", v.Visit, due.Format("2 Jan 2006")))
+	if err := w.sleep(ctx, due.Sub(workflow.Now(ctx)), fmt.Sprintf("Monitoring visit %d due", v.Visit)); err != nil {
+		return false, err
+	}
+	v.Status = "due"
+	window := w.dueIn(ctx, w.rules.SLA.MonitoringVisit)
+	w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, window,
+		fmt.Sprintf("Visit the returnee (visit %d) and record the scores per dimension.", v.Visit))
+	return w.awaitWithin(ctx, window.Sub(workflow.Now(ctx)), summary, func() bool { return v.Status == "done" })
 }
 
 // undoBookings is the compensation of a withdrawal: release what was booked and not

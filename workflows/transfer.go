@@ -48,7 +48,9 @@ func (w *caseRun) transferred(ctx workflow.Context, a contract.Action[contract.T
 		return
 	}
 	w.in.ReceivingOffice = to
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SAReceivingOffice.ValueSet(to)); err != nil {
+	if w.fewerActions() {
+		w.show(ctx) // the writer upserts it with the task's other changes
+	} else if err := workflow.UpsertTypedSearchAttributes(ctx, SAReceivingOffice.ValueSet(to)); err != nil {
 		w.logger.Warn("search attribute ReceivingOffice not updated", "error", err)
 	}
 	w.recordText(ctx, "transferred", a.Actor, fmt.Sprintf("Transferred from receiving office %s to %s", from, to), a.Body.Reason)

@@ -45,7 +45,25 @@ const (
 	// operator_cancelled in that person's name, not as a withdrawal.
 	versionTiedFacts workflow.Version = 4
 
-	latestVersion = versionTiedFacts
+	// Version 5: fewer billed actions and history events per case (issue 19).
+	//  - The case registry hears of each change through the case file's outbox: the
+	//    write that records a change queues it in the same transaction, and the
+	//    worker's relay sends it (package relay); no activity per change.
+	//  - A monitoring visit has one timer, its window's end: the visit may be
+	//    reported from its due date on (the validator reads the workflow's clock,
+	//    and the case publishes when the action opens), and the case waits on the
+	//    caseworker through monitoring; before, a timer woke the case at the due
+	//    date only to say so.
+	//  - Search attributes are upserted by the case file's writer, once per
+	//    workflow task and only when one that managers search on changed;
+	//    StageEnteredAt is when the current stage and wait began (entering the same
+	//    stage again, waiting on the same party, keeps it); StageDueAt is no longer
+	//    kept (the case file has it).
+	//  - A case-file write that keeps failing (the database down) retries at most
+	//    every 10 minutes, each attempt at most 5 s (see caseFileOptions).
+	versionFewerActions workflow.Version = 5
+
+	latestVersion = versionFewerActions
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
@@ -55,6 +73,8 @@ func (w *caseRun) writesOncePerTask() bool { return w.version >= versionOneWrite
 func (w *caseRun) cancelsIdleTimers() bool { return w.version >= versionQuietTimers }
 
 func (w *caseRun) tiesFacts() bool { return w.version >= versionTiedFacts }
+
+func (w *caseRun) fewerActions() bool { return w.version >= versionFewerActions }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {

@@ -20,6 +20,7 @@ import (
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/relay"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
@@ -250,10 +251,19 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		defer srv.Close()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
 	}
-	acts := &activities.Activities{Store: p.store, Partners: partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)}
+	pc := partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)
+	acts := &activities.Activities{Store: p.store, Partners: pc}
 	if err := worker.EnsureRetentionSchedule(ctx, p.temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
 		return fmt.Errorf("retention schedule: %w", err)
 	}
+	// The registry's relay sends what the case-file writes queued for the registry;
+	// every worker runs one, and they share the work (relay, store.ClaimRegistryChanges).
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		relay.New(p.store, relay.ToRegistry(pc), logger.With("component", "relay")).Run(ctx)
+	}()
+	defer func() { <-relayDone }()
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
 	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts, p.ring))
 }

@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Rounds, "rounds", o.Rounds, "throughput: rounds of each side, taking turns (H B B H ...), so that a drift of the machine's speed falls on both")
 	fs.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "throughput: cases at a time")
 	fs.IntVar(&o.LAWorkflows, "activity-workflows", o.LAWorkflows, "throughput: workflows of 10 activities per kind in the activity-cost table")
+	fs.IntVar(&o.PersistenceCases, "persistence-cases", o.PersistenceCases, "persistence: cases driven one at a time while the dev server's persistence requests are counted")
 	levels := fs.String("levels", joinInts(o.Levels), "api: concurrency levels")
 	fs.DurationVar(&o.LoadDuration, "duration", o.LoadDuration, "api: load per endpoint and level")
 	fs.IntVar(&o.DecisionCases, "decision-cases", o.DecisionCases, "api: cases prepared at PlanApproval for the decisions")
