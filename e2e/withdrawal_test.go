@@ -86,3 +86,21 @@ func (h *homeward) withdraw(id string) map[string]any {
 	h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "withdrawn"})
 	return h.waitCase(id, "closure", stageIs("Closed"))
 }
+
+// A withdrawal sent the moment a case is registered can reach the workflow with
+// its first task, before its process has started: it closes the case all the
+// same (it once found the process not yet there, and the task failed until the
+// request timed out).
+func TestAWithdrawalRightAfterTheRegistration(t *testing.T) {
+	h := start(t, testConfig(t, "sqlite"))
+	var ids []string
+	for range 8 {
+		id := h.register()
+		h.accept("POST", "/api/v1/cases/"+id+"/withdrawal", "dev-caseworker", map[string]any{"reason": "withdrawn"})
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		c := h.waitCase(id, "closure", stageIs("Closed"))
+		require.Equal(t, "withdrawn", c["closure_reason"])
+	}
+}

@@ -81,12 +81,15 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		w.st = contract.CaseState{Stage: contract.StageIntake, Status: contract.StatusActive,
 			WaitingOn: contract.WaitingCaseworker, StageEnteredAt: workflow.Now(ctx)}
 	}
+	// The process's context exists before the handlers are registered: an action
+	// sent with the case's first workflow task (a withdrawal right after the
+	// registration) may run before the process starts, and cancel it.
+	processCtx, cancel := workflow.WithCancel(ctx)
+	w.cancelProcess = cancel
 	if err := w.setup(ctx); err != nil {
 		return w.st, err
 	}
 
-	processCtx, cancel := workflow.WithCancel(ctx)
-	w.cancelProcess = cancel
 	err := w.process(processCtx)
 
 	var closing closure
