@@ -27,6 +27,10 @@ type CaseState struct {
 	WaitingOn      WaitingOn     `json:"waiting_on"`
 	StageEnteredAt time.Time     `json:"stage_entered_at"`
 	StageDueAt     *time.Time    `json:"stage_due_at,omitempty"`
+	// WaitingFrom, when set, is when the wait opens: a monitoring visit waits on
+	// the caseworker from its due date (version 5: the case is not woken then).
+	// Until then the case is in nobody's inbox.
+	WaitingFrom *time.Time `json:"waiting_from,omitempty"`
 	Overdue        bool          `json:"overdue"`
 	// Blocked says why the case cannot go on without help (a partner refused a call).
 	Blocked string `json:"blocked,omitempty"`

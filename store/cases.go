@@ -25,6 +25,7 @@ type Case struct {
 	WaitingOn       string
 	StageEnteredAt  time.Time
 	StageDueAt      *time.Time
+	WaitingFrom     *time.Time // when the wait opens (contract.CaseState.WaitingFrom); the inbox leaves the case out until then
 	Overdue         bool
 	ClosureReason   string
 	Blocked         string
@@ -356,7 +357,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 	}
 	projection := map[string]any{
 		"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
-		"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "overdue": st.Overdue,
+		"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "waiting_from": st.WaitingFrom, "overdue": st.Overdue,
 		"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
 		"state": sealedState, "state_seq": st.Seq, "written_in": ch.WrittenIn, "updated_at": at,
 		"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),

@@ -268,6 +268,7 @@ const dueOrder = "stage_due_at IS NULL, stage_due_at, seq"
 func (s *Store) dueSQL(f Filter, waitingOn []string) (string, []any) {
 	c := s.where(f, false)[0]
 	c.add("status = 'active'")
+	c.add("(waiting_from IS NULL OR waiting_from <= ?)", time.Now().UTC()) // a wait not yet open (a visit before its due date)
 	if len(waitingOn) == 1 {
 		c.add("waiting_on = ?", waitingOn[0])
 	} else {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -510,5 +511,33 @@ func TestActiveCasesByStageOfAnOffice(t *testing.T) {
 		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1}, counts([]string{"DE-BER"}))
 		require.Equal(t, map[string]int64{"Counselling": 2, "Monitoring": 1}, counts([]string{"GN-CKY"}))
 		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1, "Monitoring": 1}, counts(nil))
+	})
+}
+
+// A case whose wait opens later (a monitoring visit before its due date) is in
+// nobody's inbox until then, though it waits on the caseworker already.
+func TestTheInboxLeavesOutAWaitNotYetOpen(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		later, earlier := now.Add(30*24*time.Hour), now.Add(-time.Hour)
+		var ids []string
+		for i, from := range []*time.Time{&later, &earlier, nil} {
+			c := newCase("GN")
+			require.NoError(t, s.CreateCase(ctx, c, nil, started))
+			due := now.Add(time.Duration(40+i) * 24 * time.Hour)
+			require.NoError(t, s.RecordCase(ctx, store.Record{CaseID: c.ID, EventKey: c.ID + "-visit", Type: "stage",
+				Summary: "Monitoring: waiting on caseworker", At: now, RunID: "run-1",
+				State: contract.CaseState{Seq: 1, Stage: contract.StageMonitoring, Status: contract.StatusActive,
+					WaitingOn: contract.WaitingCaseworker, StageEnteredAt: now, StageDueAt: &due, WaitingFrom: from}}))
+			ids = append(ids, c.ID)
+		}
+		got, err := s.Due(ctx, store.Filter{Limit: 10}, []string{"caseworker"})
+		require.NoError(t, err)
+		var gotIDs []string
+		for _, c := range got {
+			gotIDs = append(gotIDs, c.ID)
+		}
+		require.Equal(t, ids[1:], gotIDs, "the visit due a month from now is not in the inbox yet")
 	})
 }

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -51,6 +52,19 @@ func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	require.Equal(t, start.Add(5*time.Hour), arrival)
 	for i, off := range testRules().MonitoringOffsets {
 		require.Equal(t, arrival.Add(off), st.Monitoring[i].DueAt)
+	}
+	// Each visit waits on the caseworker from its due date (version 5): the case
+	// file says so, and the inbox leaves the case out until then.
+	var opens []time.Time
+	for _, w := range c.p.writes {
+		if f := w.State.WaitingFrom; f != nil && !slices.ContainsFunc(opens, f.Equal) {
+			require.Equal(t, contract.StageMonitoring, w.State.Stage)
+			opens = append(opens, *f)
+		}
+	}
+	require.Len(t, opens, 3)
+	for i, v := range st.Monitoring {
+		require.True(t, v.DueAt.Equal(opens[i]), "visit %d opens at its due date", v.Visit)
 	}
 	// The registry hears of every stage, through the case file's outbox (version 5):
 	// each change with the write that records it, in the case's order, and no activity.

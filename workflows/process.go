@@ -521,6 +521,9 @@ func (w *caseRun) visit(ctx workflow.Context, v *contract.VisitState) (bool, err
 		w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, &window,
 			fmt.Sprintf("Visit the returnee (visit %d) from %s and record the scores per dimension by %s.", v.Visit,
 				v.DueAt.Format("2 Jan 2006"), window.Format("2 Jan 2006")))
+		if due := v.DueAt.UTC(); due.After(workflow.Now(ctx)) {
+			w.st.WaitingFrom = &due // in the caseworker's inbox from the due date, not all year
+		}
 		return w.awaitWithin(ctx, max(window.Sub(workflow.Now(ctx)), time.Millisecond), summary,
 			func() bool { return v.Status == "done" })
 	}

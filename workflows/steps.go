@@ -23,6 +23,7 @@ func (w *caseRun) enter(ctx workflow.Context, stage contract.Stage, waiting cont
 	changed := w.st.Stage != stage
 	sameWait := !changed && w.st.WaitingOn == waiting
 	w.st.Stage, w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = stage, waiting, due, false
+	w.st.WaitingFrom = nil
 	if !sameWait || !w.fewerActions() {
 		w.st.StageEnteredAt = workflow.Now(ctx)
 	}
