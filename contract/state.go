@@ -31,7 +31,7 @@ type CaseState struct {
 	// the caseworker from its due date (version 5: the case is not woken then).
 	// Until then the case is in nobody's inbox.
 	WaitingFrom *time.Time `json:"waiting_from,omitempty"`
-	Overdue        bool          `json:"overdue"`
+	Overdue     bool       `json:"overdue"`
 	// Blocked says why the case cannot go on without help (a partner refused a call).
 	Blocked string `json:"blocked,omitempty"`
 	// ConsentWithdrawnAt is when the person withdrew their consent to data

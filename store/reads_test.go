@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
