@@ -140,8 +140,11 @@ func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
 	}
 	bin := buildHomewardBinary(t)
 	cfg := testConfig(t, "sqlite")
-	offset := 12 * time.Second
+	// A visit's timer is its window's end (version 5): visit 1 is due 12 s after
+	// the arrival and missed if not reported within a second after that.
+	offset, window := 12*time.Second, time.Second
 	cfg.Rules.MonitoringOffsets = []time.Duration{offset, offset + time.Second, offset + 2*time.Second}
+	cfg.Rules.SLA.MonitoringVisit = window
 	h := startWith(t, stack.Options{Config: cfg, Temporal: temporalClient(), NoWorker: true})
 	w := h.workerProcess(bin, h.s.SimURL)
 	w.start()
@@ -157,29 +160,30 @@ func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
 	require.NoError(t, err)
 	due := arrived.Add(offset)
 	require.Equal(t, due.Format(time.RFC3339), list(c["monitoring"])[0]["due_at"], "visit 1 is due an offset after arrival")
+	closes := due.Add(window)
 	h.settledAt(id, "Monitoring")
 	w.kill()
 	killedAt := time.Now()
 
-	// The worker stays down until shortly before the deadline: a timer that started
-	// afresh with the new worker would fire about an offset too late.
-	restartAt := due.Add(-3 * time.Second)
+	// The worker stays down until shortly before the window closes: a timer that
+	// started afresh with the new worker would fire about an offset too late.
+	restartAt := closes.Add(-3 * time.Second)
 	require.True(t, killedAt.Add(2*time.Second).Before(restartAt), "the case reached monitoring too late for this test: raise the offset")
 	<-time.After(time.Until(restartAt))
 	w.start()
 
-	h.waitCaseWithin(id, "visit 1 due", offset+10*time.Second, func(c map[string]any) bool {
-		return list(c["monitoring"])[0]["status"] == "due"
+	h.waitCaseWithin(id, "visit 1 missed", offset+10*time.Second, func(c map[string]any) bool {
+		return list(c["monitoring"])[0]["status"] == "missed"
 	})
-	fired := h.timelineAt(id, "stage", "Monitoring: waiting on caseworker")
-	t.Logf("visit 1 was due at %s; it fell due at %s (the worker was down from %s to %s)", due.Format(time.TimeOnly),
-		fired.Format("15:04:05.000"), killedAt.Format("15:04:05.000"), restartAt.Format("15:04:05.000"))
-	require.False(t, fired.Before(due), "not before its deadline")
+	fired := h.timelineAt(id, "visit_missed", "Monitoring visit 1 missed")
+	t.Logf("visit 1's window closed at %s; the case saw it at %s (the worker was down from %s to %s)",
+		closes.Format("15:04:05.000"), fired.Format("15:04:05.000"), killedAt.Format("15:04:05.000"), restartAt.Format("15:04:05.000"))
+	require.False(t, fired.Before(closes), "not before its deadline")
 	// A timer started afresh by the new worker would fire an offset (12 s) after the
 	// restart, 9 s after the deadline; 5 s leaves room for a busy machine.
-	require.Less(t, fired.Sub(due), 5*time.Second, "at its deadline, not an offset after the restart")
+	require.Less(t, fired.Sub(closes), 5*time.Second, "at its deadline, not an offset after the restart")
 
-	h.visitAll(id)
+	// The other visits' windows close too (nobody reports them): monitoring ends.
 	require.Equal(t, "completed", h.waitCase(id, "closure", stageIs("Closed"))["closure_reason"])
 	h.nothingDoneTwice(id)
 }
