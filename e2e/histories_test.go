@@ -132,7 +132,7 @@ func TestRecordHistories(t *testing.T) {
 				return len(items) == 1 && items[0]["status"] == "price_approval"
 			})
 			h.accept("POST", fmt.Sprintf("/api/v1/cases/%s/procurement/%s/price-decision", id, list(c["procurement"])[0]["id"]),
-				"dev-approver-gn", map[string]any{"decision": "approve"})
+				"dev-approver", map[string]any{"decision": "approve"})
 			h.deliverAll(id, 1)
 			h.waitCase(id, "monitoring", stageIs("Monitoring"))
 			h.withdraw(id)

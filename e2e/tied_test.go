@@ -135,7 +135,9 @@ func TestAQuoteOf25000ForA1999ItemIsNotPaidWithoutASecondApproval(t *testing.T) 
 		http.StatusConflict)
 	h.problem(h.call("POST", path+"/price-decision", "dev-procurement", map[string]any{"decision": "approve"}), http.StatusForbidden)
 	h.problem(h.call("POST", path+"/price-decision", "dev-approver-gn", map[string]any{"decision": "approve"}),
-		http.StatusUnprocessableEntity)
+		http.StatusForbidden) // the receiving office approved the plan: the sending office decides the price
+	h.problem(h.call("POST", path+"/price-decision", "dev-approver", map[string]any{"decision": "approve"}),
+		http.StatusUnprocessableEntity) // beyond the household's cap
 	h.accept("POST", path+"/price-decision", "dev-approver", map[string]any{"decision": "reject", "comment": "Far above the approved cost."})
 
 	c = h.waitCase(id, "monitoring", stageIs("Monitoring"))

@@ -16,9 +16,12 @@ const (
 	CountsDeparted     = "departed"
 	CountsArrived      = "arrived"
 	CountsPlanApproved = "plan_approved"
-	CountsVisitDone    = "visit_done"
-	CountsVisitMissed  = "visit_missed"
-	CountsClosed       = "closed"
+	// CountsPriceApproved: an approved price above an item's approved cost; its
+	// figure is the difference, committed beside the plan's total.
+	CountsPriceApproved = "price_approved"
+	CountsVisitDone     = "visit_done"
+	CountsVisitMissed   = "visit_missed"
+	CountsClosed        = "closed"
 )
 
 // Age bands of the beneficiary at registration (cases.age_band): minors (under
@@ -71,12 +74,41 @@ func countedEvents(events []Event, st contract.CaseState) []string {
 			out[i] = CountsVisitDone
 		case "plan_decision":
 			lastDecision = i
+		case "price_decision":
+			if _, ok := priceOverrun(e, st); ok {
+				out[i] = CountsPriceApproved
+			}
 		}
 	}
 	if lastDecision >= 0 && st.Plan != nil && st.Plan.Status == "approved" {
 		out[lastDecision] = CountsPlanApproved
 	}
 	return out
+}
+
+// priceOverrun is what an approved price decision (the event) adds to what the
+// plan committed: the chosen quote's price less the item's approved cost. The
+// decision is the item's whose decision this event recorded (same person, same time).
+func priceOverrun(e Event, st contract.CaseState) (int64, bool) {
+	if st.Plan == nil {
+		return 0, false
+	}
+	for i, p := range st.Procurement {
+		d := p.PriceDecision
+		if d == nil || d.Decision != "approve" || d.By != e.Actor.User || !d.At.Equal(e.At) || i >= len(st.Plan.Items) {
+			continue
+		}
+		cost, err1 := st.Plan.Items[i].Cost.Cents()
+		for _, q := range p.Quotes {
+			if q.Supplier == p.ChosenSupplier {
+				price, err2 := q.Price.Cents()
+				if err1 == nil && err2 == nil && price > cost {
+					return int64(price - cost), true
+				}
+			}
+		}
+	}
+	return 0, false
 }
 
 // profile is what a case's counted lines carry of the case.
@@ -95,7 +127,7 @@ const profileColumns = "country_of_return, programme, sex, age_band, vulnerable,
 // counted is a line's statistics: the profile, and the figure of what it counts
 // as (the plan's total for an approval, the service charge of a departure, the
 // reason of a closure).
-func (p profile) counted(countsAs string, st contract.CaseState) Counted {
+func (p profile) counted(countsAs string, e Event, st contract.CaseState) Counted {
 	if countsAs == "" {
 		return Counted{}
 	}
@@ -104,6 +136,9 @@ func (p profile) counted(countsAs string, st contract.CaseState) Counted {
 	switch countsAs {
 	case CountsPlanApproved:
 		c.AmountCents, c.Currency = committed(st), st.Plan.Total.Currency
+	case CountsPriceApproved:
+		over, _ := priceOverrun(e, st)
+		c.AmountCents, c.Currency = over, st.Plan.Total.Currency
 	case CountsDeparted:
 		c.AmountCents, c.Currency = p.ServiceChargeCents, p.Currency
 	case CountsClosed:
@@ -257,6 +292,8 @@ func (s *Store) Statistics(ctx context.Context, from, to time.Time) (Statistics,
 			case CountsPlanApproved:
 				a.PlansApproved += g.N
 				moneyOf(mk{by, key, g.Currency}).committed += g.Cents
+			case CountsPriceApproved:
+				moneyOf(mk{by, key, g.Currency}).committed += g.Cents
 			case CountsVisitDone:
 				a.VisitsDone += g.N
 			case CountsVisitMissed:
@@ -302,7 +339,7 @@ func moneyString(c int64) string { return money.Cents(c).String() }
 // ClosureReasons are the reasons a closure counts under, in the tables' order.
 var ClosureReasons = []string{string(contract.ClosedCompleted), string(contract.ClosedWithdrawn),
 	string(contract.ClosedNotFit), string(contract.ClosedNoShow), string(contract.ClosedAbsconded),
-	string(contract.ClosedDeceased), string(contract.ClosedIneligible), string(contract.ClosedTransferred)}
+	string(contract.ClosedDeceased), string(contract.ClosedIneligible), string(contract.ClosedTransferred), string(contract.ClosedByOperator)}
 
 func newActivity(by, key string) *ActivityRow {
 	a := &ActivityRow{By: by, Key: key, Closures: make(map[string]int64, len(ClosureReasons))}
@@ -331,7 +368,7 @@ func (s *Store) SpendingOf(ctx context.Context, programme, currency string, year
 		AmountCents int64
 	}
 	if err := db.Raw(`SELECT at, amount_cents FROM timeline_events WHERE counts_as <> '' AND at >= @from AND at < @to
-		AND counts_as = 'plan_approved' AND programme = @programme AND currency = @currency`, args).Scan(&approved).Error; err != nil {
+		AND counts_as IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency`, args).Scan(&approved).Error; err != nil {
 		return Spending{}, err
 	}
 	var paid []struct {

@@ -92,9 +92,38 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, april.Activity, store.ActivityRow{By: "age_band", Key: store.AgeOlder, Closed: 1,
 			Closures: map[string]int64{"completed": 0, "withdrawn": 0, "not_fit": 0, "no_show": 0, "absconded": 0,
-				"deceased": 1, "ineligible": 0, "transferred": 0}}, "the closure counts with the corrected profile")
+				"deceased": 1, "ineligible": 0, "transferred": 0, "operator_cancelled": 0}}, "the closure counts with the corrected profile")
 		row, err := s.CaseByID(ctx, c.ID)
 		require.NoError(t, err)
 		require.Empty(t, row.Sex+row.AgeBand, "the case keeps no profile once anonymised")
+	})
+}
+
+// A price approved above an item's approved cost is committed too: the budget's
+// remaining and the statistics' committed count the difference.
+func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCase("GN")
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+		approver := contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
+		plan := &contract.PlanState{Version: 1, Status: "approved", Total: money.Of(199900, "EUR"),
+			Items:     []contract.PlanItem{{ID: "p1-1", Kind: contract.KindInKind, Cost: money.Of(199900, "EUR")}},
+			Decisions: []contract.DecisionLog{{Decision: "approve", By: "approver-gn", At: at}}}
+		st := contract.CaseState{Seq: 1, Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: plan,
+			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", ChosenSupplier: "portal",
+				Quotes:        []contract.Quote{{Supplier: "portal", Price: money.Of(210000, "EUR"), Compliant: true}},
+				PriceDecision: &contract.DecisionLog{Decision: "approve", By: approver.User, At: at.Add(time.Hour)}}}}
+		require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []store.Event{
+			{Key: c.ID + "/plan", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
+			{Key: c.ID + "/price", Type: "price_decision", Actor: approver, Summary: "Item p1-1: approve", At: at.Add(time.Hour)}}}))
+		sp, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)
+		require.NoError(t, err)
+		require.Equal(t, int64(199900+10100), sp.Committed[2], "the plan's total and the approved overrun")
+		from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		march, err := s.Statistics(ctx, from, from.AddDate(0, 1, 0))
+		require.NoError(t, err)
+		require.Equal(t, "2100.00", march.Money[0].Committed)
 	})
 }

@@ -440,6 +440,16 @@ func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) erro
 	if err := w.ofThisCase(a.Actor); err != nil {
 		return err
 	}
+	// Paying more than was approved is the sending office's decision (it validates
+	// payments), and someone else's than the plan's: not who submitted or decided it.
+	if a.Actor.Office != w.in.SendingOffice && a.Actor.Office != "*" {
+		return refuse(contract.RefusedForbidden, "a price above the approved cost is decided by an approver of the sending office")
+	}
+	if w.st.Plan.SubmittedBy == a.Actor.User || slices.ContainsFunc(w.st.Plan.Decisions, func(d contract.DecisionLog) bool {
+		return d.By == a.Actor.User
+	}) {
+		return refuse(contract.RefusedForbidden, "a price above the approved cost is decided by an approver who did not submit or decide the plan")
+	}
 	if a.Body.Decision != "approve" {
 		return nil
 	}
@@ -456,7 +466,23 @@ func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) erro
 		return refuse(contract.RefusedInvalid, "at this price the plan's total %s %s exceeds the household's cap of %s %s",
 			total, w.rules.Programme.Currency, limit, w.rules.Programme.Currency)
 	}
+	// At this price, the purchase needs as many quotes as any purchase of it.
+	p := w.st.Procurement[i]
+	if want, got := w.rules.Programme.QuotesRequired(w.chosenPrice(p)), compliantQuotes(p); got < want {
+		return refuse(contract.RefusedInvalid, "at this price the purchase needs %d compliant quotes and has %d: reject it", want, got)
+	}
 	return nil
+}
+
+// compliantQuotes counts an item's compliant quotes.
+func compliantQuotes(p contract.ProcurementItem) int {
+	n := 0
+	for _, q := range p.Quotes {
+		if q.Compliant {
+			n++
+		}
+	}
+	return n
 }
 
 // chosenPrice is the price of an item's chosen quote.

@@ -163,7 +163,8 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
 		at(8*time.Hour+time.Minute, deliver("delivery", "p1-1")).
 		at(8*time.Hour+2*time.Minute, priceDecision("by-procurement", proc, "p1-1", "approve")).
-		at(9*time.Hour, priceDecision("approve-25000", apGN, "p1-1", "approve")).
+		at(8*time.Hour+3*time.Minute, priceDecision("by-the-plan's-approver", apGN, "p1-1", "approve")).
+		at(9*time.Hour, priceDecision("approve-25000", apDE, "p1-1", "approve")).
 		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject")).
 		at(11*time.Hour, priceDecision("again", apGN, "p1-1", "approve"))
 	quotesAt(c, "25000.00", "EUR", 1)
@@ -172,9 +173,12 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 	p := waiting.Procurement[0]
 	require.Equal(t, "price_approval", p.Status)
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
-	require.True(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "GN-CKY"))
+	require.True(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "DE-BER"))
+	require.False(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "GN-CKY"),
+		"the sending office decides a price above the approved cost")
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("delivery"), "nothing is ordered yet")
 	require.Equal(t, contract.RefusedForbidden, c.refusal("by-procurement"))
+	require.Equal(t, contract.RefusedForbidden, c.refusal("by-the-plan's-approver"), "not who approved the plan (nor their office)")
 	require.Equal(t, contract.RefusedInvalid, c.refusal("approve-25000"))
 	require.Contains(t, c.refusals["approve-25000"].Error(), "cap")
 	require.Empty(t, c.refusal("reject"))
@@ -199,7 +203,7 @@ func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 		at(8*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, 0, c.p.count("IssuePurchaseOrder"), "no order before the approval")
 		}).
-		at(9*time.Hour, priceDecision("approve-price", apGN, "p1-1", "approve")).
+		at(9*time.Hour, priceDecision("approve-price", apDE, "p1-1", "approve")).
 		at(10*time.Hour, deliver("delivery", "p1-1"))
 	quotesAt(c, "2100.00", "EUR", 1)
 	st := c.run()
@@ -209,6 +213,26 @@ func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 	require.Equal(t, "paid", st.Procurement[0].Status)
 	require.Equal(t, money.Money{Amount: "2100.00", Currency: "EUR"}, st.Procurement[0].Payment.Amount)
 	require.Equal(t, []string{"pay/p1-1=1"}, c.p.keysWithPrefix("/pay/"))
+}
+
+// An approver cannot lift an item over the quotes threshold on one quote: one
+// approval of a plan just under the thresholds, one supplier quoting above them,
+// and one approval of the price would have paid it without the three quotes (and
+// without the sending office) a purchase at that price needs.
+func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
+	c := newCase(t).toArrival().
+		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
+		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(9*time.Hour, priceDecision("approve-2500", apDE, "p1-1", "approve")).
+		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject"))
+	quotesAt(c, "2500.00", "EUR", 1)
+	st := c.run()
+
+	require.Equal(t, contract.RefusedInvalid, c.refusal("approve-2500"))
+	require.Contains(t, c.refusals["approve-2500"].Error(), "3 compliant quotes")
+	require.Empty(t, c.refusal("reject"))
+	require.Equal(t, 0, c.p.count("Pay"))
+	require.Equal(t, "cancelled", st.Procurement[0].Status)
 }
 
 // A quote in another currency than the programme's is refused whatever its amount:
