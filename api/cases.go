@@ -89,7 +89,7 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
 		BeneficiaryKey: s.store.IdentityKey(strings.ToLower(strings.TrimSpace(reg.Beneficiary.FamilyName)),
 			strings.ToLower(strings.TrimSpace(reg.Beneficiary.GivenName)), reg.Beneficiary.DateOfBirth, reg.Beneficiary.Nationality),
-		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
+		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), StartRules: mustJSON(rules), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	audit := []store.AuditEntry{s.auditEntry(ctx, "", "registration", "create")}
 	err = s.store.CreateCase(ctx, cs, audit, s.startWorkflow)
 	switch {
@@ -163,9 +163,15 @@ func (s *Server) ensureStarted(ctx context.Context, cs *store.Case) error {
 
 // startInput is a case's workflow input, from its row: the same whoever starts it.
 func (s *Server) startInput(cs *store.Case) (contract.CaseInput, error) {
-	rules, err := rulesFor(s.cfg.Rules, cs.Programme)
-	if err != nil {
-		return contract.CaseInput{}, err
+	var rules contract.Rules
+	if cs.StartRules == "" { // registered before the rules were kept with the case
+		r, err := rulesFor(s.cfg.Rules, cs.Programme)
+		if err != nil {
+			return contract.CaseInput{}, err
+		}
+		rules = r
+	} else if err := json.Unmarshal([]byte(cs.StartRules), &rules); err != nil {
+		return contract.CaseInput{}, fmt.Errorf("case %s: reading its rules: %w", cs.ID, err)
 	}
 	var reg Registration
 	if err := errors.Join(json.Unmarshal([]byte(cs.Beneficiary), &reg.Beneficiary),
@@ -191,13 +197,17 @@ func (s *Server) StartPending(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
+	var errs []error
 	for i := range pending {
+		// One case that cannot start (its rules unreadable, a key gone) does not
+		// hold up the others: each is tried at each sweep.
 		if err := s.store.StartCase(ctx, &pending[i], s.startWorkflow); err != nil {
-			return n, err
+			errs = append(errs, fmt.Errorf("case %s: %w", pending[i].ID, err))
+			continue
 		}
 		n++
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // startGrace leaves a registration under way its own start before the sweeper

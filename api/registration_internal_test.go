@@ -359,3 +359,30 @@ func TestTheSweeperLeavesACaseWhoseWorkflowWrote(t *testing.T) {
 		require.Zero(t, e.tc.starts.Load())
 	})
 }
+
+// A case that cannot start (here, rules that no longer read) does not hold up
+// the sweeper for the cases after it; and a case starts with the rules it was
+// registered under, whatever the configuration says by then.
+func TestTheSweeperGoesPastACaseThatCannotStart(t *testing.T) {
+	eachDriver(t, func(t *testing.T, e *regEnv) {
+		e.tc.startErr = serviceerror.NewUnavailable("temporal is down")
+		broken := idOf(t, e.register(person("Camara")))
+		fine := idOf(t, e.register(person("Diallo")))
+		db, err := e.st.SQL()
+		require.NoError(t, err)
+		_, err = db.Exec("UPDATE cases SET start_rules = '{not json' WHERE id = $1", broken)
+		require.NoError(t, err)
+		e.tc.startErr = nil
+		e.srv.cfg.Rules.Programmes = nil // the programme left the configuration since
+
+		e.later.Store(true)
+		n, err := e.srv.StartPending(context.Background())
+		require.ErrorContains(t, err, broken)
+		require.Equal(t, 1, n, "the case after it started")
+		got, err := e.st.CaseByID(context.Background(), fine)
+		require.NoError(t, err)
+		require.NotEmpty(t, got.RunID)
+		_, started := e.tc.started[contract.WorkflowID(broken)]
+		require.False(t, started)
+	})
+}

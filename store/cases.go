@@ -55,7 +55,10 @@ type Case struct {
 	// ServiceChargeCents is the programme's charge per departed case, as the case's rules had it.
 	ServiceChargeCents int64
 	Currency           string
-	CreatedBy          string
+	// StartRules is the rule set the case was registered under (contract.Rules as
+	// JSON): its workflow starts with them whenever it starts (api.startInput).
+	StartRules string
+	CreatedBy  string
 	WorkflowID         string
 	RunID              string
 	CreatedAt          time.Time

@@ -36,8 +36,9 @@ type Filter struct {
 	Cursor  string // opaque: the seq of the last case of the previous page
 }
 
-// personal are the columns lists never read: they hold personal data (sealed).
-var personal = []string{"beneficiary", "household", "vulnerabilities", "consent", "state"}
+// personal are the columns lists never read: they hold personal data (sealed),
+// or what only the case's workflow needs (its rules).
+var personal = []string{"beneficiary", "household", "vulnerabilities", "consent", "state", "start_rules"}
 
 // Page is one page of cases, newest first, and the cursor of the next page. Its
 // cases carry no personal data: lists show summaries.
