@@ -121,7 +121,7 @@ HOMEWARD_BENCH_POSTGRES_DSN ?= $(HOMEWARD_TEST_POSTGRES_DSN)
 export HOMEWARD_BENCH_POSTGRES_DSN
 
 bench: $(TEMPORAL_CLI)
-	$(GO) run ./cmd/homewardbench
+	$(GO) run ./bench/cmd/homewardbench
 
 bench-quick: $(TEMPORAL_CLI)
-	$(GO) run ./cmd/homewardbench -quick
+	$(GO) run ./bench/cmd/homewardbench -quick
