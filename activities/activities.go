@@ -32,8 +32,18 @@ const (
 
 // Activities are the case workflow's side effects.
 type Activities struct {
-	Store    *store.Store
+	Store    CaseFile
 	Partners *partners.Client
+}
+
+// CaseFile is what the activities write in the case file (*store.Store).
+type CaseFile interface {
+	RecordCase(ctx context.Context, r store.Record) error
+	RecordChanges(ctx context.Context, ch store.Changes) error
+	// DueForAnonymisation is up to limit cases closed before cutoff that still
+	// hold personal data.
+	DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
+	Anonymise(ctx context.Context, ids []string, by store.AuditEntry) (int, error)
 }
 
 // RecordCase writes a change of the case to the case file and its timeline. It runs

@@ -154,7 +154,7 @@ func prepare[T Request](s *Server, c *gin.Context) (cs *store.Case, body T, key 
 			return nil, body, "", false
 		}
 		key = idempotencyKey(principal(c), routeScope(c), cs.ID, k)
-		if prev, err := s.store.RememberedResponse(c, key); err == nil {
+		if prev, err := s.remembered.RememberedResponse(c, key); err == nil {
 			if prev.Fingerprint != fingerprint(body) {
 				respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))
 				return nil, body, "", false
@@ -206,6 +206,13 @@ const (
 	rememberDocument = "document" // a document added: its metadata, re-read with documents
 )
 
+// Remembered keeps the answers to requests with an Idempotency-Key, to answer a
+// repeat without acting again.
+type Remembered interface {
+	RememberedResponse(ctx context.Context, key string) (*store.IdempotentRequest, error)
+	RememberResponse(ctx context.Context, r store.IdempotentRequest) error
+}
+
 // memory is what is kept of an answer to answer again.
 type memory struct {
 	status           int
@@ -223,7 +230,7 @@ func (s *Server) remember(c *gin.Context, key, fp string, m memory, v any) {
 		return
 	}
 	if key != "" {
-		err := s.store.RememberResponse(c, store.IdempotentRequest{Key: key, Fingerprint: fp, Status: m.status,
+		err := s.remembered.RememberResponse(c, store.IdempotentRequest{Key: key, Fingerprint: fp, Status: m.status,
 			CaseID: m.caseID, Kind: m.kind, ObjectID: m.id, CreatedAt: s.now()})
 		if err != nil {
 			// The action took effect; a retry would be refused as a duplicate by
@@ -308,7 +315,7 @@ func closedIsConflict(err error) error {
 // handoverDocument checks that a delivery's certificate scan is a document of
 // the case, of kind handover_certificate (422 otherwise).
 func (s *Server) handoverDocument(ctx context.Context, cs *store.Case, docID string) error {
-	docs, err := s.documentStore().Documents(ctx, cs.ID)
+	docs, err := s.documentStore.Documents(ctx, cs.ID)
 	if err != nil {
 		return err
 	}

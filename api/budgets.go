@@ -98,7 +98,7 @@ func (s *Server) Budget(ctx context.Context, programme, currency string, year in
 		prog, _ := s.cfg.Rules.Programme(programme)
 		currency = prog.Currency
 	}
-	sp, err := s.store.SpendingOf(ctx, programme, currency, year)
+	sp, err := s.reports.SpendingOf(ctx, programme, currency, year)
 	if err != nil {
 		return BudgetStatus{}, err
 	}

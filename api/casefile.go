@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/homeward/homeward/contract"
@@ -16,6 +17,19 @@ import (
 // server-rendered workspace call the same code and the same rules. The handlers
 // find the case with caseFor (from the request), the exported methods with
 // caseOf (from a principal); both apply the same visibility rule.
+
+// Casework is what people keep in the case file beside the process: notes,
+// owners, corrections, the withdrawal of consent, transfers (documents are a
+// DocumentStore's, searches Searches').
+type Casework interface {
+	AddNote(ctx context.Context, n store.Note, audit store.AuditEntry) error
+	Notes(ctx context.Context, caseID string) ([]store.Note, error)
+	SetOwner(ctx context.Context, o store.Owner, onlyIfUnassigned bool, audit store.AuditEntry) error
+	Owners(ctx context.Context, caseIDs ...string) (map[string]map[string]string, error)
+	CorrectCase(ctx context.Context, c store.Correction) error
+	WithdrawConsent(ctx context.Context, caseID string, withdrawnAt, at time.Time, audit store.AuditEntry) error
+	TransferCase(ctx context.Context, t store.Transfer) error
+}
 
 // caseOf loads a case if p may see it (else a not-found error): FindCase, for
 // callers that hold a principal rather than a context carrying one.
@@ -61,7 +75,7 @@ func (s *Server) once(c *gin.Context, caseID, fp, kind string, do func() (int, a
 	var key string
 	if k != "" {
 		key = idempotencyKey(principal(c), routeScope(c), caseID, k)
-		prev, err := s.store.RememberedResponse(c.Request.Context(), key)
+		prev, err := s.remembered.RememberedResponse(c.Request.Context(), key)
 		switch {
 		case err == nil && prev.Fingerprint != fp:
 			respondError(c, fail(KindConflict, "this Idempotency-Key was used for a different request"))

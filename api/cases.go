@@ -24,6 +24,31 @@ import (
 	"go.temporal.io/sdk/client"
 )
 
+// Registrations are the registered cases and the start of their workflows, in
+// the case file.
+type Registrations interface {
+	// IdentityKey is the keyed hash that finds a person's active case.
+	IdentityKey(parts ...string) string
+	CaseByIdempotencyKey(ctx context.Context, key string) (*store.Case, error)
+	CreateCase(ctx context.Context, c *store.Case, audit []store.AuditEntry, start func(context.Context, *store.Case) (string, error)) error
+	StartCase(ctx context.Context, c *store.Case, start func(context.Context, *store.Case) (string, error)) error
+	CasesToStart(ctx context.Context, before time.Time, limit int) ([]store.Case, error)
+}
+
+// CaseReads read a case, its timeline and the lists of cases.
+type CaseReads interface {
+	CaseByID(ctx context.Context, id string) (*store.Case, error)
+	DecidedBy(ctx context.Context, caseID, user string) (bool, error)
+	Timeline(ctx context.Context, caseID string) ([]store.TimelineEvent, error)
+	ListCases(ctx context.Context, f store.Filter) (store.Page, error)
+}
+
+// AuditLog is the audit trail: every read and change of a case's personal data.
+type AuditLog interface {
+	Audit(ctx context.Context, entries ...store.AuditEntry) error
+	AuditTrail(ctx context.Context, caseID string) ([]store.AuditEntry, error)
+}
+
 // registerCase stores a new case and starts its workflow (Register).
 func (s *Server) registerCase(c *gin.Context) {
 	var reg Registration
@@ -71,7 +96,7 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		}
 		scoped := p.User + ":" + k
 		key = &scoped
-		if existing, err := s.store.CaseByIdempotencyKey(ctx, scoped); err == nil {
+		if existing, err := s.registrations.CaseByIdempotencyKey(ctx, scoped); err == nil {
 			return s.replayRegistration(ctx, existing, fp)
 		}
 	}
@@ -87,18 +112,18 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		Vulnerable: reg.vulnerable(), Sex: reg.Beneficiary.Sex, AgeBand: store.AgeBandAt(reg.Beneficiary.DateOfBirth, now),
 		Beneficiary: mustJSON(reg.Beneficiary), Household: mustJSON(orEmpty(reg.Household)),
 		Vulnerabilities: mustJSON(orEmpty(reg.Vulnerabilities)), Consent: mustJSON(reg.Consent), State: "{}",
-		BeneficiaryKey: s.store.IdentityKey(strings.ToLower(strings.TrimSpace(reg.Beneficiary.FamilyName)),
+		BeneficiaryKey: s.registrations.IdentityKey(strings.ToLower(strings.TrimSpace(reg.Beneficiary.FamilyName)),
 			strings.ToLower(strings.TrimSpace(reg.Beneficiary.GivenName)), reg.Beneficiary.DateOfBirth, reg.Beneficiary.Nationality),
 		Currency: rules.Programme.Currency, ServiceChargeCents: int64(rules.Programme.ServiceCharge), StartRules: mustJSON(rules), CreatedBy: p.User, WorkflowID: contract.WorkflowID(id), CreatedAt: now, UpdatedAt: now}
 	audit := []store.AuditEntry{s.auditEntry(ctx, "", "registration", "create")}
-	err = s.store.CreateCase(ctx, cs, audit, s.startWorkflow)
+	err = s.registrations.CreateCase(ctx, cs, audit, s.startWorkflow)
 	switch {
 	case errors.Is(err, store.ErrStartPending):
 		s.logger.Warn("a case was registered; its workflow did not start yet and is started again shortly",
 			"case_id", cs.ID, "error", err.Error())
 	case (errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrActiveCaseExists)) && key != nil:
 		// A concurrent retry with the same key won the race: its case.
-		if existing, e := s.store.CaseByIdempotencyKey(ctx, *key); e == nil {
+		if existing, e := s.registrations.CaseByIdempotencyKey(ctx, *key); e == nil {
 			return s.replayRegistration(ctx, existing, fp)
 		}
 		if errors.Is(err, store.ErrActiveCaseExists) {
@@ -111,7 +136,7 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 		return nil, false, err
 	}
 	if key != nil {
-		if err := s.store.RememberResponse(ctx, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
+		if err := s.remembered.RememberResponse(ctx, store.IdempotentRequest{Key: registrationKey(*key), Fingerprint: fp,
 			Status: http.StatusCreated, CaseID: cs.ID, Kind: "registration", Body: cs.ID, CreatedAt: now}); err != nil {
 			loggerFrom(ctx).Warn("registration fingerprint not stored", "error", err.Error())
 		}
@@ -154,7 +179,7 @@ func (s *Server) ensureStarted(ctx context.Context, cs *store.Case) error {
 	if !cs.Unstarted() {
 		return nil
 	}
-	if err := s.store.StartCase(ctx, cs, s.startWorkflow); err != nil {
+	if err := s.registrations.StartCase(ctx, cs, s.startWorkflow); err != nil {
 		s.logger.Warn("a registered case's workflow could not be started", "case_id", cs.ID, "error", err.Error())
 		return fail(KindUnavailable, "the case's process is starting; retry shortly")
 	}
@@ -192,7 +217,7 @@ func (s *Server) startInput(cs *store.Case) (contract.CaseInput, error) {
 // registered more than startGrace ago, and says how many it started. Two API
 // processes may both run it: a start finds the workflow the other made.
 func (s *Server) StartPending(ctx context.Context) (int, error) {
-	pending, err := s.store.CasesToStart(ctx, s.now().Add(-startGrace), 100)
+	pending, err := s.registrations.CasesToStart(ctx, s.now().Add(-startGrace), 100)
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +226,7 @@ func (s *Server) StartPending(ctx context.Context) (int, error) {
 	for i := range pending {
 		// One case that cannot start (its rules unreadable, a key gone) does not
 		// hold up the others: each is tried at each sweep.
-		if err := s.store.StartCase(ctx, &pending[i], s.startWorkflow); err != nil {
+		if err := s.registrations.StartCase(ctx, &pending[i], s.startWorkflow); err != nil {
 			errs = append(errs, fmt.Errorf("case %s: %w", pending[i].ID, err))
 			continue
 		}
@@ -240,7 +265,7 @@ func registrationKey(scoped string) string { return "register:" + scoped }
 // replayRegistration answers a repeated registration: the case it created, or
 // 409 if the same key now comes with another body.
 func (s *Server) replayRegistration(ctx context.Context, existing *store.Case, fp string) (*store.Case, bool, error) {
-	first, err := s.store.RememberedResponse(ctx, registrationKey(*existing.IdempotencyKey))
+	first, err := s.remembered.RememberedResponse(ctx, registrationKey(*existing.IdempotencyKey))
 	if err == nil && first.Fingerprint != fp {
 		return nil, false, fail(KindConflict, "this Idempotency-Key was used for a different registration")
 	}
@@ -273,7 +298,7 @@ func (s *Server) loadCase(ctx context.Context, id string) (*store.Case, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return nil, fail(KindNotFound, "no such case")
 	}
-	return s.store.CaseByID(ctx, id)
+	return s.cases.CaseByID(ctx, id)
 }
 
 // FindCase loads a case if the caller may see it; else, or if there is none, it is
@@ -287,7 +312,7 @@ func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
 	visible := canSee(p, cs.SendingOffice, cs.ReceivingOffice)
 	if visible && p.Role == contract.RoleApprover && cs.WaitingOn != string(contract.WaitingApprover) {
 		// Approvers see the cases waiting on them and those they decided.
-		if visible, err = s.store.DecidedBy(ctx, cs.ID, p.User); err != nil {
+		if visible, err = s.cases.DecidedBy(ctx, cs.ID, p.User); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +324,7 @@ func (s *Server) FindCase(ctx context.Context, id string) (*store.Case, error) {
 
 // audit records that the caller read or changed a part of a case's personal data.
 func (s *Server) audit(ctx context.Context, caseID, part, action string) error {
-	return s.store.Audit(ctx, s.auditEntry(ctx, caseID, part, action))
+	return s.auditLog.Audit(ctx, s.auditEntry(ctx, caseID, part, action))
 }
 
 func (s *Server) auditEntry(ctx context.Context, caseID, part, action string) store.AuditEntry {
@@ -315,7 +340,7 @@ func (s *Server) auditTrail(c *gin.Context) {
 		respondError(c, err)
 		return
 	}
-	trail, err := s.store.AuditTrail(c, cs.ID)
+	trail, err := s.auditLog.AuditTrail(c, cs.ID)
 	if err != nil {
 		respondError(c, err)
 		return
@@ -397,7 +422,7 @@ func (s *Server) Timeline(ctx context.Context, id string) ([]TimelineEntry, erro
 	if err := s.audit(ctx, cs.ID, "timeline", "read"); err != nil {
 		return nil, err
 	}
-	evs, err := s.store.Timeline(ctx, cs.ID)
+	evs, err := s.cases.Timeline(ctx, cs.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +453,7 @@ func (s *Server) ListCases(ctx context.Context, q url.Values) ([]Summary, string
 	if err != nil {
 		return nil, "", err
 	}
-	page, err := s.store.ListCases(ctx, f)
+	page, err := s.cases.ListCases(ctx, f)
 	if err == store.ErrBadCursor {
 		return nil, "", &Error{Kind: KindInvalid, Detail: "cursor is not one this API gave out",
 			Fields: []contract.FieldError{{Field: "cursor", Message: "unknown cursor"}}}

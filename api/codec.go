@@ -37,7 +37,7 @@ func (s *Server) codecHandler() http.Handler {
 			if strings.HasPrefix(who, "loopback:") {
 				role = "local-ui"
 			}
-			return s.store.Audit(ctx, store.AuditEntry{At: s.now(), ActorUser: who, ActorRole: role,
+			return s.auditLog.Audit(ctx, store.AuditEntry{At: s.now(), ActorUser: who, ActorRole: role,
 				CaseID: "namespace:" + namespace, Part: fmt.Sprintf("payloads(%d)", n), Action: op})
 		},
 	})

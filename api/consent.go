@@ -43,13 +43,13 @@ func (s *Server) withdrawConsent(ctx context.Context, cs *store.Case, body contr
 	if cs.Status != string(contract.StatusClosed) {
 		if _, err := s.act(ctx, cs, contract.UpdateConsentWithdrawal, body, ""); err != nil {
 			// Closed meanwhile (the workflow ended): the consent is still recorded.
-			again, rerr := s.store.CaseByID(ctx, cs.ID)
+			again, rerr := s.cases.CaseByID(ctx, cs.ID)
 			if rerr != nil || again.Status != string(contract.StatusClosed) || classify(err).Kind != KindConflict {
 				return CaseView{}, err
 			}
 		}
 	}
-	err := s.store.WithdrawConsent(ctx, cs.ID, body.WithdrawnAt, at, s.auditEntry(ctx, cs.ID, "", ""))
+	err := s.casework.WithdrawConsent(ctx, cs.ID, body.WithdrawnAt, at, s.auditEntry(ctx, cs.ID, "", ""))
 	if errors.Is(err, store.ErrConsentWithdrawn) {
 		return CaseView{}, fail(KindConflict, "consent was already withdrawn")
 	}

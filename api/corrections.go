@@ -99,7 +99,7 @@ func changedFields(before, after Registration) []string {
 
 // identityKey is the keyed hash of who the beneficiary is (as at registration).
 func (s *Server) identityKey(b Beneficiary) string {
-	return s.store.IdentityKey(strings.ToLower(strings.TrimSpace(b.FamilyName)), strings.ToLower(strings.TrimSpace(b.GivenName)),
+	return s.registrations.IdentityKey(strings.ToLower(strings.TrimSpace(b.FamilyName)), strings.ToLower(strings.TrimSpace(b.GivenName)),
 		b.DateOfBirth, b.Nationality)
 }
 
@@ -187,7 +187,7 @@ func (s *Server) correctCase(ctx context.Context, p Principal, cs *store.Case, p
 			return CaseView{}, err
 		}
 	}
-	err = s.store.CorrectCase(ctx, store.Correction{CaseID: cs.ID, Beneficiary: mustJSON(after.Beneficiary),
+	err = s.casework.CorrectCase(ctx, store.Correction{CaseID: cs.ID, Beneficiary: mustJSON(after.Beneficiary),
 		Household: mustJSON(orEmpty(after.Household)), Vulnerabilities: mustJSON(orEmpty(after.Vulnerabilities)),
 		AreaRegion: after.AreaOfReturn.Region, AreaDistrict: after.AreaOfReturn.District, Vulnerable: after.vulnerable(),
 		Sex: after.Beneficiary.Sex, AgeBand: store.AgeBandAt(after.Beneficiary.DateOfBirth, cs.CreatedAt), BeneficiaryKey: s.identityKey(after.Beneficiary), Fields: fields, By: s.entry(ctx, p, cs.ID, "", ""), At: now})
@@ -225,7 +225,7 @@ func (s *Server) correctProcess(ctx context.Context, p Principal, cs *store.Case
 // caseViewNow is the view of a case as its file now stands, after a change the
 // caller made to it.
 func (s *Server) caseViewNow(ctx context.Context, caseID string) (CaseView, error) {
-	cs, err := s.store.CaseByID(ctx, caseID)
+	cs, err := s.cases.CaseByID(ctx, caseID)
 	if err != nil {
 		return CaseView{}, err
 	}

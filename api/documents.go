@@ -49,8 +49,6 @@ type DocumentStore interface {
 	DocumentContent(ctx context.Context, caseID, docID string, read store.TimelineEvent, audit store.AuditEntry) (store.Document, []byte, error)
 }
 
-func (s *Server) documentStore() DocumentStore { return s.store }
-
 // sniff names a file's type from its first bytes: PDF, JPEG or PNG, or "".
 func sniff(b []byte) string {
 	switch {
@@ -130,7 +128,7 @@ func (s *Server) uploadDocument(ctx context.Context, p Principal, cs *store.Case
 	}
 	d := &store.Document{ID: uuid.NewString(), CaseID: cs.ID, Kind: kind, Filename: cleanFilename(filename),
 		ContentType: ct, UploadedBy: p.User, UploadedRole: string(p.Role), UploadedAt: s.now()}
-	if err := s.documentStore().AddDocument(ctx, d, content, s.entry(ctx, p, cs.ID, "documents", "create")); err != nil {
+	if err := s.documentStore.AddDocument(ctx, d, content, s.entry(ctx, p, cs.ID, "documents", "create")); err != nil {
 		return DocumentMeta{}, err
 	}
 	return documentView(*d), nil
@@ -150,10 +148,10 @@ func (s *Server) Documents(ctx context.Context, p Principal, caseID string) ([]D
 }
 
 func (s *Server) documents(ctx context.Context, p Principal, cs *store.Case) ([]DocumentMeta, error) {
-	if err := s.store.Audit(ctx, s.entry(ctx, p, cs.ID, "documents", "list")); err != nil {
+	if err := s.auditLog.Audit(ctx, s.entry(ctx, p, cs.ID, "documents", "list")); err != nil {
 		return nil, err
 	}
-	ds, err := s.documentStore().Documents(ctx, cs.ID)
+	ds, err := s.documentStore.Documents(ctx, cs.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +181,7 @@ func (s *Server) openDocument(ctx context.Context, p Principal, cs *store.Case, 
 	}
 	read := store.TimelineEvent{EventKey: "document-read:" + uuid.NewString(), Type: "document_downloaded",
 		ActorUser: p.User, ActorRole: string(p.Role), At: s.now()}
-	d, content, err := s.documentStore().DocumentContent(ctx, cs.ID, docID, read, s.entry(ctx, p, cs.ID, "documents", "read"))
+	d, content, err := s.documentStore.DocumentContent(ctx, cs.ID, docID, read, s.entry(ctx, p, cs.ID, "documents", "read"))
 	if errors.Is(err, store.ErrNotFound) {
 		return DocumentMeta{}, nil, fail(KindNotFound, "no such document")
 	}

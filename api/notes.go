@@ -62,7 +62,7 @@ func (s *Server) addNote(ctx context.Context, p Principal, cs *store.Case, text 
 		return Note{}, &Error{Kind: KindInvalid, Detail: "the note is not valid", Fields: errs}
 	}
 	n := store.Note{ID: uuid.NewString(), CaseID: cs.ID, AuthorUser: p.User, AuthorRole: string(p.Role), At: s.now(), Text: text}
-	if err := s.store.AddNote(ctx, n, s.entry(ctx, p, cs.ID, "notes", "create")); err != nil {
+	if err := s.casework.AddNote(ctx, n, s.entry(ctx, p, cs.ID, "notes", "create")); err != nil {
 		return Note{}, err
 	}
 	return noteView(n), nil
@@ -81,10 +81,10 @@ func (s *Server) Notes(ctx context.Context, p Principal, caseID string) ([]Note,
 }
 
 func (s *Server) notes(ctx context.Context, p Principal, cs *store.Case) ([]Note, error) {
-	if err := s.store.Audit(ctx, s.entry(ctx, p, cs.ID, "notes", "read")); err != nil {
+	if err := s.auditLog.Audit(ctx, s.entry(ctx, p, cs.ID, "notes", "read")); err != nil {
 		return nil, err // no read of personal data without its audit entry
 	}
-	ns, err := s.store.Notes(ctx, cs.ID)
+	ns, err := s.casework.Notes(ctx, cs.ID)
 	if err != nil {
 		return nil, err
 	}

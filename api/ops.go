@@ -77,6 +77,11 @@ func recovered(c *gin.Context) {
 	c.Next()
 }
 
+// Health says whether the case file's database answers.
+type Health interface {
+	Ping(ctx context.Context) error
+}
+
 func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
 
 // readyz checks that the database and Temporal answer.
@@ -85,7 +90,7 @@ func (s *Server) readyz(c *gin.Context) {
 	defer cancel()
 	checks := gin.H{"database": "ok", "temporal": "ok"}
 	ready := true
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.health.Ping(ctx); err != nil {
 		checks["database"], ready = "unavailable", false
 	}
 	if _, err := s.temporal.CheckHealth(ctx, nil); err != nil {

@@ -77,7 +77,7 @@ func (s *Server) SetOwner(ctx context.Context, p Principal, caseID string, r Own
 		}
 	}
 	now := s.now()
-	err = s.store.SetOwner(ctx, store.Owner{CaseID: cs.ID, Office: r.Office, UserName: r.User, AssignedBy: p.User, AssignedAt: now},
+	err = s.casework.SetOwner(ctx, store.Owner{CaseID: cs.ID, Office: r.Office, UserName: r.User, AssignedBy: p.User, AssignedAt: now},
 		onlyIfUnassigned, s.entry(ctx, p, cs.ID, "owners", "assign"))
 	if errors.Is(err, store.ErrOwned) {
 		return CaseOwners{}, fail(KindConflict, "the case already has an owner at this office; an approver of the office reassigns it")
@@ -88,7 +88,7 @@ func (s *Server) SetOwner(ctx context.Context, p Principal, caseID string, r Own
 	if r.User != "" && cs.Status == string(contract.StatusActive) {
 		s.notifyOwner(ctx, p, cs, r)
 	}
-	owners, err := s.store.Owners(ctx, cs.ID)
+	owners, err := s.casework.Owners(ctx, cs.ID)
 	if err != nil {
 		return CaseOwners{}, err
 	}
@@ -161,7 +161,7 @@ func (s *Server) withOwners(ctx context.Context, items []Summary) error {
 	for i, it := range items {
 		ids[i] = it.ID
 	}
-	owners, err := s.store.Owners(ctx, ids...)
+	owners, err := s.casework.Owners(ctx, ids...)
 	if err != nil {
 		return err
 	}
@@ -187,12 +187,12 @@ func mineFirst(p Principal, items []Summary) {
 // withCaseFile adds to a case view what the case file keeps beside the case:
 // its owners and its documents' metadata.
 func (s *Server) withCaseFile(ctx context.Context, v *CaseView) error {
-	owners, err := s.store.Owners(ctx, v.ID)
+	owners, err := s.casework.Owners(ctx, v.ID)
 	if err != nil {
 		return err
 	}
 	v.Owners = orNoOwners(owners[v.ID])
-	ds, err := s.documentStore().Documents(ctx, v.ID)
+	ds, err := s.documentStore.Documents(ctx, v.ID)
 	if err != nil {
 		return err
 	}

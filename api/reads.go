@@ -18,6 +18,12 @@ var inbox = map[contract.Role][]string{
 	contract.RoleManager:     {string(contract.WaitingSystem)},
 }
 
+// Inboxes find the cases waiting on a role, and count the active cases by stage.
+type Inboxes interface {
+	Due(ctx context.Context, f store.Filter, waitingOn []string) ([]store.Case, error)
+	ActiveByStage(ctx context.Context, offices []string) ([]store.StageCount, error)
+}
+
 // tasks is the caller's inbox: cases waiting on their role, oldest due first.
 func (s *Server) tasks(c *gin.Context) {
 	items, err := s.Inbox(c, c.Query("owner"))
@@ -40,7 +46,7 @@ func (s *Server) Inbox(ctx context.Context, owner string) ([]Summary, error) {
 		return nil, &Error{Kind: KindInvalid, Detail: "the filters are not valid",
 			Fields: []contract.FieldError{{Field: "owner", Message: "must be me, none or a user name"}}}
 	}
-	cases, err := s.store.Due(ctx, f, inbox[p.Role])
+	cases, err := s.inboxes.Due(ctx, f, inbox[p.Role])
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +65,7 @@ func (s *Server) ActiveByStage(ctx context.Context) (map[string]int64, error) {
 	if err := permit(principal(ctx), "count cases", caseRoles...); err != nil {
 		return nil, err
 	}
-	counts, err := s.store.ActiveByStage(ctx, officeScope(principal(ctx)))
+	counts, err := s.inboxes.ActiveByStage(ctx, officeScope(principal(ctx)))
 	if err != nil {
 		return nil, err
 	}

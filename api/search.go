@@ -14,6 +14,13 @@ import (
 	"github.com/homeward/homeward/store"
 )
 
+// Searches find cases by what identifies them, through their blind indexes.
+type Searches interface {
+	SearchCases(ctx context.Context, f store.Filter, q store.SearchQuery) (store.Page, error)
+	// ActiveCaseOf is the active case of the person with this identity key.
+	ActiveCaseOf(ctx context.Context, beneficiaryKey string) (*store.Case, error)
+}
+
 // SearchRequest is the body of POST /cases/search: at least one of reference
 // (a prefix, any case), name (every token must match one of a person's names,
 // folded for case, accents and spacing), phone (E.164 once spaces and dashes
@@ -100,7 +107,7 @@ func (s *Server) Search(ctx context.Context, p Principal, r SearchRequest) (Sear
 	if p.Role == contract.RoleApprover {
 		f.Approver = p.User
 	}
-	page, err := s.store.SearchCases(ctx, f, q)
+	page, err := s.searches.SearchCases(ctx, f, q)
 	if errors.Is(err, store.ErrBadCursor) {
 		return SearchResult{}, &Error{Kind: KindInvalid, Detail: "cursor is not one this API gave out",
 			Fields: []contract.FieldError{{Field: "cursor", Message: "unknown cursor"}}}
@@ -113,7 +120,7 @@ func (s *Server) Search(ctx context.Context, p Principal, r SearchRequest) (Sear
 	for _, c := range page.Cases {
 		entries = append(entries, s.entry(ctx, p, c.ID, "search", "found"))
 	}
-	if err := s.store.Audit(ctx, entries...); err != nil {
+	if err := s.auditLog.Audit(ctx, entries...); err != nil {
 		return SearchResult{}, err // no answer without its audit entry
 	}
 	items := summaries(page.Cases)
@@ -148,11 +155,11 @@ type CaseRef struct {
 // The refusal is audited against that case, since it reveals that it exists.
 func (s *Server) duplicate(ctx context.Context, beneficiaryKey string) error {
 	p := principal(ctx)
-	other, err := s.store.ActiveCaseOf(ctx, beneficiaryKey)
+	other, err := s.searches.ActiveCaseOf(ctx, beneficiaryKey)
 	if err != nil {
 		return store.ErrActiveCaseExists // it closed meanwhile: the plain conflict
 	}
-	if err := s.store.Audit(ctx, s.entry(ctx, p, other.ID, "registration", "refused_duplicate")); err != nil {
+	if err := s.auditLog.Audit(ctx, s.entry(ctx, p, other.ID, "registration", "refused_duplicate")); err != nil {
 		return err
 	}
 	e := &Error{Kind: KindConflict, Detail: "this person already has an active case"}

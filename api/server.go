@@ -20,13 +20,42 @@ import (
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	"go.temporal.io/sdk/client"
 )
 
+// CaseFile is all the API reads and writes in the case file: *store.Store. Its
+// parts are declared beside the handlers that use them, and the Server keeps each
+// part on its own, so that a test of one concern fakes that part alone (the
+// others may stay nil) and needs no database.
+type CaseFile interface {
+	Registrations
+	CaseReads
+	AuditLog
+	Remembered
+	Inboxes
+	Searches
+	StuckCases
+	Reports
+	Casework
+	DocumentStore
+	Health
+}
+
 // Server holds what the handlers need.
 type Server struct {
-	store    *store.Store
+	// The case file's parts (New sets them all to the one given).
+	registrations Registrations
+	cases         CaseReads
+	auditLog      AuditLog
+	remembered    Remembered
+	inboxes       Inboxes
+	searches      Searches
+	stuckCases    StuckCases
+	reports       Reports
+	casework      Casework
+	documentStore DocumentStore
+	health        Health
+
 	temporal client.Client
 	cfg      config.Config
 	auth     *Authenticator
@@ -41,18 +70,19 @@ type Server struct {
 // The ring decodes payloads for managers in the Temporal UI (/codec).
 // With http.metrics_address set, /metrics is not on this handler: serve
 // MetricsHandler on that internal address instead.
-func NewServer(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) http.Handler {
-	return New(logger, cfg, st, tc, ring).Handler()
+func NewServer(logger *slog.Logger, cfg config.Config, cf CaseFile, tc client.Client, ring *codec.KeyRing) http.Handler {
+	return New(logger, cfg, cf, tc, ring).Handler()
 }
 
-// New builds the API server.
-func New(logger *slog.Logger, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing) *Server {
+// New builds the API server over the case file cf (*store.Store).
+func New(logger *slog.Logger, cfg config.Config, cf CaseFile, tc client.Client, ring *codec.KeyRing) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	m := newMetrics()
 	if tc != nil {
 		tc = countingQueries{Client: tc, queries: m.queries}
 	}
-	s := &Server{store: st, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
+	s := &Server{registrations: cf, cases: cf, auditLog: cf, remembered: cf, inboxes: cf, searches: cf, stuckCases: cf,
+		reports: cf, casework: cf, documentStore: cf, health: cf, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
 		metrics: m, ring: ring, now: func() time.Time { return time.Now().UTC() }}
 	s.probe = newTaskProbe(cfg.Temporal.TaskProbeEvery, s.failingTasks, func(err error) {
 		logger.Warn("asking Temporal about quiet cases failed; /stuck keeps the last answer", "error", err.Error())

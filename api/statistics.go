@@ -20,6 +20,12 @@ import (
 // facts dated in it (store.Statistics), so a past period never changes. JSON,
 // CSV (Accept: text/csv) or XLSX (Accept: the spreadsheet's media type).
 
+// Reports read the dated facts behind the statistics and the budgets.
+type Reports interface {
+	Statistics(ctx context.Context, from, to time.Time) (store.Statistics, error)
+	SpendingOf(ctx context.Context, programme, currency string, year int) (store.Spending, error)
+}
+
 // XLSXType is the media type of an XLSX workbook.
 const XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -67,7 +73,7 @@ func (s *Server) statistics(ctx context.Context, period string, from, to time.Ti
 	if err := permit(principal(ctx), "read the statistics", contract.RoleManager); err != nil {
 		return Statistics{}, err
 	}
-	st, err := s.store.Statistics(ctx, from, to)
+	st, err := s.reports.Statistics(ctx, from, to)
 	if err != nil {
 		return Statistics{}, err
 	}

@@ -15,6 +15,14 @@ import (
 	"go.temporal.io/api/serviceerror"
 )
 
+// StuckCases find, in the case file, the cases that do not move.
+type StuckCases interface {
+	// Stuck is the cases overdue or waiting on a failing or refusing partner.
+	Stuck(ctx context.Context, f store.Filter) ([]store.Case, error)
+	// Quiet is the active cases unchanged the longest, before a time.
+	Quiet(ctx context.Context, before time.Time, limit int) ([]store.Case, error)
+}
+
 // StuckCase is a case that needs a manager's eye, and why.
 type StuckCase struct {
 	Case       Summary   `json:"case"`
@@ -45,7 +53,7 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
 	if err := permit(principal(ctx), "list stuck cases", contract.RoleManager); err != nil {
 		return nil, err
 	}
-	cases, err := s.store.Stuck(ctx, store.Filter{Limit: 500})
+	cases, err := s.stuckCases.Stuck(ctx, store.Filter{Limit: 500})
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +96,7 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
 // so an error (the last complete answer stays, see taskProbe); a case with no
 // workflow (NotFound) has no failing task.
 func (s *Server) failingTasks(ctx context.Context, now time.Time) ([]StuckCase, error) {
-	quiet, err := s.store.Quiet(ctx, now.Add(-s.cfg.Temporal.TaskProbeAfter), s.cfg.Temporal.TaskProbeLimit)
+	quiet, err := s.stuckCases.Quiet(ctx, now.Add(-s.cfg.Temporal.TaskProbeAfter), s.cfg.Temporal.TaskProbeLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func (s *Server) Transfer(ctx context.Context, caseID string, r TransferRequest)
 		Reason: r.Reason}, ""); err != nil {
 		return CaseView{}, err
 	}
-	err = s.store.TransferCase(ctx, store.Transfer{CaseID: cs.ID, From: cs.ReceivingOffice, To: r.ReceivingOffice,
+	err = s.casework.TransferCase(ctx, store.Transfer{CaseID: cs.ID, From: cs.ReceivingOffice, To: r.ReceivingOffice,
 		AreaRegion: r.AreaOfReturn.Region, AreaDistrict: r.AreaOfReturn.District, By: s.auditEntry(ctx, cs.ID, "", ""),
 		At: s.now()})
 	if err != nil {

@@ -24,9 +24,20 @@ import (
 // Send delivers one change to the registry under key.
 type Send func(ctx context.Context, key string, rec partners.CaseRecord) error
 
+// Outbox is the registry's outbox in the case file (*store.Store): claims, and
+// the outcome of each change sent.
+type Outbox interface {
+	ClaimRegistryChanges(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]store.RegistryOutbox, error)
+	RegistryChangeSent(ctx context.Context, caseID string, seq int64, at time.Time) error
+	RegistryChangeRefused(ctx context.Context, caseID string, seq int64, at time.Time, message string) error
+	RegistryChangeFailed(ctx context.Context, caseID string, seq int64, next time.Time) error
+	// OnRegistryQueued has f called when a write in this process queues a change.
+	OnRegistryQueued(f func())
+}
+
 // Relay sends the registry's outbox.
 type Relay struct {
-	store *store.Store
+	store Outbox
 	send  Send
 	log   *slog.Logger
 	owner string
@@ -48,7 +59,7 @@ type Relay struct {
 
 // New makes a relay over the store's outbox. The store wakes it when a case-file
 // write in this process queues a change.
-func New(st *store.Store, send Send, log *slog.Logger) *Relay {
+func New(st Outbox, send Send, log *slog.Logger) *Relay {
 	host, _ := os.Hostname()
 	r := &Relay{store: st, send: send, log: log, owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), uuid.NewString()[:8]),
 		wake: make(chan struct{}, 1), Every: 5 * time.Second, Lease: time.Minute, Batch: 100, Parallel: 8,

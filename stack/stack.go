@@ -12,23 +12,17 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"time"
 
-	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/app"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/devserver"
-	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/relay"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
-	"github.com/homeward/homeward/workspace"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	sdkworker "go.temporal.io/sdk/worker"
 )
 
 // Options say what to run. With Temporal set, the stack uses that client and
@@ -59,13 +53,9 @@ type Stack struct {
 	Simulator *simulator.Simulator
 
 	dev     *devserver.Server
-	worker  sdkworker.Worker
+	worker  *app.Worker
+	api     *app.API
 	servers []*http.Server
-	sweeper context.CancelFunc // starts the workflows of registered cases (api.RunSweeper)
-	swept   sync.WaitGroup
-	// stopRelay ends the registry's relay; relayDone closes when it has.
-	stopRelay context.CancelFunc
-	relayDone chan struct{}
 }
 
 // Start runs everything and returns when it serves. Stop undoes it.
@@ -103,13 +93,17 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	// The stack's logger, also for a client made from one given (the SDK's default
-	// would print a DEBUG line per activity to stdout).
-	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace, ConnectionOptions: codec.Connection(),
-		Logger: tlog.NewStructuredLogger(log.With("component", "temporal"))}
-	if !o.PlainPayloads {
-		clientOpts.DataConverter, clientOpts.FailureConverter = codec.ClientOptions(ring)
+	// Payloads encrypted with the ring, unless the replay tests' histories are
+	// recorded in clear.
+	clientRing := ring
+	if o.PlainPayloads {
+		clientRing = nil
 	}
+	// The stack's logger, also for a client made from one given (the SDK's default
+	// would print a DEBUG line per activity to stdout). The dev server picks its own
+	// address (dev.temporal_port).
+	clientOpts := worker.ClientOptions(cfg.Temporal, log, clientRing, nil)
+	clientOpts.HostPort = ""
 	switch {
 	case o.Temporal != nil && o.PlainPayloads:
 		s.Temporal = o.Temporal
@@ -140,53 +134,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if _, err = s.Store.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	// Cases registered before search existed get their blind indexes (keyed: a
-	// migration cannot make them).
-	if _, err = s.Store.BackfillSearchTerms(ctx); err != nil {
-		return nil, fmt.Errorf("search terms: %w", err)
-	}
 
-	s.Simulator = simulator.New(simulator.Options{APIURL: s.APIURL, MedicalToken: cfg.Simulator.MedicalToken, ReceivingToken: cfg.Simulator.ReceivingToken,
-		CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency, FailureRate: cfg.Simulator.FailureRate,
-		Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey, Logger: log.With("component", "simulator")})
+	s.Simulator = app.Simulator(cfg, log)
 	s.serve(simLn, s.Simulator.Handler())
 
 	if !o.NoWorker {
-		pc := partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)
-		acts := &activities.Activities{Store: s.Store, Partners: pc}
-		workerRing := ring
-		if o.PlainPayloads {
-			workerRing = nil // recording the replay histories in clear
+		if s.worker, err = app.StartWorker(ctx, cfg, s.Store, s.Temporal, clientRing, log); err != nil {
+			return nil, err
 		}
-		s.worker = worker.New(s.Temporal, cfg.Temporal.TaskQueue, acts, workerRing)
-		if err = s.worker.Start(); err != nil {
-			return nil, fmt.Errorf("worker: %w", err)
-		}
-		if err = worker.EnsureRetentionSchedule(ctx, s.Temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
-			return nil, fmt.Errorf("retention schedule: %w", err)
-		}
-		s.startRelay(relay.New(s.Store, relay.ToRegistry(pc), log.With("component", "relay")))
 	}
-	a := api.New(log.With("component", "api"), cfg, s.Store, s.Temporal, ring)
-	h, err := workspace.Handler(log, a, ring)
-	if err != nil {
+	if s.api, err = app.StartAPI(ctx, cfg, s.Store, s.Temporal, ring, log); err != nil {
 		return nil, err
 	}
-	var sweep context.Context
-	sweep, s.sweeper = context.WithCancel(context.Background())
-	s.swept.Go(func() { a.RunSweeper(sweep, api.SweepEvery) })
-	s.serve(apiLn, h)
+	s.serve(apiLn, s.api.Handler)
 	return s, nil
-}
-
-// startRelay runs the registry's relay beside the worker, as `homeward worker` does.
-func (s *Stack) startRelay(r *relay.Relay) {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopRelay, s.relayDone = cancel, make(chan struct{})
-	go func() {
-		defer close(s.relayDone)
-		r.Run(ctx)
-	}()
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {
@@ -207,19 +168,14 @@ func (s *Stack) Stop() {
 	for i := len(s.servers) - 1; i >= 0; i-- {
 		_ = s.servers[i].Shutdown(ctx)
 	}
-	if s.sweeper != nil {
-		s.sweeper()
-		s.swept.Wait()
+	if s.api != nil {
+		s.api.Stop()
 	}
 	if s.Simulator != nil {
 		s.Simulator.Close()
 	}
 	if s.worker != nil {
 		s.worker.Stop()
-	}
-	if s.stopRelay != nil {
-		s.stopRelay()
-		<-s.relayDone
 	}
 	if s.Store != nil {
 		_ = s.Store.Close()

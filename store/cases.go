@@ -57,16 +57,16 @@ type Case struct {
 	Currency           string
 	// StartRules is the rule set the case was registered under (contract.Rules as
 	// JSON): its workflow starts with them whenever it starts (api.startInput).
-	StartRules string
-	CreatedBy  string
-	WorkflowID         string
-	RunID              string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	PlanApprovedAt     *time.Time
-	DepartedAt         *time.Time
-	ClosedAt           *time.Time
-	AnonymisedAt       *time.Time
+	StartRules     string
+	CreatedBy      string
+	WorkflowID     string
+	RunID          string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	PlanApprovedAt *time.Time
+	DepartedAt     *time.Time
+	ClosedAt       *time.Time
+	AnonymisedAt   *time.Time
 	// ConsentWithdrawnAt: the person withdrew their consent to data processing.
 	ConsentWithdrawnAt *time.Time
 }

@@ -22,21 +22,30 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Dial connects a Temporal client that encrypts every payload with the key ring.
-// Its logger is the application's, so the SDK's lines follow the same rules (no
-// personal data: the SDK logs IDs and types only). The SDK reports its metrics to
-// metrics (Metrics.SDK), or nowhere when nil.
-func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing, metrics client.MetricsHandler) (client.Client, error) {
-	dc, fc := codec.ClientOptions(ring)
-	c, err := client.DialContext(ctx, client.Options{
+// ClientOptions are the options of every Temporal client of Homeward's: the
+// namespace and address, no gRPC compression (codec.Connection), the
+// application's logger, so the SDK's lines follow the same rules (no personal
+// data: the SDK logs IDs and types only), and converters that encrypt every
+// payload with the ring (none with a nil ring: only to record the replay tests'
+// histories in clear). The SDK reports its metrics to metrics (Metrics.SDK), or
+// nowhere when nil.
+func ClientOptions(cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing, metrics client.MetricsHandler) client.Options {
+	o := client.Options{
 		HostPort:          cfg.Address,
 		Namespace:         cfg.Namespace,
 		ConnectionOptions: codec.Connection(),
 		Logger:            tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		DataConverter:     dc,
-		FailureConverter:  fc,
 		MetricsHandler:    metrics,
-	})
+	}
+	if ring != nil {
+		o.DataConverter, o.FailureConverter = codec.ClientOptions(ring)
+	}
+	return o
+}
+
+// Dial connects a Temporal client with ClientOptions.
+func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *codec.KeyRing, metrics client.MetricsHandler) (client.Client, error) {
+	c, err := client.DialContext(ctx, ClientOptions(cfg, logger, ring, metrics))
 	if err != nil {
 		return nil, fmt.Errorf("temporal at %s: %w", cfg.Address, err)
 	}
@@ -86,14 +95,4 @@ func EnsureRetentionSchedule(ctx context.Context, c client.Client, taskQueue str
 		return nil
 	}
 	return err
-}
-
-// Run runs the worker until ctx is done, then stops it gracefully.
-func Run(ctx context.Context, w worker.Worker) error {
-	if err := w.Start(); err != nil {
-		return err
-	}
-	<-ctx.Done()
-	w.Stop()
-	return nil
 }

@@ -15,17 +15,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/api"
+	"github.com/homeward/homeward/app"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/relay"
-	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
-	"github.com/homeward/homeward/workspace"
 	"go.temporal.io/sdk/client"
 )
 
@@ -73,10 +69,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "worker":
 		return runWorker(ctx, cfg, logger)
 	case "simulator":
-		sim := simulator.New(simulator.Options{APIURL: cfg.Simulator.APIURL, MedicalToken: cfg.Simulator.MedicalToken, ReceivingToken: cfg.Simulator.ReceivingToken,
-			CallbackDelay: cfg.Simulator.CallbackDelay, Latency: cfg.Simulator.Latency,
-			FailureRate: cfg.Simulator.FailureRate, Seed: cfg.Simulator.Seed, APIKey: cfg.Services.APIKey,
-			Logger: logger.With("component", "simulator")})
+		sim := app.Simulator(cfg, logger)
 		logger.Info("simulator listening", "address", cfg.Dev.SimulatorAddress)
 		return sim.ListenAndServe(ctx, cfg.Dev.SimulatorAddress)
 	case "keys":
@@ -194,26 +187,16 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 		return err
 	}
 	defer closeAll()
-	// Cases registered before search existed get their blind indexes (keyed: a
-	// migration cannot make them). Several API processes may do it at once.
-	if n, err := p.store.BackfillSearchTerms(ctx); err != nil {
-		return fmt.Errorf("search terms: %w", err)
-	} else if n > 0 {
-		logger.Info("search terms written for cases registered before search", "cases", n)
-	}
-	a := api.New(logger, cfg, p.store, p.temporal, p.ring)
-	h, err := workspace.Handler(logger, a, p.ring)
+	a, err := app.StartAPI(ctx, cfg, p.store, p.temporal, p.ring, logger)
 	if err != nil {
 		return err
 	}
-	// Registered cases whose workflow did not start (Temporal did not answer, or an
-	// API process stopped after the commit) are started: by every API process, safely.
-	go a.RunSweeper(ctx, api.SweepEvery)
-	srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.Address, h)
+	defer a.Stop()
+	srv := api.HTTPServer(cfg.HTTP, cfg.HTTP.Address, a.Handler)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	if cfg.HTTP.MetricsAddress != "" {
-		metrics := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, a.MetricsHandler())
+		metrics := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, a.Server.MetricsHandler())
 		go func() { errc <- metrics.ListenAndServe() }()
 		defer metrics.Close()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
@@ -251,19 +234,12 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		defer srv.Close()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
 	}
-	pc := partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)
-	acts := &activities.Activities{Store: p.store, Partners: pc}
-	if err := worker.EnsureRetentionSchedule(ctx, p.temporal, cfg.Temporal.TaskQueue, cfg.Retention); err != nil {
-		return fmt.Errorf("retention schedule: %w", err)
+	w, err := app.StartWorker(ctx, cfg, p.store, p.temporal, p.ring, logger)
+	if err != nil {
+		return err
 	}
-	// The registry's relay sends what the case-file writes queued for the registry;
-	// every worker runs one, and they share the work (relay, store.ClaimRegistryChanges).
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		relay.New(p.store, relay.ToRegistry(pc), logger.With("component", "relay")).Run(ctx)
-	}()
-	defer func() { <-relayDone }()
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
-	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts, p.ring))
+	<-ctx.Done()
+	w.Stop()
+	return nil
 }
