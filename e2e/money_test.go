@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -118,6 +119,11 @@ func TestTheDonorsDecisionThroughTheAPIAndTheWorkspace(t *testing.T) {
 	shown := de.get("/cases/" + id).body
 	require.Contains(t, shown, `id="donor-decision"`)
 	require.Contains(t, shown, "ECHO/2027/18")
+
+	// The statistics count one plan approved, when the donor approved it, and its total committed.
+	month := h.call("GET", "/api/v1/reports/monthly?month="+time.Now().UTC().Format("2006-01"), "dev-manager", nil).JSON(t)
+	require.Equal(t, float64(1), list(month["activity"])[0]["plans_approved"])
+	require.Equal(t, "700.00", list(month["money"])[0]["committed"])
 }
 
 // A payment above the programme's threshold waits for an approver of the
