@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,7 +57,12 @@ func (s *Server) Act(ctx context.Context, caseID, update string, body Request) (
 
 func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Request, key string) (CaseView, error) {
 	if d, ok := body.(contract.Delivery); ok && d.HandoverDocument != "" {
-		if err := s.handoverDocument(ctx, cs, d.HandoverDocument); err != nil {
+		if err := s.caseDocument(ctx, cs, d.HandoverDocument, "handover_certificate", "handover_document"); err != nil {
+			return CaseView{}, err
+		}
+	}
+	if d, ok := body.(contract.DonorDecision); ok && d.DonorLetter != "" {
+		if err := s.caseDocument(ctx, cs, d.DonorLetter, "donor_letter", "donor_letter"); err != nil {
 			return CaseView{}, err
 		}
 	}
@@ -312,22 +318,22 @@ func closedIsConflict(err error) error {
 	return err
 }
 
-// handoverDocument checks that a delivery's certificate scan is a document of
-// the case, of kind handover_certificate (422 otherwise).
-func (s *Server) handoverDocument(ctx context.Context, cs *store.Case, docID string) error {
+// caseDocument checks that a document an action refers to (a delivery's
+// certificate scan, the donor's letter) is a document of the case of that kind
+// (422 otherwise, on the field that names it).
+func (s *Server) caseDocument(ctx context.Context, cs *store.Case, docID, kind, field string) error {
 	docs, err := s.documentStore.Documents(ctx, cs.ID)
 	if err != nil {
 		return err
 	}
 	for _, d := range docs {
 		if d.ID == docID {
-			if d.Kind != "handover_certificate" {
+			if d.Kind != kind {
 				break
 			}
 			return nil
 		}
 	}
-	return &Error{Kind: KindInvalid, Detail: "the handover document is not a handover certificate of this case",
-		Fields: []contract.FieldError{{Field: "handover_document",
-			Message: "must be the ID of a document of this case of kind handover_certificate"}}}
+	return &Error{Kind: KindInvalid, Detail: "the " + field + " is not a " + strings.ReplaceAll(kind, "_", " ") + " of this case",
+		Fields: []contract.FieldError{{Field: field, Message: "must be the ID of a document of this case of kind " + kind}}}
 }

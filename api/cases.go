@@ -543,13 +543,23 @@ func rulesFor(r config.Rules, programme string) (contract.Rules, error) {
 		return contract.Rules{}, fail(KindInvalid, "unknown programme")
 	}
 	amount := func(s string) money.Cents { c, _ := money.Parse(s); return c } // validated at start
+	optional := func(s string) *money.Cents {                                 // "": no such rule
+		if s == "" {
+			return nil
+		}
+		c := amount(s)
+		return &c
+	}
 	return contract.Rules{
 		SLA: contract.SLA(r.SLA), MaxRebookings: r.MaxRebookings, SystemStuckAfterAttempts: r.SystemStuckAfterAttempts,
 		MonitoringOffsets: r.MonitoringOffsets,
 		Programme: contract.Programme{Name: p.Name, Currency: p.Currency, PerAdult: amount(p.PerAdult),
 			PerMinor: amount(p.PerMinor), FamilyCap: amount(p.FamilyCap), SecondApprovalAbove: amount(p.SecondApprovalAbove),
 			QuotesThreshold: amount(p.QuotesThreshold), QuotesAbove: p.QuotesAbove, QuotesBelow: p.QuotesBelow,
-			ServiceCharge: amount(p.ServiceCharge)},
+			ServiceCharge: amount(p.ServiceCharge),
+			DonorApproval: contract.DonorApproval{AboveCap: p.DonorApproval.AboveCap, Above: optional(p.DonorApproval.Above),
+				Kinds: slices.Clone(p.DonorApproval.Kinds)},
+			PaymentValidationAbove: optional(p.PaymentValidationAbove)},
 	}, nil
 }
 

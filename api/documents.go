@@ -25,7 +25,10 @@ import (
 const MaxDocumentBytes = 10 << 20
 
 // DocumentKinds are what a supporting document may be.
-var DocumentKinds = []string{"consent", "travel_document", "medical_certificate", "handover_certificate", "receipt", "other"}
+// A donor_letter is the donor's letter with its decision on a plan (referred to
+// by the donor's decision the sending office records).
+var DocumentKinds = []string{"consent", "travel_document", "medical_certificate", "handover_certificate", "receipt",
+	"donor_letter", "other"}
 
 // DocumentMeta is a document as the API shows it (no bytes).
 type DocumentMeta struct {

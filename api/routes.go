@@ -66,8 +66,11 @@ func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 	v1.POST("/cases/:id/arrival", allow(svc, cw), fact[contract.Arrival](s, contract.UpdateArrival))
 	v1.POST("/cases/:id/plan", allow(cw), action[contract.Plan](s, contract.UpdatePlan))
 	v1.POST("/cases/:id/plan/decisions", allow(ap), action[contract.PlanDecision](s, contract.UpdatePlanDecision))
+	v1.POST("/cases/:id/plan/donor-decision", allow(ap), action[contract.DonorDecision](s, contract.UpdateDonorDecision))
 	v1.POST("/cases/:id/procurement/:item_id/delivery", allow(pr, cw), action[contract.Delivery](s, contract.UpdateDelivery))
 	v1.POST("/cases/:id/procurement/:item_id/price-decision", allow(ap), action[contract.PriceDecision](s, contract.UpdatePriceDecision))
+	v1.POST("/cases/:id/procurement/:item_id/payment-validation", allow(ap),
+		action[contract.PaymentValidation](s, contract.UpdatePaymentValidation))
 	v1.POST("/cases/:id/monitoring", allow(cw), action[contract.Visit](s, contract.UpdateVisit))
 	v1.POST("/cases/:id/withdrawal", allow(cw), action[contract.Withdrawal](s, contract.UpdateWithdrawal))
 

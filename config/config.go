@@ -307,6 +307,7 @@ type SLA struct {
 	PlanApproval          time.Duration `mapstructure:"plan_approval"`
 	Procurement           time.Duration `mapstructure:"procurement"`
 	MonitoringVisit       time.Duration `mapstructure:"monitoring_visit"`
+	DonorDecision         time.Duration `mapstructure:"donor_decision"`
 }
 
 // Programme is one assistance programme's amounts (decimal strings) and thresholds.
@@ -321,10 +322,27 @@ type Programme struct {
 	QuotesAbove         int    `mapstructure:"quotes_above"`
 	QuotesBelow         int    `mapstructure:"quotes_below"`
 	ServiceCharge       string `mapstructure:"service_charge"`
+	// DonorApproval says which plans the donor must approve after the approvers.
+	DonorApproval DonorApproval `mapstructure:"donor_approval"`
+	// PaymentValidationAbove: a payment above this amount waits for an approver
+	// of the sending office to validate it ("": none waits).
+	PaymentValidationAbove string `mapstructure:"payment_validation_above"`
 	// Offices are the offices that work in the programme: their approvers read
 	// its budget (managers read every budget). Not a rule a case keeps.
 	Offices []string `mapstructure:"offices"`
 }
+
+// DonorApproval is which plans of a programme its donor must approve (any rule
+// that holds is enough): above the household's cap (taken instead of refused),
+// above an amount ("": no such rule), or with an item of one of the kinds.
+type DonorApproval struct {
+	AboveCap bool     `mapstructure:"above_cap"`
+	Above    string   `mapstructure:"above"`
+	Kinds    []string `mapstructure:"kinds"`
+}
+
+// PlanItemKinds are the kinds of a plan's items (contract.KindCash, ...).
+var PlanItemKinds = []string{"cash", "in_kind", "service", "referral"}
 
 // Programme returns the programme with that name.
 func (r Rules) Programme(name string) (Programme, bool) {
@@ -591,6 +609,21 @@ func (c Config) Validate() error {
 		} {
 			if _, err := money.Parse(a.amount); err != nil {
 				bad(key+"."+a.field, "%v, got %q", err, a.amount)
+			}
+		}
+		for _, a := range []struct{ field, amount string }{
+			{"donor_approval.above", p.DonorApproval.Above}, {"payment_validation_above", p.PaymentValidationAbove},
+		} {
+			if a.amount == "" {
+				continue // no such rule
+			}
+			if c, err := money.Parse(a.amount); err != nil || c < 0 {
+				bad(key+"."+a.field, "want an amount or empty (none), got %q", a.amount)
+			}
+		}
+		for j, k := range p.DonorApproval.Kinds {
+			if !slices.Contains(PlanItemKinds, k) {
+				bad(fmt.Sprintf("%s.donor_approval.kinds[%d]", key, j), "must be one of %v, got %q", PlanItemKinds, k)
 			}
 		}
 		if p.QuotesAbove < 1 || p.QuotesBelow < 1 {

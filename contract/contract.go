@@ -5,6 +5,8 @@
 package contract
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/homeward/homeward/money"
@@ -28,6 +30,12 @@ const (
 	UpdateWithdrawal   = "withdrawal"
 	// UpdatePriceDecision: an approver decides on a quote above the item's approved cost.
 	UpdatePriceDecision = "price-decision"
+	// UpdateDonorDecision: an approver of the sending office records the donor's
+	// decision on a plan that needs it (workflow version 6 on).
+	UpdateDonorDecision = "donor-decision"
+	// UpdatePaymentValidation: an approver of the sending office validates (or
+	// refuses) a payment above the programme's threshold (workflow version 6 on).
+	UpdatePaymentValidation = "payment-validation"
 
 	// Facts from partners. Each is an update whose validator ties it to what the case
 	// awaits (the assessment request, the ticketed booking) and to its sender; it is
@@ -160,6 +168,9 @@ type SLA struct {
 	PlanApproval          time.Duration `json:"plan_approval"`
 	Procurement           time.Duration `json:"procurement"`
 	MonitoringVisit       time.Duration `json:"monitoring_visit"`
+	// DonorDecision is how long the donor's decision on a plan may take (version 6
+	// on; absent from the rules of cases registered before).
+	DonorDecision time.Duration `json:"donor_decision,omitempty"`
 }
 
 // Programme holds the amounts of an assistance programme, in minor units.
@@ -174,6 +185,47 @@ type Programme struct {
 	QuotesAbove         int         `json:"quotes_above"`
 	QuotesBelow         int         `json:"quotes_below"`
 	ServiceCharge       money.Cents `json:"service_charge"`
+	// DonorApproval says which plans the donor must approve after the approvers
+	// (version 6 on). Absent from the rules of cases registered before: none.
+	DonorApproval DonorApproval `json:"donor_approval,omitzero"`
+	// PaymentValidationAbove: a payment above this amount waits for an approver of
+	// the sending office to validate it (version 6 on). Nil: no payment waits.
+	PaymentValidationAbove *money.Cents `json:"payment_validation_above,omitempty"`
+}
+
+// DonorApproval is a programme's rules for the plans its donor must approve:
+// any one of them is enough.
+type DonorApproval struct {
+	// AboveCap: a plan above the household's cap is taken (not refused), and the
+	// donor decides on it.
+	AboveCap bool `json:"above_cap,omitempty"`
+	// Above: a plan whose total is above this amount (nil: no such rule).
+	Above *money.Cents `json:"above,omitempty"`
+	// Kinds: a plan with an item of one of these kinds (cash, in_kind, service, referral).
+	Kinds []string `json:"kinds,omitempty"`
+}
+
+// Why says why a plan of that total, for a household of that cap, with items of
+// those kinds needs the donor's approval; empty if it does not.
+func (d DonorApproval) Why(total, cap money.Cents, currency string, kinds []string) string {
+	switch {
+	case d.AboveCap && total > cap:
+		return fmt.Sprintf("the total is above the household's cap of %s %s", cap, currency)
+	case d.Above != nil && total > *d.Above:
+		return fmt.Sprintf("the total is above %s %s", *d.Above, currency)
+	}
+	for _, k := range kinds {
+		if slices.Contains(d.Kinds, k) {
+			return "the plan has an item of kind " + k
+		}
+	}
+	return ""
+}
+
+// PaymentNeedsValidation says whether a payment of that amount waits for the
+// sending office's validation.
+func (p Programme) PaymentNeedsValidation(amount money.Cents) bool {
+	return p.PaymentValidationAbove != nil && amount > *p.PaymentValidationAbove
 }
 
 // Cap is the most a household of that size may receive under the programme.

@@ -286,6 +286,56 @@ func (d PriceDecision) Validate(time.Time) []FieldError {
 // SetItemID sets the plan item the decision is about (from the request's path).
 func (d *PriceDecision) SetItemID(id string) { d.ItemID = id }
 
+// DonorDecision is the donor's decision on a plan that needs it, as an approver
+// of the sending office records it: the donor's reference is required, the
+// donor's letter (a case document of kind donor_letter) is optional.
+type DonorDecision struct {
+	Decision       string `json:"decision"` // approve or refuse
+	DonorReference string `json:"donor_reference"`
+	DonorLetter    string `json:"donor_letter,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// Validate checks the request's shape (the workflow's validator checks it too).
+func (d DonorDecision) Validate(time.Time) []FieldError {
+	var p problems
+	p.oneOf("decision", d.Decision, "approve", "refuse")
+	if d.DonorReference == "" || utf8.RuneCountInString(d.DonorReference) > 100 {
+		p.add("donor_reference", "is required: the donor's reference for this decision (at most 100 characters)")
+	}
+	if len(d.DonorLetter) > 64 {
+		p.add("donor_letter", "must be the ID of a document of this case")
+	}
+	if d.Decision == "refuse" && d.Reason == "" {
+		p.add("reason", "is required when the donor refuses")
+	}
+	p.freeText("reason", d.Reason)
+	return p
+}
+
+// PaymentValidation is the sending office's decision on a payment that waits
+// for it: validate (it goes to finance) or refuse, with the reason (it waits
+// for a new validation).
+type PaymentValidation struct {
+	ItemID   string `json:"item_id,omitempty"` // the API takes it from the path
+	Decision string `json:"decision"`          // validate or refuse
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Validate checks the request's shape (the workflow's validator checks it too).
+func (v PaymentValidation) Validate(time.Time) []FieldError {
+	var p problems
+	p.oneOf("decision", v.Decision, "validate", "refuse")
+	if v.Decision == "refuse" && v.Reason == "" {
+		p.add("reason", "is required when the payment is refused")
+	}
+	p.freeText("reason", v.Reason)
+	return p
+}
+
+// SetItemID sets the plan item whose payment is decided (from the request's path).
+func (v *PaymentValidation) SetItemID(id string) { v.ItemID = id }
+
 // Delivery reports that an in-kind item was handed over to the returnee.
 type Delivery struct {
 	ItemID              string    `json:"item_id,omitempty"` // the API takes it from the path

@@ -187,13 +187,33 @@ type ArrivalState struct {
 
 // PlanState is the current reintegration plan and the decisions on it.
 type PlanState struct {
-	Version     int           `json:"version"`
-	Status      string        `json:"status"` // submitted, approved, rejected, changes_requested
+	Version int `json:"version"`
+	// submitted, approved, rejected, changes_requested; from version 6 also
+	// donor_approval (the approvers approved, the donor decides) and donor_refused.
+	Status      string        `json:"status"`
 	Items       []PlanItem    `json:"items"`
 	Total       money.Money   `json:"total"`
 	SubmittedBy string        `json:"submitted_by"`
 	SubmittedAt time.Time     `json:"submitted_at"`
 	Decisions   []DecisionLog `json:"decisions"`
+	// DonorApprovalReason, when set, says why the donor must approve this plan
+	// after the approvers (the programme's rules, version 6 on).
+	DonorApprovalReason string `json:"donor_approval_reason,omitempty"`
+	// DonorDecision is the donor's decision, as an approver of the sending office recorded it.
+	DonorDecision *DonorDecisionLog `json:"donor_decision,omitempty"`
+}
+
+// DonorDecisionLog is the donor's decision on one version of the plan.
+type DonorDecisionLog struct {
+	PlanVersion    int    `json:"plan_version"`
+	Decision       string `json:"decision"` // approve or refuse
+	DonorReference string `json:"donor_reference"`
+	// DonorLetter is the ID of the donor's letter among the case's documents (kind donor_letter).
+	DonorLetter string    `json:"donor_letter,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	By          string    `json:"by"`
+	Office      string    `json:"office"`
+	At          time.Time `json:"at"`
 }
 
 // PlanItem is one item of the plan, with the ID that procurement and delivery use.
@@ -217,9 +237,12 @@ type DecisionLog struct {
 
 // ProcurementItem follows one plan item from quotes to payment.
 type ProcurementItem struct {
-	ItemID         string  `json:"id"`
-	Kind           string  `json:"kind"`
-	Status         string  `json:"status"` // quoting, price_approval, ordered, delivered, paid, cancelled
+	ItemID string `json:"id"`
+	Kind   string `json:"kind"`
+	// quoting, price_approval, ordered, delivered, paid, cancelled; from version 6
+	// also payment_validation (the payment waits for the sending office) and
+	// payment_refused (refused, with the reason: it waits for a new validation).
+	Status         string  `json:"status"`
 	Quotes         []Quote `json:"quotes,omitempty"`
 	ChosenSupplier string  `json:"chosen_supplier,omitempty"`
 	// PriceDecision is the approvers' decision on a chosen quote above the item's
@@ -227,7 +250,10 @@ type ProcurementItem struct {
 	PriceDecision *DecisionLog `json:"price_decision,omitempty"`
 	PurchaseOrder string       `json:"purchase_order,omitempty"`
 	Delivery      *Delivered   `json:"delivery,omitempty"`
-	Payment       *PaymentInfo `json:"payment,omitempty"`
+	// PaymentValidation is the sending office's last decision on the item's payment
+	// (validate or refuse, the reason as its comment), when it needed one.
+	PaymentValidation *DecisionLog `json:"payment_validation,omitempty"`
+	Payment           *PaymentInfo `json:"payment,omitempty"`
 }
 
 // Quote is one supplier's price for an in-kind item.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
@@ -137,6 +138,49 @@ func TestRecordHistories(t *testing.T) {
 			h.waitCase(id, "monitoring", stageIs("Monitoring"))
 			h.withdraw(id)
 		},
+		// Version 6 on: the approvers approve a plan the donor must approve (it has a
+		// service item), the donor refuses it, the next version is approved by the
+		// approvers and the donor, and the case completes.
+		"donor-refused-then-approved": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.depart(id)
+			for i, decision := range []map[string]any{
+				{"decision": "refuse", "donor_reference": "ECHO/2027/17", "reason": "Services are not eligible under this grant."},
+				{"decision": "approve", "donor_reference": "ECHO/2027/18"},
+			} {
+				h.submitPlan(id, cost("cash", "400.00"), cost("service", fmt.Sprintf("%d00.00", 5-i)))
+				h.decide(id, "dev-approver-gn", "approve")
+				h.waitCase(id, "the donor's decision", planStatus("donor_approval"))
+				h.accept("POST", "/api/v1/cases/"+id+"/plan/donor-decision", "dev-approver", decision)
+			}
+			h.visitAll(id)
+		},
+		// Version 6 on: the in-kind item's payment is above the threshold; the sending
+		// office refuses it, then validates it, and the case completes.
+		"payment-refused-then-validated": func(h *homeward, id string) {
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.depart(id)
+			h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+			h.decide(id, "dev-approver-gn", "approve")
+			h.deliverAll(id, 1)
+			c := h.waitCase(id, "the payment's validation", func(c map[string]any) bool {
+				items := list(c["procurement"])
+				return len(items) == 2 && items[1]["status"] == "payment_validation"
+			})
+			path := fmt.Sprintf("/api/v1/cases/%s/procurement/%s/payment-validation", id, list(c["procurement"])[1]["id"])
+			h.accept("POST", path, "dev-approver", map[string]any{"decision": "refuse", "reason": "The invoice is missing."})
+			h.accept("POST", path, "dev-approver", map[string]any{"decision": "validate"})
+			h.visitAll(id)
+		},
+	}
+	// The programme's rules a path needs (the others run on the defaults).
+	configs := map[string]func(*config.Config){
+		"donor-refused-then-approved": func(c *config.Config) {
+			c.Rules.Programmes[0].DonorApproval.Kinds = []string{"service"}
+		},
+		"payment-refused-then-validated": func(c *config.Config) { c.Rules.Programmes[0].PaymentValidationAbove = "500.00" },
 	}
 	// HOMEWARD_RECORD_ONLY (names, comma-separated) records only those paths: new
 	// paths of the same version, beside the histories recorded before.
@@ -155,7 +199,11 @@ func TestRecordHistories(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			// Recorded in the clear (test data, no personal data), so the replay
 			// tests need no key.
-			h := startWith(t, stack.Options{Config: testConfig(t, "sqlite"), Temporal: temporalClient(), PlainPayloads: true})
+			cfg := testConfig(t, "sqlite")
+			if set, ok := configs[name]; ok {
+				set(&cfg)
+			}
+			h := startWith(t, stack.Options{Config: cfg, Temporal: temporalClient(), PlainPayloads: true})
 			var id string
 			if name == standard {
 				id = h.registerWithout("vulnerabilities") // no health needs: no escort, no post-arrival assistance

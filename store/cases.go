@@ -467,6 +467,10 @@ func planApprovedAt(st contract.CaseState) *time.Time {
 	if st.Plan == nil || st.Plan.Status != "approved" || len(st.Plan.Decisions) == 0 {
 		return nil
 	}
+	if d := st.Plan.DonorDecision; d != nil { // the donor approved it last
+		t := d.At
+		return &t
+	}
 	t := st.Plan.Decisions[len(st.Plan.Decisions)-1].At
 	return &t
 }

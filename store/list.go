@@ -343,8 +343,10 @@ func (p customPlans) QueryRowContext(ctx context.Context, query string, args ...
 	return p.ConnPool.QueryRowContext(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
 }
 
-// decidedBySQL selects the cases a user decided on (plan decisions, clearances).
-const decidedBySQL = "SELECT case_id FROM timeline_events WHERE actor_user = ? AND type IN ('plan_decision', 'clearance')"
+// decidedBySQL selects the cases a user decided on (plan decisions, clearances,
+// the donor's decisions and payments' validations they recorded).
+const decidedBySQL = "SELECT case_id FROM timeline_events WHERE actor_user = ? AND type IN " +
+	"('plan_decision', 'clearance', 'donor_decision', 'payment_validation')"
 
 // DecidedBy says whether the user decided on the case.
 func (s *Store) DecidedBy(ctx context.Context, caseID, user string) (bool, error) {

@@ -62,7 +62,8 @@ var countedColumns = []string{"counts_as", "country_of_return", "programme", "se
 // and the state after the write: the case file derives it from what it is given,
 // so the workflow passes nothing more. A plan decision counts as the approval when
 // the plan is approved in that state and it is the write's last decision (an
-// approved plan takes no further decision).
+// approved plan takes no further decision; a plan the donor must approve is
+// approved by the donor's decision, recorded by an approver of the sending office).
 func countedEvents(events []Event, st contract.CaseState) []string {
 	out := make([]string, len(events))
 	lastDecision := -1
@@ -72,7 +73,7 @@ func countedEvents(events []Event, st contract.CaseState) []string {
 			out[i] = e.Type
 		case "visit":
 			out[i] = CountsVisitDone
-		case "plan_decision":
+		case "plan_decision", "donor_decision": // the donor's, when the programme asks for it, comes last
 			lastDecision = i
 		case "price_decision":
 			if _, ok := priceOverrun(e, st); ok {

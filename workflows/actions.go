@@ -34,6 +34,8 @@ func (w *caseRun) registerActions(ctx workflow.Context) error {
 		action(ctx, w, contract.UpdateMedicalResult, w.canReportMedical, w.medicalReported),
 		action(ctx, w, contract.UpdateArrival, w.canReportArrival, w.arrivalReported),
 		action(ctx, w, contract.UpdatePriceDecision, w.canDecidePrice, w.priceDecided),
+		action(ctx, w, contract.UpdateDonorDecision, w.canRecordDonorDecision, w.donorDecided),
+		action(ctx, w, contract.UpdatePaymentValidation, w.canValidatePayment, w.paymentValidation),
 	)
 }
 
@@ -137,6 +139,7 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	probe(contract.UpdatePlanDecision, func(a contract.Actor) error {
 		return w.canDecide(contract.Action[contract.PlanDecision]{Actor: a})
 	})
+	probe(contract.UpdateDonorDecision, w.mayRecordDonorDecision)
 	for _, p := range w.st.Procurement {
 		offer(contract.UpdateDelivery, p.ItemID, func(a contract.Actor) error {
 			return w.canDeliver(contract.Action[contract.Delivery]{Actor: a, Body: contract.Delivery{ItemID: p.ItemID}})
@@ -146,6 +149,11 @@ func (w *caseRun) openActions() []contract.OpenAction {
 		offer(contract.UpdatePriceDecision, p.ItemID, func(a contract.Actor) error {
 			return w.canDecidePrice(contract.Action[contract.PriceDecision]{Actor: a,
 				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: "reject"}})
+		})
+	}
+	for _, p := range w.st.Procurement {
+		offer(contract.UpdatePaymentValidation, p.ItemID, func(a contract.Actor) error {
+			return w.mayValidatePayment(a, p.ItemID)
 		})
 	}
 	for _, v := range w.st.Monitoring {
@@ -191,6 +199,23 @@ func firstErr(errs ...error) error {
 
 func refuse(kind, format string, args ...any) error {
 	return temporal.NewApplicationError(fmt.Sprintf(format, args...), kind)
+}
+
+// wellFormed refuses a body whose shape is wrong (the same check the API makes
+// first), for the validators that decide on what the body says.
+func wellFormed(errs []contract.FieldError) error {
+	if len(errs) > 0 {
+		return refuse(contract.RefusedInvalid, "%s", errs[0].Error())
+	}
+	return nil
+}
+
+// ofSendingOffice: only a person of the sending office (or of every office) may.
+func (w *caseRun) ofSendingOffice(a contract.Actor, what string) error {
+	if a.Office == w.in.SendingOffice || a.Office == "*" {
+		return nil
+	}
+	return refuse(contract.RefusedForbidden, "only the sending office (%s) %s", w.in.SendingOffice, what)
 }
 
 func (w *caseRun) must(a contract.Actor, roles ...contract.Role) error {
@@ -321,7 +346,8 @@ func (w *caseRun) canSubmitPlan(a contract.Action[contract.Plan]) error {
 		}
 		total += c
 	}
-	if limit := prog.Cap(w.in.Adults, w.in.Minors); total > limit {
+	// Above the cap the donor may decide, where the programme says so (version 6 on).
+	if limit := prog.Cap(w.in.Adults, w.in.Minors); total > limit && !(w.checksMoney() && prog.DonorApproval.AboveCap) {
 		return refuse(contract.RefusedInvalid, "the plan's total %s %s exceeds the household's cap of %s %s",
 			total, prog.Currency, limit, prog.Currency)
 	}
@@ -343,6 +369,14 @@ func (w *caseRun) planSubmitted(ctx workflow.Context, a contract.Action[contract
 			Kind: it.Kind, Description: it.Description, Cost: it.Cost})
 	}
 	p.Total = money.Of(total, w.rules.Programme.Currency)
+	if w.checksMoney() {
+		prog := w.rules.Programme
+		kinds := make([]string, len(p.Items))
+		for i, it := range p.Items {
+			kinds[i] = it.Kind
+		}
+		p.DonorApprovalReason = prog.DonorApproval.Why(total, prog.Cap(w.in.Adults, w.in.Minors), prog.Currency, kinds)
+	}
 	w.st.Plan = p
 	w.record(ctx, "plan_submitted", a.Actor, fmt.Sprintf("Plan v%d submitted: %d items, total %s %s",
 		version, len(p.Items), p.Total.Amount, p.Total.Currency))
@@ -392,9 +426,47 @@ func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanD
 	case "approve":
 		if !w.needsSecondApproval(p) || len(p.Decisions) >= 2 {
 			p.Status = "approved"
+			if p.DonorApprovalReason != "" { // version 6 on: the donor decides next
+				p.Status = "donor_approval"
+			}
 		}
 	}
 	w.recordText(ctx, "plan_decision", a.Actor, fmt.Sprintf("Plan v%d: %s", p.Version, a.Body.Decision), a.Body.Comment)
+}
+
+// The donor's decision on a plan that needs it (version 6 on; see awaitDonor).
+
+// mayRecordDonorDecision says whether this person may record the donor's
+// decision now: an approver of the sending office, while the plan waits for it.
+func (w *caseRun) mayRecordDonorDecision(a contract.Actor) error {
+	if err := w.must(a, contract.RoleApprover); err != nil {
+		return err
+	}
+	p := w.st.Plan
+	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != "donor_approval" {
+		return refuse(contract.RefusedWrongStage, "no plan is waiting for the donor's decision")
+	}
+	return w.ofSendingOffice(a, "records the donor's decision")
+}
+
+func (w *caseRun) canRecordDonorDecision(a contract.Action[contract.DonorDecision]) error {
+	if err := w.mayRecordDonorDecision(a.Actor); err != nil {
+		return err
+	}
+	return wellFormed(a.Body.Validate(w.now()))
+}
+
+func (w *caseRun) donorDecided(ctx workflow.Context, a contract.Action[contract.DonorDecision]) {
+	p, d := w.st.Plan, a.Body
+	p.DonorDecision = &contract.DonorDecisionLog{PlanVersion: p.Version, Decision: d.Decision, DonorReference: d.DonorReference,
+		DonorLetter: d.DonorLetter, Reason: d.Reason, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
+	p.Status = "approved"
+	summary := fmt.Sprintf("Plan v%d: the donor approved (reference %s)", p.Version, d.DonorReference)
+	if d.Decision != "approve" {
+		p.Status = "donor_refused"
+		summary = fmt.Sprintf("Plan v%d: the donor refused (reference %s); back to planning", p.Version, d.DonorReference)
+	}
+	w.recordText(ctx, "donor_decision", a.Actor, summary, d.Reason)
 }
 
 // Deliveries.
@@ -503,6 +575,51 @@ func (w *caseRun) priceDecided(ctx workflow.Context, a contract.Action[contract.
 		By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
 	w.recordText(ctx, "price_decision", a.Actor, fmt.Sprintf("Item %s: price above the approved cost: %s", p.ItemID, a.Body.Decision),
 		a.Body.Comment)
+}
+
+// Payments validated by the sending office (version 6 on; see paymentValidated).
+
+// mayValidatePayment says whether this person may decide on the item's payment
+// now: an approver of the sending office, not who recorded its delivery, while
+// the payment waits for a validation (or was refused and waits for a new one).
+func (w *caseRun) mayValidatePayment(a contract.Actor, itemID string) error {
+	if err := w.must(a, contract.RoleApprover); err != nil {
+		return err
+	}
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == itemID })
+	if w.st.Stage != contract.StageProcurement || i < 0 ||
+		(w.st.Procurement[i].Status != "payment_validation" && w.st.Procurement[i].Status != "payment_refused") {
+		return refuse(contract.RefusedWrongStage, "plan item %q has no payment waiting for a validation", itemID)
+	}
+	if err := w.ofSendingOffice(a, "validates payments"); err != nil {
+		return err
+	}
+	if d := w.st.Procurement[i].Delivery; d != nil && a.User != "" && d.RecordedBy == a.User {
+		return refuse(contract.RefusedForbidden, "nobody validates the payment of a delivery they recorded")
+	}
+	return nil
+}
+
+func (w *caseRun) canValidatePayment(a contract.Action[contract.PaymentValidation]) error {
+	if err := w.mayValidatePayment(a.Actor, a.Body.ItemID); err != nil {
+		return err
+	}
+	return wellFormed(a.Body.Validate(w.now()))
+}
+
+func (w *caseRun) paymentValidation(ctx workflow.Context, a contract.Action[contract.PaymentValidation]) {
+	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
+	p := &w.st.Procurement[i]
+	p.PaymentValidation = &contract.DecisionLog{PlanVersion: w.st.Plan.Version, Decision: a.Body.Decision, Comment: a.Body.Reason,
+		By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
+	if a.Body.Decision == "validate" {
+		p.Status = "payment_validated"
+		w.record(ctx, "payment_validation", a.Actor, fmt.Sprintf("Item %s: payment validated by the sending office", p.ItemID))
+		return
+	}
+	p.Status = "payment_refused"
+	w.recordText(ctx, "payment_validation", a.Actor, fmt.Sprintf("Item %s: payment refused by the sending office; it waits for a new validation",
+		p.ItemID), a.Body.Reason)
 }
 
 // Monitoring visits.

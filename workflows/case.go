@@ -34,8 +34,9 @@ type caseRun struct {
 	seen           []string
 	// medicalAnswered is the assessment request whose result the process took last.
 	medicalAnswered int
-	// awaitingPrice counts the items whose price waits for an approver (version 4 on).
-	awaitingPrice int
+	// awaitingApprover counts the items that wait for an approver: a price
+	// (version 4 on), a payment to validate (version 6 on).
+	awaitingApprover int
 	// root is the workflow's context: validators read the workflow's clock with it
 	// (a medical result's dates; a monitoring visit opens at its due date).
 	root workflow.Context

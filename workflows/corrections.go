@@ -26,7 +26,7 @@ func (w *caseRun) canCorrect(a contract.Action[contract.Correction]) error {
 	if c.Adults == w.in.Adults && c.Minors == w.in.Minors {
 		return nil
 	}
-	if w.st.Plan != nil && w.st.Plan.Status == "approved" {
+	if w.st.Plan != nil && (w.st.Plan.Status == "approved" || w.st.Plan.Status == "donor_approval") {
 		return refuse(contract.RefusedWrongStage, "the reintegration plan was approved within the household's caps; "+
 			"its size cannot change now")
 	}

@@ -249,11 +249,26 @@ func (w *caseRun) planUntilApproved(ctx workflow.Context) error {
 		if err := w.wait(ctx, "plan approval", func() bool { return p.Status != "submitted" }); err != nil {
 			return err
 		}
+		if p.Status == "donor_approval" { // version 6 on: the approvers approved, the donor decides
+			if err := w.awaitDonor(ctx, p); err != nil {
+				return err
+			}
+		}
 		if p.Status == "approved" {
 			return nil
 		}
 		due = w.dueIn(ctx, w.rules.SLA.ReintegrationPlanning).UTC()
 	}
+}
+
+// awaitDonor waits for the donor's decision on an approved plan that the
+// programme's rules send to the donor, within its own SLA (version 6 on): an
+// approver of the sending office records it with the donor's reference.
+func (w *caseRun) awaitDonor(ctx workflow.Context, p *contract.PlanState) error {
+	w.enter(ctx, contract.StagePlanApproval, contract.WaitingApprover, w.dueIn(ctx, w.rules.SLA.DonorDecision),
+		fmt.Sprintf("The donor decides on plan v%d (%s): an approver of the sending office (%s) records the donor's decision with its reference.",
+			p.Version, p.DonorApprovalReason, w.in.SendingOffice))
+	return w.wait(ctx, "donor decision", func() bool { return p.Status != "donor_approval" })
 }
 
 func (w *caseRun) secondApprovalNote(p *contract.PlanState) string {
@@ -390,21 +405,13 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 		return true, nil
 	}
 	p.Status = "price_approval"
-	w.awaitingPrice++
-	if w.st.WaitingOn == contract.WaitingProcurement {
-		w.st.WaitingOn = contract.WaitingApprover
-		w.show(ctx)
-	}
+	w.approverAwaited(ctx)
 	w.record(ctx, "quote_above_cost", systemActor, fmt.Sprintf("Item %s: the lowest compliant quote (%s %s) is above the approved cost (%s %s): an approver decides",
 		it.ID, chosen.Price.Amount, chosen.Price.Currency, it.Cost.Amount, it.Cost.Currency))
 	w.notify(ctx, "supervisor", "price_approval", fmt.Sprintf("Case %s: item %s is quoted above its approved cost; approve the price or reject it.",
 		w.in.Reference, it.ID))
 	err := workflow.Await(ctx, func() bool { return p.PriceDecision != nil })
-	w.awaitingPrice--
-	if w.awaitingPrice == 0 && w.st.WaitingOn == contract.WaitingApprover {
-		w.st.WaitingOn = contract.WaitingProcurement
-		w.show(ctx)
-	}
+	w.approverAnswered(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -417,6 +424,47 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 	}
 	p.Status = "quoting"
 	return true, nil
+}
+
+// approverAwaited: an item of the procurement waits for an approver (a price,
+// a payment to validate); the case waits on the approvers while one does.
+func (w *caseRun) approverAwaited(ctx workflow.Context) {
+	w.awaitingApprover++
+	if w.st.WaitingOn == contract.WaitingProcurement {
+		w.st.WaitingOn = contract.WaitingApprover
+		w.show(ctx)
+	}
+}
+
+// approverAnswered: the item no longer waits for an approver; when none does,
+// the case waits on procurement again.
+func (w *caseRun) approverAnswered(ctx workflow.Context) {
+	w.awaitingApprover--
+	if w.awaitingApprover == 0 && w.st.WaitingOn == contract.WaitingApprover {
+		w.st.WaitingOn = contract.WaitingProcurement
+		w.show(ctx)
+	}
+}
+
+// paymentValidated holds a payment above the programme's threshold until an
+// approver of the sending office validates it (version 6 on). A refusal leaves
+// the item payment_refused with the reason, waiting for a new validation once
+// the reason is addressed; a withdrawal meanwhile pays nothing.
+func (w *caseRun) paymentValidated(ctx workflow.Context, p *contract.ProcurementItem, amount money.Money) error {
+	cents, _ := amount.Cents()
+	if !w.checksMoney() || !w.rules.Programme.PaymentNeedsValidation(cents) {
+		return nil
+	}
+	p.Status = "payment_validation"
+	w.approverAwaited(ctx)
+	w.record(ctx, "payment_held", systemActor, fmt.Sprintf("Item %s: the payment of %s %s waits for the sending office's validation (above %s %s)",
+		p.ItemID, amount.Amount, amount.Currency, *w.rules.Programme.PaymentValidationAbove, w.rules.Programme.Currency))
+	err := workflow.Await(ctx, func() bool { return p.PaymentValidation != nil && p.PaymentValidation.Decision == "validate" })
+	w.approverAnswered(ctx)
+	if err != nil {
+		return err
+	}
+	return w.settled(ctx)
 }
 
 // lowestCompliant picks the cheapest compliant quote, if there are enough of them;
@@ -440,6 +488,9 @@ func lowestCompliant(quotes []contract.Quote, want int, currency string) (contra
 
 // pay pays once: the key is the item's, so a retried or replayed payment is the same payment.
 func (w *caseRun) pay(ctx workflow.Context, p *contract.ProcurementItem, kind, payee string, amount money.Money, purpose string) error {
+	if err := w.paymentValidated(ctx, p, amount); err != nil {
+		return err
+	}
 	var paid partners.Payment
 	if err := w.call(ctx, "Pay "+p.ItemID, acts.Pay, &paid, w.key("pay/"+p.ItemID), partners.PaymentRequest{
 		CaseID: w.in.CaseID, ItemID: p.ItemID, PayeeKind: kind, Payee: payee, Amount: amount, Purpose: purpose,

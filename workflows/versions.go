@@ -63,7 +63,20 @@ const (
 	//    every 10 minutes, each attempt at most 5 s (see caseFileOptions).
 	versionFewerActions workflow.Version = 5
 
-	latestVersion = versionFewerActions
+	// Version 6: the programme's money checked by the sending office (issue 21).
+	//  - A plan the programme's rules send to the donor (contract.DonorApproval:
+	//    above the household's cap, above an amount, items of given kinds) waits,
+	//    once the approvers approved it, for the donor's decision (its own SLA
+	//    timer), which an approver of the sending office records; refused, the
+	//    plan goes back to planning.
+	//  - A payment above the programme's payment_validation_above waits for an
+	//    approver of the sending office (not who recorded the delivery) to
+	//    validate it; refused, it waits for a new validation.
+	// A case whose plan and payments need neither records the same commands as
+	// in version 5.
+	versionDonorAndPayments workflow.Version = 6
+
+	latestVersion = versionDonorAndPayments
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
@@ -75,6 +88,8 @@ func (w *caseRun) cancelsIdleTimers() bool { return w.version >= versionQuietTim
 func (w *caseRun) tiesFacts() bool { return w.version >= versionTiedFacts }
 
 func (w *caseRun) fewerActions() bool { return w.version >= versionFewerActions }
+
+func (w *caseRun) checksMoney() bool { return w.version >= versionDonorAndPayments }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {

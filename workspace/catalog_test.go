@@ -43,8 +43,11 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 		"doc":      api.DocumentKinds,
 		"stuck":    {"overdue", "system", "blocked", "workflow_task_failing"},
 		"medical":  {"fit", "fit_with_escort", "unfit_temporary", "unfit"},
-		"decision": {"approve", "reject", "request_changes"}, "planstatus": {"submitted", "approved", "rejected", "changes_requested"},
-		"itemstatus": {"quoting", "price_approval", "ordered", "delivered", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
+		"decision": {"approve", "reject", "request_changes"}, "planstatus": {"submitted", "approved", "rejected", "changes_requested",
+			"donor_approval", "donor_refused"}, "donor": {"approve", "refuse"}, "donordone": {"approve", "refuse"},
+		"payment": {"validate", "refuse"}, "paymentdone": {"validate", "refuse"},
+		"itemstatus": {"quoting", "price_approval", "ordered", "delivered", "payment_validation", "payment_refused",
+			"payment_validated", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
 		"booking": {"held", "ticketed", "no_show", "cancelled"}, "step": {"done", "current", "todo", "skipped"},
 		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
 	}

@@ -100,6 +100,13 @@ var actions = map[string]action{
 	contract.UpdatePriceDecision: {name: contract.UpdatePriceDecision, read: func(f url.Values) api.Request {
 		return contract.PriceDecision{ItemID: f.Get("target"), Decision: f.Get("decision"), Comment: f.Get("comment")}
 	}},
+	contract.UpdateDonorDecision: {name: contract.UpdateDonorDecision, read: func(f url.Values) api.Request {
+		return contract.DonorDecision{Decision: f.Get("decision"), DonorReference: strings.TrimSpace(f.Get("donor_reference")),
+			DonorLetter: f.Get("donor_letter"), Reason: f.Get("reason")}
+	}},
+	contract.UpdatePaymentValidation: {name: contract.UpdatePaymentValidation, read: func(f url.Values) api.Request {
+		return contract.PaymentValidation{ItemID: f.Get("target"), Decision: f.Get("decision"), Reason: f.Get("reason")}
+	}},
 	contract.UpdateVisit: {name: contract.UpdateVisit, read: func(f url.Values) api.Request {
 		n, _ := strconv.Atoi(f.Get("target"))
 		return contract.Visit{Visit: n, VisitedAt: formTime(f.Get("visited_at")), Notes: f.Get("notes"),

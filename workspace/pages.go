@@ -239,10 +239,15 @@ type casePageData struct {
 }
 
 // HandoverDocs are the case's documents a delivery may name as its certificate's scan.
-func (d casePageData) HandoverDocs() []api.DocumentMeta {
+func (d casePageData) HandoverDocs() []api.DocumentMeta { return d.docsOfKind("handover_certificate") }
+
+// DonorLetters are the case's documents the donor's decision may name as its letter.
+func (d casePageData) DonorLetters() []api.DocumentMeta { return d.docsOfKind("donor_letter") }
+
+func (d casePageData) docsOfKind(kind string) []api.DocumentMeta {
 	var out []api.DocumentMeta
 	for _, doc := range d.Case.Documents {
-		if doc.Kind == "handover_certificate" {
+		if doc.Kind == kind {
 			out = append(out, doc)
 		}
 	}
