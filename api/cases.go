@@ -76,7 +76,7 @@ func (s *Server) registerCase(c *gin.Context) {
 // audit entry, and its workflow starts then or, if Temporal does not answer,
 // from the sweeper (StartPending) or the next action on it. With an idempotency
 // key, a repeat returns the case the first created (created false).
-func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey string) (_ *store.Case, created bool, _ error) {
+func (s *Server) Register(ctx context.Context, reg Registration, clientKey string) (_ *store.Case, created bool, _ error) {
 	p := principal(ctx)
 	if err := permit(p, "register cases", contract.RoleCaseworker); err != nil {
 		return nil, false, err
@@ -90,11 +90,11 @@ func (s *Server) Register(ctx context.Context, reg Registration, idempotencyKey 
 	}
 	var key *string
 	fp := fingerprint(reg)
-	if k := idempotencyKey; k != "" {
+	if k := clientKey; k != "" {
 		if len(k) > 255 {
 			return nil, false, fail(KindInvalid, "Idempotency-Key is at most 255 characters")
 		}
-		scoped := p.User + ":" + k
+		scoped := idempotencyKey(p, "register", "", k) // a hash of who and what: "a" + "b:c" is not "a:b" + "c"
 		key = &scoped
 		if existing, err := s.registrations.CaseByIdempotencyKey(ctx, scoped); err == nil {
 			return s.replayRegistration(ctx, existing, fp)
@@ -269,7 +269,9 @@ func (s *Server) replayRegistration(ctx context.Context, existing *store.Case, f
 	if err == nil && first.Fingerprint != fp {
 		return nil, false, fail(KindConflict, "this Idempotency-Key was used for a different registration")
 	}
-	return existing, false, nil
+	// The case as its registrant may see it now (a transfer may have moved it).
+	cs, err := s.FindCase(ctx, existing.ID)
+	return cs, false, err
 }
 
 func (s *Server) respondCase(c *gin.Context, status int, cs *store.Case, live *contract.CaseState) {

@@ -50,7 +50,7 @@ func TestAnOperatorsCancellationInTemporalIsNotAWithdrawal(t *testing.T) {
 	closed := h.timelineOf(id, "closed")
 	require.Len(t, closed, 1)
 	actor := closed[0]["actor"].(map[string]any)
-	require.Equal(t, operator, actor["user"])
+	require.Equal(t, "temporal-client:"+operator, actor["user"])
 	require.Equal(t, "operator", actor["role"])
 	require.Contains(t, closed[0]["summary"], "not a withdrawal")
 	// Compensated as a withdrawal: the escort booked for this health case is cancelled.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -134,6 +135,14 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 	return len(rows), errors.Join(errs...)
 }
 
+// misconfigured says whether a refusal is about Homeward's access to the
+// registry (its credentials, its address), not about the change: those are
+// tried again like an outage, never dropped, until someone mends the setting.
+func misconfigured(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound ||
+		status == http.StatusProxyAuthRequired
+}
+
 // deliver sends one change (the oldest unsent of its case) and records the outcome.
 func (r *Relay) deliver(ctx context.Context, row store.RegistryOutbox) error {
 	rec, err := row.CaseRecord()
@@ -145,7 +154,7 @@ func (r *Relay) deliver(ctx context.Context, row store.RegistryOutbox) error {
 	switch {
 	case err == nil:
 		return r.store.RegistryChangeSent(ctx, row.CaseID, row.Seq, now)
-	case errors.As(err, &rej):
+	case errors.As(err, &rej) && !misconfigured(rej.Status):
 		// The same change would be refused again: it is done with, so the case's
 		// later changes (which replace it at the registry) go on.
 		r.log.Warn("registry relay: the registry refused a change", "case_id", row.CaseID, "seq", row.Seq, "status", rej.Status)

@@ -122,3 +122,42 @@ func queueCase(t *testing.T, st *store.Store) string {
 	}
 	return id
 }
+
+// A registry that refuses Homeward's credentials (401) refuses every change for
+// a reason that is not the change's: nothing is dropped; the changes wait, and
+// go once the credentials are mended.
+func TestARefusedCredentialDropsNoChange(t *testing.T) {
+	for _, driver := range storetest.Drivers {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			id := queueCase(t, st)
+			var mended bool
+			var got []contract.Stage
+			send := func(_ context.Context, _ string, rec partners.CaseRecord) error {
+				if !mended {
+					return &partners.Rejected{Service: partners.ServiceRegistry, Status: 401, Message: "bad API key"}
+				}
+				got = append(got, rec.Stage)
+				return nil
+			}
+			r := relay.New(st, send, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			r.MinRetry, r.MaxRetry = time.Millisecond, time.Millisecond
+			_, _ = r.Once(ctx)
+			n, _, err := st.RegistryBacklog(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, len(stages), n, "every change still waits")
+			mended = true
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				_, err := r.Once(ctx)
+				require.NoError(t, err)
+				if n, _, err = st.RegistryBacklog(ctx); err == nil && n == 0 {
+					break
+				}
+				require.True(t, time.Now().Before(deadline), "%d changes still unsent", n)
+				time.Sleep(2 * time.Millisecond)
+			}
+			require.Equal(t, stages, got, "case %s: every change, in order", id)
+		})
+	}
+}

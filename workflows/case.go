@@ -7,6 +7,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/homeward/homeward/activities"
@@ -122,7 +123,7 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 		if w.tiesFacts() {
 			by := w.cancelledBy(dctx)
 			_ = w.close(dctx, contract.ClosedByOperator, by,
-				"Case cancelled in Temporal by an operator ("+by.User+"), outside Homeward: not a withdrawal")
+				"Case cancelled in Temporal, outside Homeward, by a client calling itself "+strings.TrimPrefix(by.User, "temporal-client:")+" (not verified by Temporal): not a withdrawal")
 		} else {
 			_ = w.close(dctx, contract.ClosedWithdrawn, systemActor, "Case cancelled by an operator")
 		}
@@ -183,9 +184,12 @@ func (w *caseRun) cancelledBy(ctx workflow.Context) contract.Actor {
 		Summary: "Read who cancelled the case in Temporal", RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 5}})
 	var identity string
 	if err := workflow.ExecuteActivity(ctx, acts.CancelRequester).Get(ctx, &identity); err != nil || identity == "" {
-		identity = "unknown"
+		return contract.Actor{User: "unknown", Role: contract.RoleOperator}
 	}
-	return contract.Actor{User: identity, Role: contract.RoleOperator}
+	// The identity is what the cancelling client said it was: Temporal's frontend
+	// does not verify it without mTLS and an authorizer. Marked so, it can never
+	// pass for one of Homeward's own accounts (a client calling itself caseworker-de).
+	return contract.Actor{User: "temporal-client:" + identity, Role: contract.RoleOperator}
 }
 
 // receiveFacts buffers the partners' signals: a fact may arrive before the case

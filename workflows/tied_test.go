@@ -41,7 +41,8 @@ func TestAnOperatorsCancellationIsRecordedAsSuchWithWhoItWas(t *testing.T) {
 	require.Equal(t, contract.ClosedByOperator, st.ClosureReason, "not a withdrawal")
 	closed := c.p.events("closed")
 	require.Len(t, closed, 1)
-	require.Equal(t, contract.Actor{User: "temporal-cli:ops-jane@ops-1", Role: contract.RoleOperator}, closed[0].Actor)
+	require.Equal(t, contract.Actor{User: "temporal-client:temporal-cli:ops-jane@ops-1", Role: contract.RoleOperator}, closed[0].Actor,
+		"the name the client gave, marked as a Temporal client's: it cannot pass for a Homeward account")
 	require.Contains(t, closed[0].Summary, "not a withdrawal")
 	require.Equal(t, 1, c.p.count("CancelEscort"), "compensated as a withdrawal is")
 
