@@ -174,6 +174,30 @@ type Programme struct {
 	QuotesAbove         int         `json:"quotes_above"`
 	QuotesBelow         int         `json:"quotes_below"`
 	ServiceCharge       money.Cents `json:"service_charge"`
+	// AgreedFees are the rates agreed with the partners, per partner kind
+	// (FeeTravel, FeeEscort, FeeMedical), in the programme's currency: a fee
+	// charged otherwise shows in the monthly reconciliation. A kind without a rate
+	// has none agreed.
+	AgreedFees map[string]money.Cents `json:"agreed_fees,omitempty"`
+}
+
+// Kinds of partner that charge a case a fee, and what for.
+const (
+	FeeTravel  = "travel"  // the travel agency, for ticketing a booking
+	FeeEscort  = "escort"  // the travel agency, for a medical escort
+	FeeMedical = "medical" // the medical provider, for a fit-to-travel assessment
+)
+
+// FeeKinds are the partner kinds that may have an agreed rate.
+var FeeKinds = []string{FeeTravel, FeeEscort, FeeMedical}
+
+// Agreed is the rate agreed with a kind of partner, if there is one.
+func (p Programme) Agreed(kind string) (money.Money, bool) {
+	c, ok := p.AgreedFees[kind]
+	if !ok {
+		return money.Money{}, false
+	}
+	return money.Of(c, p.Currency), true
 }
 
 // Cap is the most a household of that size may receive under the programme.
