@@ -423,7 +423,12 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 			}
 		}
 		for i := range events {
-			events[i].Counted = prof.counted(counts[i], st)
+			events[i].Counted = prof.counted(counts[i], ch.Events[i], st)
+		}
+		if slices.Contains(counts, CountsFee) {
+			if err := recordFees(tx, ch.CaseID, st.Fees); err != nil {
+				return err
+			}
 		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
