@@ -444,6 +444,10 @@ const (
 	NotifyBlocked         = "blocked"
 	NotifyTransferred     = "transferred"
 	NotifyAssigned        = "assigned" // to a caseworker (User): the case is now theirs
+	// NotifyUndoRefused: a partner refused to undo what it did for a case closed
+	// early (release a hold, cancel an escort, refund a ticket, take back a
+	// pre-arrival notice): a manager settles it.
+	NotifyUndoRefused = "undo_refused"
 )
 
 // Message is a notification about a case to a role.

@@ -467,8 +467,9 @@ func (s *Simulator) notify(c *call) reply {
 	case m.To == partners.ToReceivingOffice && m.Office == "":
 		return refuse(http.StatusUnprocessableEntity, "office is required for receiving_office")
 	case !slices.Contains([]string{partners.NotifyOverdue, partners.NotifyMissedVisit, partners.NotifySevereScreening,
-		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned}, m.Kind):
-		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred or assigned")
+		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned,
+		partners.NotifyUndoRefused}, m.Kind):
+		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred, assigned or undo_refused")
 	case m.Kind == partners.NotifyAssigned && (m.To != partners.ToCaseworker || m.User == ""):
 		return refuse(http.StatusUnprocessableEntity, "an assignment is told to the caseworker: to caseworker, with user")
 	case m.Text == "" || len(m.Text) > 2000:

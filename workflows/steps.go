@@ -428,7 +428,7 @@ func (w *caseRun) callPartner(ctx workflow.Context, compensating bool, summary s
 	for pause := 10 * time.Minute; ; pause = min(2*pause, 24*time.Hour) {
 		if rejected(err) && compensating && w.finishesInFlightCalls() {
 			w.record(ctx, "undo_refused", systemActor, summary+": refused: "+partnerMessage(err))
-			w.notify(ctx, "manager", "undo_refused", fmt.Sprintf("Case %s: %s was refused (%s); settle it with the partner.",
+			w.notify(ctx, "manager", partners.NotifyUndoRefused, fmt.Sprintf("Case %s: %s was refused (%s); settle it with the partner.",
 				w.in.Reference, summary, partnerMessage(err)))
 			return err
 		}
