@@ -73,10 +73,7 @@ func TestAWithdrawalAfterTicketingRefundsTheTicket(t *testing.T) {
 		h.screen(c, "low")
 	}
 	for _, c := range []string{id, refused} {
-		h.eventually("the pre-arrival notice", time.Minute, func() bool {
-			tr, _ := h.ticketed(c)["travel"].(map[string]any)
-			return tr["pre_arrival_sent"] == true
-		})
+		h.noticeSent(c)
 	}
 
 	c := h.withdraw(id)
@@ -112,5 +109,14 @@ func TestAWithdrawalAfterTicketingRefundsTheTicket(t *testing.T) {
 	require.Contains(t, h.timelineTypes(refused), "undo_refused")
 	h.eventually("a manager told", 30*time.Second, func() bool {
 		return h.s.Simulator.Counts().Notifications["undo_refused"] >= 1
+	})
+}
+
+// noticeSent waits until the case's flight is ticketed and its pre-arrival notice sent.
+func (h *homeward) noticeSent(id string) map[string]any {
+	h.t.Helper()
+	return h.waitCase(id, "the pre-arrival notice", func(c map[string]any) bool {
+		tr, _ := c["travel"].(map[string]any)
+		return c["stage"] == "Travel" && tr != nil && tr["booking_status"] == "ticketed" && tr["pre_arrival_sent"] == true
 	})
 }
