@@ -127,10 +127,10 @@ func (a *Activities) ConfirmEligibility(ctx context.Context, key string, req par
 }
 
 // RequestMedicalAssessment asks for a fit-to-travel assessment; the result comes
-// back later through the API's callback.
-func (a *Activities) RequestMedicalAssessment(ctx context.Context, key string, req partners.AssessmentRequest) error {
-	_, err := a.Partners.RequestAssessment(ctx, key, req)
-	return classify(err)
+// back later through the API's callback. The receipt carries the provider's fee.
+func (a *Activities) RequestMedicalAssessment(ctx context.Context, key string, req partners.AssessmentRequest) (partners.AssessmentAccepted, error) {
+	r, err := a.Partners.RequestAssessment(ctx, key, req)
+	return r, classify(err)
 }
 
 // OpenPostArrivalMedical opens post-arrival medical assistance (PAMA).
@@ -163,16 +163,28 @@ func (a *Activities) BookEscort(ctx context.Context, key string, req partners.Es
 	return e, classify(err)
 }
 
-// CancelEscort cancels an escort.
-func (a *Activities) CancelEscort(ctx context.Context, key, escortRef string) error {
-	_, err := a.Partners.CancelEscort(ctx, key, escortRef)
-	return classify(err)
+// CancelEscort cancels an escort; a paid one answers what is refunded and kept.
+func (a *Activities) CancelEscort(ctx context.Context, key, escortRef string) (partners.Escort, error) {
+	e, err := a.Partners.CancelEscort(ctx, key, escortRef)
+	return e, classify(err)
+}
+
+// RefundFlight cancels a ticketed booking and refunds what can be refunded.
+func (a *Activities) RefundFlight(ctx context.Context, key, bookingRef string) (partners.Refund, error) {
+	r, err := a.Partners.RefundBooking(ctx, key, bookingRef)
+	return r, classify(err)
 }
 
 // SendPreArrivalNotice tells the receiving office about the flight.
-func (a *Activities) SendPreArrivalNotice(ctx context.Context, key string, n partners.PreArrivalNotice) error {
-	_, err := a.Partners.SendPreArrivalNotice(ctx, key, n)
-	return classify(err)
+func (a *Activities) SendPreArrivalNotice(ctx context.Context, key string, n partners.PreArrivalNotice) (partners.NoticeAccepted, error) {
+	r, err := a.Partners.SendPreArrivalNotice(ctx, key, n)
+	return r, classify(err)
+}
+
+// WithdrawPreArrivalNotice tells the receiving office its notice no longer stands.
+func (a *Activities) WithdrawPreArrivalNotice(ctx context.Context, key, noticeID string, w partners.NoticeWithdrawal) (partners.NoticeWithdrawn, error) {
+	r, err := a.Partners.WithdrawPreArrivalNotice(ctx, key, noticeID, w)
+	return r, classify(err)
 }
 
 // RequestQuotes asks suppliers for quotes.

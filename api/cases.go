@@ -558,11 +558,23 @@ func rulesFor(r config.Rules, programme string) (contract.Rules, error) {
 		Programme: contract.Programme{Name: p.Name, Currency: p.Currency, PerAdult: amount(p.PerAdult),
 			PerMinor: amount(p.PerMinor), FamilyCap: amount(p.FamilyCap), SecondApprovalAbove: amount(p.SecondApprovalAbove),
 			QuotesThreshold: amount(p.QuotesThreshold), QuotesAbove: p.QuotesAbove, QuotesBelow: p.QuotesBelow,
-			ServiceCharge: amount(p.ServiceCharge),
+			ServiceCharge: amount(p.ServiceCharge), AgreedFees: agreedFees(p.AgreedFees),
 			DonorApproval: contract.DonorApproval{AboveCap: p.DonorApproval.AboveCap, Above: optional(p.DonorApproval.Above),
 				Kinds: slices.Clone(p.DonorApproval.Kinds)},
 			PaymentValidationAbove: optional(p.PaymentValidationAbove)},
 	}, nil
+}
+
+// agreedFees are a programme's agreed rates in minor units (validated at start).
+func agreedFees(fees map[string]string) map[string]money.Cents {
+	if len(fees) == 0 {
+		return nil
+	}
+	out := make(map[string]money.Cents, len(fees))
+	for kind, a := range fees {
+		out[kind], _ = money.Parse(a)
+	}
+	return out
 }
 
 func mustJSON(v any) string {

@@ -78,6 +78,7 @@ func (s *Server) routes(mount ...func(*gin.Engine)) http.Handler {
 	v1.GET("/stuck", allow(mg), s.stuck)
 	v1.GET("/reports/monthly", allow(mg), s.monthlyReport)
 	v1.GET("/reports/quarterly", allow(mg), s.quarterlyReport)
+	v1.GET("/reports/fee-reconciliation", allow(mg), s.feeReconciliation)
 	v1.GET("/budgets/:programme", allow(mg, ap), s.budget)
 	for _, m := range mount {
 		m(r)

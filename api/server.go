@@ -36,6 +36,7 @@ type CaseFile interface {
 	Searches
 	StuckCases
 	Reports
+	Fees
 	Casework
 	DocumentStore
 	Health
@@ -52,6 +53,7 @@ type Server struct {
 	searches      Searches
 	stuckCases    StuckCases
 	reports       Reports
+	fees          Fees
 	casework      Casework
 	documentStore DocumentStore
 	health        Health
@@ -82,7 +84,7 @@ func New(logger *slog.Logger, cfg config.Config, cf CaseFile, tc client.Client, 
 		tc = countingQueries{Client: tc, queries: m.queries}
 	}
 	s := &Server{registrations: cf, cases: cf, auditLog: cf, remembered: cf, inboxes: cf, searches: cf, stuckCases: cf,
-		reports: cf, casework: cf, documentStore: cf, health: cf, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
+		reports: cf, fees: cf, casework: cf, documentStore: cf, health: cf, temporal: tc, cfg: cfg, auth: NewAuthenticator(context.Background(), cfg.Auth), logger: logger,
 		metrics: m, ring: ring, now: func() time.Time { return time.Now().UTC() }}
 	s.probe = newTaskProbe(cfg.Temporal.TaskProbeEvery, s.failingTasks, func(err error) {
 		logger.Warn("asking Temporal about quiet cases failed; /stuck keeps the last answer", "error", err.Error())

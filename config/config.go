@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/spf13/viper"
 )
@@ -327,6 +329,11 @@ type Programme struct {
 	// PaymentValidationAbove: a payment above this amount waits for an approver
 	// of the sending office to validate it ("": none waits).
 	PaymentValidationAbove string `mapstructure:"payment_validation_above"`
+	// AgreedFees are the rates agreed with the partners, per partner kind (travel:
+	// the travel agency's ticketing, escort: a medical escort, medical: a
+	// fit-to-travel assessment), in the programme's currency. The monthly fee
+	// reconciliation lists the fees charged otherwise.
+	AgreedFees map[string]string `mapstructure:"agreed_fees"`
 	// Offices are the offices that work in the programme: their approvers read
 	// its budget (managers read every budget). Not a rule a case keeps.
 	Offices []string `mapstructure:"offices"`
@@ -624,6 +631,13 @@ func (c Config) Validate() error {
 		for j, k := range p.DonorApproval.Kinds {
 			if !slices.Contains(PlanItemKinds, k) {
 				bad(fmt.Sprintf("%s.donor_approval.kinds[%d]", key, j), "must be one of %v, got %q", PlanItemKinds, k)
+			}
+		}
+		for _, kind := range slices.Sorted(maps.Keys(p.AgreedFees)) {
+			if !slices.Contains(contract.FeeKinds, kind) {
+				bad(key+".agreed_fees."+kind, "want one of %v", contract.FeeKinds)
+			} else if _, err := money.Parse(p.AgreedFees[kind]); err != nil {
+				bad(key+".agreed_fees."+kind, "%v, got %q", err, p.AgreedFees[kind])
 			}
 		}
 		if p.QuotesAbove < 1 || p.QuotesBelow < 1 {

@@ -30,6 +30,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	p, ok := c.Rules.Programme("REAG-GARP")
 	require.True(t, ok)
 	require.Equal(t, "EUR", p.Currency)
+	require.Equal(t, map[string]string{"travel": "100.00", "escort": "75.00", "medical": "50.00"}, p.AgreedFees)
 }
 
 func TestEnvironmentOverridesEveryKind(t *testing.T) {
@@ -91,12 +92,14 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"idle timeout":  {env: map[string]string{"HOMEWARD_HTTP_IDLE_TIMEOUT": "-1s"}, want: "config: http.idle_timeout:"},
 		"jwks cooldown": {env: map[string]string{"HOMEWARD_AUTH_OIDC_ISSUER": "https://idp.example", "HOMEWARD_AUTH_OIDC_JWKS_URL": "https://idp.example/jwks",
 			"HOMEWARD_AUTH_OIDC_JWKS_REFRESH_COOLDOWN": "0s"}, want: "config: auth.oidc.jwks_refresh_cooldown:"},
-		"failure rate":     {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
-		"offsets order":    {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
-		"unknown key":      {file: "temporal:\n  adress: x:1\n", want: "adress"},
-		"amount":           {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
-		"budget programme": {file: "budgets:\n  - {programme: NOPE, currency: EUR, year: 2026, envelope: '1.00'}\n", want: "config: budgets[0].programme:"},
-		"budget envelope":  {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 2026, envelope: '0.00'}\n", want: "config: budgets[0].envelope:"},
+		"failure rate":      {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
+		"offsets order":     {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
+		"unknown key":       {file: "temporal:\n  adress: x:1\n", want: "adress"},
+		"amount":            {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
+		"agreed fee kind":   {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0', agreed_fees: {hotel: '1.00'}}\n", want: "config: rules.programmes[0].agreed_fees.hotel:"},
+		"agreed fee amount": {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0', agreed_fees: {travel: 'ten'}}\n", want: "config: rules.programmes[0].agreed_fees.travel:"},
+		"budget programme":  {file: "budgets:\n  - {programme: NOPE, currency: EUR, year: 2026, envelope: '1.00'}\n", want: "config: budgets[0].programme:"},
+		"budget envelope":   {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 2026, envelope: '0.00'}\n", want: "config: budgets[0].envelope:"},
 		"budget twice": {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '1.00'}\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '2.00'}\n",
 			want: "config: budgets[1]: a second envelope"},
 	} {

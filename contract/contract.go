@@ -191,6 +191,11 @@ type Programme struct {
 	// PaymentValidationAbove: a payment above this amount waits for an approver of
 	// the sending office to validate it (version 6 on). Nil: no payment waits.
 	PaymentValidationAbove *money.Cents `json:"payment_validation_above,omitempty"`
+	// AgreedFees are the rates agreed with the partners, per partner kind
+	// (FeeTravel, FeeEscort, FeeMedical), in the programme's currency: a fee
+	// charged otherwise shows in the monthly reconciliation. A kind without a rate
+	// has none agreed.
+	AgreedFees map[string]money.Cents `json:"agreed_fees,omitempty"`
 }
 
 // DonorApproval is a programme's rules for the plans its donor must approve:
@@ -226,6 +231,25 @@ func (d DonorApproval) Why(total, cap money.Cents, currency string, kinds []stri
 // sending office's validation.
 func (p Programme) PaymentNeedsValidation(amount money.Cents) bool {
 	return p.PaymentValidationAbove != nil && amount > *p.PaymentValidationAbove
+}
+
+// Kinds of partner that charge a case a fee, and what for.
+const (
+	FeeTravel  = "travel"  // the travel agency, for ticketing a booking
+	FeeEscort  = "escort"  // the travel agency, for a medical escort
+	FeeMedical = "medical" // the medical provider, for a fit-to-travel assessment
+)
+
+// FeeKinds are the partner kinds that may have an agreed rate.
+var FeeKinds = []string{FeeTravel, FeeEscort, FeeMedical}
+
+// Agreed is the rate agreed with a kind of partner, if there is one.
+func (p Programme) Agreed(kind string) (money.Money, bool) {
+	c, ok := p.AgreedFees[kind]
+	if !ok {
+		return money.Money{}, false
+	}
+	return money.Of(c, p.Currency), true
 }
 
 // Cap is the most a household of that size may receive under the programme.

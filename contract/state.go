@@ -45,6 +45,12 @@ type CaseState struct {
 	// PlanLimits are the amounts a plan is held to: the household's cap and the total
 	// above which a second approver must agree (from the case's rules).
 	PlanLimits *PlanLimits `json:"plan_limits,omitempty"`
+	// FeesAsCharged says the case records its partners' fees as they charge them
+	// (Fees; workflow version 7 on): the statistics count those, not the
+	// programme's flat service charge at departure as for cases before.
+	FeesAsCharged bool `json:"fees_as_charged,omitempty"`
+	// Fees are what the partners charged the case, in the order they did.
+	Fees []Fee `json:"fees,omitempty"`
 
 	Counselling *CounsellingState `json:"counselling,omitempty"`
 	Screening   *ScreeningState   `json:"screening,omitempty"`
@@ -169,7 +175,7 @@ type MedicalState struct {
 type TravelState struct {
 	Attempt        int        `json:"attempt"` // 1 for the first booking, +1 per rebooking
 	BookingRef     string     `json:"booking_ref,omitempty"`
-	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, no_show, cancelled
+	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, no_show, cancelled, refunded
 	DepartureAt    *time.Time `json:"departure_at,omitempty"`   // scheduled
 	EscortRef      string     `json:"escort_ref,omitempty"`
 	EscortStatus   string     `json:"escort_status,omitempty"` // booked, cancelled
@@ -177,6 +183,48 @@ type TravelState struct {
 	DepartedAt     *time.Time `json:"departed_at,omitempty"`
 	Flight         string     `json:"flight,omitempty"`
 	PreArrivalSent bool       `json:"pre_arrival_sent"`
+	// NoticeID is the receiving office's reference of the last pre-arrival notice;
+	// NoticeWithdrawn says the office was told it no longer stands (version 7 on).
+	NoticeID        string `json:"notice_id,omitempty"`
+	NoticeWithdrawn bool   `json:"notice_withdrawn,omitempty"`
+	// Refund is what the agency paid back for a ticket cancelled after a
+	// withdrawal, and EscortRefund for a paid escort (version 7 on).
+	Refund       *Refunded `json:"refund,omitempty"`
+	EscortRefund *Refunded `json:"escort_refund,omitempty"`
+}
+
+// Fee is one fee a partner charged the case, as its answer had it.
+type Fee struct {
+	// Key names the partner call that charged it, unique in the case (the step of
+	// its idempotency key, e.g. travel/1/ticket).
+	Key     string `json:"key"`
+	Partner string `json:"partner"` // FeeTravel, FeeEscort, FeeMedical
+	// Service is what it was charged for: ticketing, escort, assessment, or the
+	// cancellation of a ticket or an escort (the fee kept).
+	Service   string      `json:"service"`
+	Reference string      `json:"reference,omitempty"` // the booking, escort or assessment
+	Amount    money.Money `json:"amount"`
+	// Agreed is the programme's agreed rate for it, if there is one (none for a
+	// cancellation).
+	Agreed    *money.Money `json:"agreed,omitempty"`
+	ChargedAt time.Time    `json:"charged_at"`
+}
+
+// What a fee is charged for.
+const (
+	ServiceTicketing          = "ticketing"
+	ServiceEscort             = "escort"
+	ServiceAssessment         = "assessment"
+	ServiceCancellation       = "cancellation"
+	ServiceEscortCancellation = "escort_cancellation"
+)
+
+// Refunded is what a partner paid back when what it sold was cancelled, and the
+// fee it kept.
+type Refunded struct {
+	Refund  money.Money `json:"refund"`
+	FeeKept money.Money `json:"fee_kept"`
+	At      time.Time   `json:"at"`
 }
 
 // ArrivalState records the reception.

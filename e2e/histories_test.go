@@ -119,6 +119,23 @@ func TestRecordHistories(t *testing.T) {
 			defer ops.Close()
 			require.NoError(h.t, ops.CancelWorkflow(context.Background(), "case-"+id, ""))
 		},
+		// Version 7 on: a withdrawal after the ticketing (with an escort, paid with
+		// the flight) refunds the ticket and the escort and withdraws the notice.
+		"withdrawn-after-ticketing": func(h *homeward, id string) {
+			require.NoError(h.t, h.s.Simulator.ScriptMedical(id, simulator.MedicalScript{Results: []string{"fit_with_escort"}}))
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.noticeSent(id)
+			h.withdraw(id)
+		},
+		// Version 7 on: the agency refuses the refund; the notice is withdrawn all the same.
+		"refund-refused": func(h *homeward, id string) {
+			require.NoError(h.t, h.s.Simulator.ScriptRefund(id, simulator.RefundScript{Refuse: "the fare is not refundable"}))
+			h.counsel(id, "confirmed")
+			h.screen(id, "low")
+			h.noticeSent(id)
+			h.withdraw(id)
+		},
 		// Version 4 on: a quote above the approved cost waits for an approver, who
 		// approves it within the cap; then a withdrawal closes the case.
 		"price-above-cost-approved": func(h *homeward, id string) {

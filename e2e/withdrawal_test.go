@@ -38,7 +38,7 @@ func TestWithdrawalWhileAPartnerCallIsUnderWay(t *testing.T) {
 		require.Equal(t, "cancelled", c["travel"].(map[string]any)["booking_status"])
 	})
 
-	t.Run("a flight ticketed meanwhile closes the case without blocking it", func(t *testing.T) {
+	t.Run("a flight ticketed meanwhile is refunded, without blocking the case", func(t *testing.T) {
 		h, id := toSlowTravel(t)
 		h.whenPartnerHas(id, "travel", 2) // the hold, then the ticket (fit: no escort)
 		c := h.withdraw(id)
@@ -47,8 +47,9 @@ func TestWithdrawalWhileAPartnerCallIsUnderWay(t *testing.T) {
 		require.Empty(t, c["blocked"])
 		b := h.s.Simulator.Counts().BookingsByCase[id]
 		require.Equal(t, 1, b.Ticketed)
-		require.Zero(t, b.Cancelled, "a ticket is not cancelled: the case says so, nothing is refused")
-		require.Equal(t, "ticketed", c["travel"].(map[string]any)["booking_status"])
+		require.Zero(t, b.Cancelled, "a ticket is not cancelled as a hold is")
+		require.Equal(t, 1, b.Refunded, "it is refunded (workflow version 7)")
+		require.Equal(t, "refunded", c["travel"].(map[string]any)["booking_status"])
 	})
 
 	t.Run("a payment made meanwhile is shown paid, and made once", func(t *testing.T) {

@@ -245,6 +245,11 @@ func TestWorkspacePages(t *testing.T) {
 	}
 	require.Contains(t, rep.body, "Cases by age band")
 	require.Contains(t, rep.body, `href="/reports/monthly.xlsx?month=`)
+	require.Contains(t, rep.body, `<table class="counts" id="fee-reconciliation">`, "the month's fee reconciliation")
+	require.Contains(t, rep.body, "Every fee this month was charged at the agreed rate.")
+	fees := mg.get("/reports/fee-reconciliation.csv")
+	require.Equal(t, http.StatusOK, fees.status)
+	require.True(t, strings.HasPrefix(fees.body, "period,case_id,reference,programme,partner,service"))
 	csv := mg.get("/reports/monthly.csv")
 	require.Equal(t, http.StatusOK, csv.status)
 	require.True(t, strings.HasPrefix(csv.body, "table,period,by,key,currency,registered"))

@@ -77,9 +77,11 @@ type AssessmentRequest struct {
 	EscortConsidered bool   `json:"escort_considered"` // the case has health needs: assess whether an escort is needed
 }
 
-// AssessmentAccepted is the provider's receipt for an assessment request.
+// AssessmentAccepted is the provider's receipt for an assessment request, with
+// its fee for the assessment (charged to the case: Homeward records it as charged).
 type AssessmentAccepted struct {
-	AssessmentID string `json:"assessment_id"`
+	AssessmentID string       `json:"assessment_id"`
+	Fee          *money.Money `json:"fee,omitempty"`
 }
 
 // RequestAssessment asks for a fit-to-travel assessment:
@@ -118,6 +120,7 @@ const (
 	BookingHeld      = "held"
 	BookingTicketed  = "ticketed"
 	BookingCancelled = "cancelled"
+	BookingRefunded  = "refunded"
 	EscortBooked     = "booked"
 	EscortCancelled  = "cancelled"
 )
@@ -135,12 +138,14 @@ type BookingRequest struct {
 }
 
 // Booking is a flight booking as the agency holds it. Flight and DepartureAt are
-// empty in the answer to a cancellation.
+// empty in the answer to a cancellation. Fee is the agency's fee for ticketing,
+// in the answer to the ticketing (charged to the case).
 type Booking struct {
-	BookingRef  string    `json:"booking_ref"`
-	Status      string    `json:"status"` // held, ticketed, cancelled
-	Flight      string    `json:"flight,omitempty"`
-	DepartureAt time.Time `json:"departure_at,omitzero"`
+	BookingRef  string       `json:"booking_ref"`
+	Status      string       `json:"status"` // held, ticketed, cancelled, refunded
+	Flight      string       `json:"flight,omitempty"`
+	DepartureAt time.Time    `json:"departure_at,omitzero"`
+	Fee         *money.Money `json:"fee,omitempty"`
 }
 
 // HoldBooking holds a flight: POST /travel/v1/bookings -> 201 (status "held").
@@ -164,6 +169,30 @@ func (c *Client) CancelBooking(ctx context.Context, key, bookingRef string) (Boo
 	return c.bookingAction(ctx, key, "/travel/v1/bookings/%s/cancel", bookingRef)
 }
 
+// Refund is the agency's answer to the cancellation of what was bought: the
+// amount it pays back, and the fee it keeps for the cancellation (charged to the
+// case like its other fees). A booking or escort with nothing to pay back answers
+// a refund of 0.00.
+type Refund struct {
+	BookingRef string      `json:"booking_ref,omitempty"`
+	EscortRef  string      `json:"escort_ref,omitempty"`
+	Status     string      `json:"status"` // refunded (a booking), cancelled (an escort)
+	Refund     money.Money `json:"refund"`
+	FeeKept    money.Money `json:"fee_kept"`
+}
+
+// RefundBooking cancels a ticketed booking and refunds what can be refunded:
+// POST /travel/v1/bookings/{booking_ref}/refund -> 200 (status "refunded"); 409
+// when the booking is held or cancelled (a hold is cancelled, not refunded).
+func (c *Client) RefundBooking(ctx context.Context, key, bookingRef string) (Refund, error) {
+	var out Refund
+	p, err := pathf(ServiceTravel, "/travel/v1/bookings/%s/refund", bookingRef)
+	if err == nil {
+		err = c.do(ctx, ServiceTravel, http.MethodPost, p, key, nil, &out)
+	}
+	return out, err
+}
+
 func (c *Client) bookingAction(ctx context.Context, key, format, bookingRef string) (Booking, error) {
 	var out Booking
 	p, err := pathf(ServiceTravel, format, bookingRef)
@@ -179,10 +208,15 @@ type EscortRequest struct {
 	BookingRef string `json:"booking_ref"`
 }
 
-// Escort is a booked (or cancelled) escort.
+// Escort is a booked (or cancelled) escort. Fee is the agency's fee for the
+// escort, in the answer to the booking (charged to the case); Refund and FeeKept
+// come with a cancellation once the escort was paid (its flight ticketed).
 type Escort struct {
-	EscortRef string `json:"escort_ref"`
-	Status    string `json:"status"` // booked, cancelled
+	EscortRef string       `json:"escort_ref"`
+	Status    string       `json:"status"` // booked, cancelled
+	Fee       *money.Money `json:"fee,omitempty"`
+	Refund    *money.Money `json:"refund,omitempty"`
+	FeeKept   *money.Money `json:"fee_kept,omitempty"`
 }
 
 // BookEscort books an escort: POST /travel/v1/escorts -> 201 (status "booked").
@@ -255,6 +289,34 @@ type NoticeAccepted struct {
 func (c *Client) SendPreArrivalNotice(ctx context.Context, key string, n PreArrivalNotice) (NoticeAccepted, error) {
 	var out NoticeAccepted
 	err := c.do(ctx, ServiceReceiving, http.MethodPost, "/receiving/v1/pre-arrival-notices", key, n, &out)
+	return out, err
+}
+
+// NoticeWithdrawal tells the receiving office that a pre-arrival notice no
+// longer stands: the returnee withdrew (or the case was closed) after the flight
+// was ticketed, and nobody is to be met.
+type NoticeWithdrawal struct {
+	CaseID     string `json:"case_id"`
+	Reference  string `json:"reference"`
+	BookingRef string `json:"booking_ref"`
+	Reason     string `json:"reason"` // the case's closure reason: withdrawn, deceased, absconded, operator_cancelled, ...
+}
+
+// NoticeWithdrawn is the office's receipt for a withdrawal of its notice.
+type NoticeWithdrawn struct {
+	NoticeID string `json:"notice_id"`
+	Status   string `json:"status"` // withdrawn
+}
+
+// WithdrawPreArrivalNotice withdraws a notice:
+// POST /receiving/v1/pre-arrival-notices/{notice_id}/withdraw -> 200; 404 for an
+// unknown notice.
+func (c *Client) WithdrawPreArrivalNotice(ctx context.Context, key, noticeID string, w NoticeWithdrawal) (NoticeWithdrawn, error) {
+	var out NoticeWithdrawn
+	p, err := pathf(ServiceReceiving, "/receiving/v1/pre-arrival-notices/%s/withdraw", noticeID)
+	if err == nil {
+		err = c.do(ctx, ServiceReceiving, http.MethodPost, p, key, w, &out)
+	}
 	return out, err
 }
 
@@ -382,6 +444,10 @@ const (
 	NotifyBlocked         = "blocked"
 	NotifyTransferred     = "transferred"
 	NotifyAssigned        = "assigned" // to a caseworker (User): the case is now theirs
+	// NotifyUndoRefused: a partner refused to undo what it did for a case closed
+	// early (release a hold, cancel an escort, refund a ticket, take back a
+	// pre-arrival notice): a manager settles it.
+	NotifyUndoRefused = "undo_refused"
 )
 
 // Message is a notification about a case to a role.

@@ -36,6 +36,7 @@ type Counts struct {
 	EscortsCancelled      int                      `json:"escorts_cancelled"`
 	EligibilityChecks     int                      `json:"eligibility_checks"`
 	PreArrivalNotices     int                      `json:"pre_arrival_notices"`
+	NoticesWithdrawn      map[string]int           `json:"notices_withdrawn"` // case_id -> notices withdrawn
 	QuoteRequests         int                      `json:"quote_requests"`
 	PurchaseOrders        int                      `json:"purchase_orders"`
 	Payments              int                      `json:"payments"`
@@ -53,12 +54,13 @@ type BookingCounts struct {
 	Held      int `json:"held"`
 	Ticketed  int `json:"ticketed"`
 	Cancelled int `json:"cancelled"`
+	Refunded  int `json:"refunded"`
 }
 
 func newCounts() Counts {
 	return Counts{Calls: map[string]int{}, FailuresInjected: map[string]int{}, Replays: map[string]int{},
 		RegistryStages: map[string]string{}, RegistryUpdates: map[string][]string{}, BookingsByCase: map[string]BookingCounts{},
-		PaymentsByKey: map[string]int{}, PaymentsByItem: map[string]int{}, Notifications: map[string]int{},
+		PaymentsByKey: map[string]int{}, PaymentsByItem: map[string]int{}, Notifications: map[string]int{}, NoticesWithdrawn: map[string]int{},
 		CallbacksDelivered: map[string]int{}, CallbacksFailed: map[string]int{}}
 }
 
@@ -75,7 +77,7 @@ func (s *Simulator) Counts() Counts {
 		c.RegistryUpdates[id] = slices.Clone(u)
 	}
 	c.PaymentsByKey, c.PaymentsByItem = maps.Clone(c.PaymentsByKey), maps.Clone(c.PaymentsByItem)
-	c.Notifications = maps.Clone(c.Notifications)
+	c.Notifications, c.NoticesWithdrawn = maps.Clone(c.Notifications), maps.Clone(c.NoticesWithdrawn)
 	c.CallbacksDelivered, c.CallbacksFailed = maps.Clone(c.CallbacksDelivered), maps.Clone(c.CallbacksFailed)
 	return c
 }
@@ -202,6 +204,46 @@ func (s *Simulator) ScriptQuotes(caseID string, price money.Money) error {
 	return nil
 }
 
+// ScriptFees makes the case's partners charge these fees (per partner kind:
+// travel, escort, medical) instead of the agreed rates, from now on.
+func (s *Simulator) ScriptFees(caseID string, fees map[string]money.Money) error {
+	for kind, f := range fees {
+		if !slices.Contains(contract.FeeKinds, kind) {
+			return fmt.Errorf("fees: %q must be one of %v", kind, contract.FeeKinds)
+		}
+		if _, err := f.Cents(); err != nil || len(f.Currency) != 3 {
+			return fmt.Errorf("fees.%s must be an amount with an ISO 4217 currency", kind)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caseLocked(caseID).fees = maps.Clone(fees)
+	return nil
+}
+
+// RefundScript is the travel agency's answer to the refund of a case's ticket:
+// a refusal (409 with the message), or what it refunds and keeps.
+type RefundScript struct {
+	Refuse  string      `json:"refuse,omitempty"`
+	Refund  money.Money `json:"refund"`
+	FeeKept money.Money `json:"fee_kept"`
+}
+
+// ScriptRefund sets the agency's answer to the refund of the case's ticket.
+func (s *Simulator) ScriptRefund(caseID string, r RefundScript) error {
+	if r.Refuse == "" {
+		for _, m := range []money.Money{r.Refund, r.FeeKept} {
+			if _, err := m.Cents(); err != nil || len(m.Currency) != 3 {
+				return fmt.Errorf("refund and fee_kept must be amounts with an ISO 4217 currency (or refuse a message)")
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caseLocked(caseID).refund = &r
+	return nil
+}
+
 // controlRoutes serves /_sim/: no authentication, so bind the simulator to loopback.
 func (s *Simulator) controlRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /_sim/counts", func(w http.ResponseWriter, r *http.Request) {
@@ -265,6 +307,28 @@ func (s *Simulator) controlRoutes(m *http.ServeMux) {
 			return
 		}
 		if err := s.ScriptQuotes(r.PathValue("case_id"), in.Price); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("PUT /_sim/cases/{case_id}/fees", func(w http.ResponseWriter, r *http.Request) {
+		var in map[string]money.Money
+		if !readJSON(w, r, &in) {
+			return
+		}
+		if err := s.ScriptFees(r.PathValue("case_id"), in); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	m.HandleFunc("PUT /_sim/cases/{case_id}/refund", func(w http.ResponseWriter, r *http.Request) {
+		var in RefundScript
+		if !readJSON(w, r, &in) {
+			return
+		}
+		if err := s.ScriptRefund(r.PathValue("case_id"), in); err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 			return
 		}

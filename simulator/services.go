@@ -22,10 +22,12 @@ func (s *Simulator) routes() {
 	m.HandleFunc("POST /travel/v1/bookings", s.partner(partners.ServiceTravel, s.holdBooking))
 	m.HandleFunc("POST /travel/v1/bookings/{booking_ref}/ticket", s.partner(partners.ServiceTravel, s.ticketBooking))
 	m.HandleFunc("POST /travel/v1/bookings/{booking_ref}/cancel", s.partner(partners.ServiceTravel, s.cancelBooking))
+	m.HandleFunc("POST /travel/v1/bookings/{booking_ref}/refund", s.partner(partners.ServiceTravel, s.refundBooking))
 	m.HandleFunc("POST /travel/v1/escorts", s.partner(partners.ServiceTravel, s.bookEscort))
 	m.HandleFunc("POST /travel/v1/escorts/{escort_ref}/cancel", s.partner(partners.ServiceTravel, s.cancelEscort))
 	m.HandleFunc("POST /receiving/v1/eligibility", s.partner(partners.ServiceReceiving, s.checkEligibility))
 	m.HandleFunc("POST /receiving/v1/pre-arrival-notices", s.partner(partners.ServiceReceiving, s.preArrivalNotice))
+	m.HandleFunc("POST /receiving/v1/pre-arrival-notices/{notice_id}/withdraw", s.partner(partners.ServiceReceiving, s.withdrawNotice))
 	m.HandleFunc("POST /suppliers/v1/quote-requests", s.partner(partners.ServiceSuppliers, s.requestQuotes))
 	m.HandleFunc("POST /suppliers/v1/purchase-orders", s.partner(partners.ServiceSuppliers, s.purchaseOrder))
 	m.HandleFunc("POST /finance/v1/payments", s.partner(partners.ServiceFinance, s.pay))
@@ -104,7 +106,8 @@ func (s *Simulator) requestAssessment(c *call) reply {
 		result, cs.medical = cs.medical[0], cs.medical[1:]
 	}
 	s.scheduleLocked(medicalCallback(req.CaseID, cs.assessments, req.RequestNo, result, cs.reassessDays))
-	return ok(http.StatusAccepted, partners.AssessmentAccepted{AssessmentID: s.nextIDLocked("AS")})
+	fee := s.feeLocked(req.CaseID, contract.FeeMedical)
+	return ok(http.StatusAccepted, partners.AssessmentAccepted{AssessmentID: s.nextIDLocked("AS"), Fee: &fee})
 }
 
 func (s *Simulator) openPAMA(c *call) reply {
@@ -143,7 +146,7 @@ func (s *Simulator) holdBooking(c *call) reply {
 		Flight:      "HW" + strconv.Itoa(1000+r.IntN(9000)),
 		DepartureAt: req.NotBefore.UTC().Truncate(time.Minute).Add(72 * time.Hour),
 	}
-	s.bookings[b.BookingRef] = &booking{caseID: req.CaseID, b: b}
+	s.bookings[b.BookingRef] = &booking{caseID: req.CaseID, b: b, passengers: req.Passengers + boolInt(req.Escort)}
 	s.countBookingLocked(req.CaseID, func(n *BookingCounts) { n.Held++ })
 	return ok(http.StatusCreated, b)
 }
@@ -157,11 +160,42 @@ func (s *Simulator) ticketBooking(c *call) reply {
 	switch bk.b.Status {
 	case partners.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is cancelled and cannot be ticketed", bk.b.BookingRef)
+	case partners.BookingRefunded:
+		return refuse(http.StatusConflict, "booking %s is refunded and cannot be ticketed", bk.b.BookingRef)
 	case partners.BookingHeld:
 		bk.b.Status = partners.BookingTicketed
+		fee := s.feeLocked(bk.caseID, contract.FeeTravel)
+		bk.b.Fee = &fee
 		s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Ticketed++ })
 	}
 	return ok(http.StatusOK, bk.b)
+}
+
+// refundBooking cancels a ticketed booking and refunds the fare but the
+// cancellation fee (or as scripted: another refund, or a refusal).
+func (s *Simulator) refundBooking(c *call) reply {
+	bk, found := s.bookings[c.r.PathValue("booking_ref")]
+	if !found {
+		return refuse(http.StatusNotFound, "no such booking")
+	}
+	c.caseID = bk.caseID
+	switch bk.b.Status {
+	case partners.BookingHeld, partners.BookingCancelled:
+		return refuse(http.StatusConflict, "booking %s is %s: only a ticketed booking is refunded", bk.b.BookingRef, bk.b.Status)
+	case partners.BookingRefunded:
+		return ok(http.StatusOK, *bk.refund)
+	}
+	r := partners.Refund{BookingRef: bk.b.BookingRef, Status: partners.BookingRefunded,
+		Refund: money.Of(money.Cents(bk.passengers)*Fare, "EUR"), FeeKept: money.Of(CancellationFee, "EUR")}
+	if sc := s.caseLocked(bk.caseID).refund; sc != nil {
+		if sc.Refuse != "" {
+			return refuse(http.StatusConflict, "%s", sc.Refuse)
+		}
+		r.Refund, r.FeeKept = sc.Refund, sc.FeeKept
+	}
+	bk.b.Status, bk.refund = partners.BookingRefunded, &r
+	s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Refunded++ })
+	return ok(http.StatusOK, r)
 }
 
 func (s *Simulator) cancelBooking(c *call) reply {
@@ -178,6 +212,34 @@ func (s *Simulator) cancelBooking(c *call) reply {
 		s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Cancelled++ })
 	}
 	return ok(http.StatusOK, partners.Booking{BookingRef: bk.b.BookingRef, Status: partners.BookingCancelled})
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// The simulated agency's fare per seat and cancellation fee, in EUR.
+var (
+	Fare            = money.MustParse("320.00")
+	CancellationFee = money.MustParse("40.00")
+)
+
+// DefaultFees are the fees the simulated partners charge unless a case's are
+// scripted: the programmes' agreed rates in config/defaults.yaml, per partner kind.
+var DefaultFees = map[string]money.Money{
+	contract.FeeTravel:  {Amount: "100.00", Currency: "EUR"},
+	contract.FeeEscort:  {Amount: "75.00", Currency: "EUR"},
+	contract.FeeMedical: {Amount: "50.00", Currency: "EUR"},
+}
+
+func (s *Simulator) feeLocked(caseID, kind string) money.Money {
+	if f, ok := s.caseLocked(caseID).fees[kind]; ok {
+		return f
+	}
+	return DefaultFees[kind]
 }
 
 func (s *Simulator) countBookingLocked(caseID string, inc func(*BookingCounts)) {
@@ -202,8 +264,10 @@ func (s *Simulator) bookEscort(c *call) reply {
 		return refuse(http.StatusConflict, "booking %s is cancelled", req.BookingRef)
 	}
 	e := partners.Escort{EscortRef: s.nextIDLocked("ES"), Status: partners.EscortBooked}
-	s.escorts[e.EscortRef] = &escort{caseID: req.CaseID, e: e}
+	s.escorts[e.EscortRef] = &escort{caseID: req.CaseID, bookingRef: req.BookingRef, e: e}
 	s.counts.EscortsBooked++
+	fee := s.feeLocked(req.CaseID, contract.FeeEscort)
+	e.Fee = &fee
 	return ok(http.StatusCreated, e)
 }
 
@@ -216,6 +280,11 @@ func (s *Simulator) cancelEscort(c *call) reply {
 	if es.e.Status == partners.EscortBooked {
 		es.e.Status = partners.EscortCancelled
 		s.counts.EscortsCancelled++
+		if bk := s.bookings[es.bookingRef]; bk != nil && (bk.b.Status == partners.BookingTicketed || bk.b.Status == partners.BookingRefunded) {
+			// Paid with the tickets: the escort's fare comes back, but the cancellation fee.
+			refund, kept := money.Of(Fare, "EUR"), money.Of(CancellationFee, "EUR")
+			es.e.Refund, es.e.FeeKept = &refund, &kept
+		}
 	}
 	return ok(http.StatusOK, es.e)
 }
@@ -272,7 +341,33 @@ func (s *Simulator) preArrivalNotice(c *call) reply {
 	} else {
 		s.scheduleLocked(cb)
 	}
-	return ok(http.StatusAccepted, partners.NoticeAccepted{NoticeID: s.nextIDLocked("PAN")})
+	id := s.nextIDLocked("PAN")
+	s.notices[id] = &notice{caseID: n.CaseID, bookingRef: n.BookingRef}
+	return ok(http.StatusAccepted, partners.NoticeAccepted{NoticeID: id})
+}
+
+// withdrawNotice: the office no longer expects the returnee of a notice.
+func (s *Simulator) withdrawNotice(c *call) reply {
+	var w partners.NoticeWithdrawal
+	if r := decode(c, &w); r != nil {
+		return *r
+	}
+	id := c.r.PathValue("notice_id")
+	n, found := s.notices[id]
+	switch {
+	case !found:
+		return refuse(http.StatusNotFound, "no such notice")
+	case w.CaseID != n.caseID || w.BookingRef != n.bookingRef:
+		return refuse(http.StatusUnprocessableEntity, "case_id and booking_ref must be the notice's")
+	case w.Reason == "":
+		return refuse(http.StatusUnprocessableEntity, "reason is required")
+	}
+	c.caseID = n.caseID
+	if !n.withdrawn {
+		n.withdrawn = true
+		s.counts.NoticesWithdrawn[n.caseID]++
+	}
+	return ok(http.StatusOK, partners.NoticeWithdrawn{NoticeID: id, Status: "withdrawn"})
 }
 
 // suppliers quote for in-kind items. Neutral names: nothing here is a real firm.
@@ -372,8 +467,9 @@ func (s *Simulator) notify(c *call) reply {
 	case m.To == partners.ToReceivingOffice && m.Office == "":
 		return refuse(http.StatusUnprocessableEntity, "office is required for receiving_office")
 	case !slices.Contains([]string{partners.NotifyOverdue, partners.NotifyMissedVisit, partners.NotifySevereScreening,
-		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned}, m.Kind):
-		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred or assigned")
+		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned,
+		partners.NotifyUndoRefused}, m.Kind):
+		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred, assigned or undo_refused")
 	case m.Kind == partners.NotifyAssigned && (m.To != partners.ToCaseworker || m.User == ""):
 		return refuse(http.StatusUnprocessableEntity, "an assignment is told to the caseworker: to caseworker, with user")
 	case m.Text == "" || len(m.Text) > 2000:

@@ -93,6 +93,7 @@ type Simulator struct {
 	counts   Counts
 	bookings map[string]*booking
 	escorts  map[string]*escort
+	notices  map[string]*notice
 	cases    map[string]*caseState
 }
 
@@ -105,13 +106,22 @@ type stored struct {
 }
 
 type booking struct {
-	caseID string
-	b      partners.Booking
+	caseID     string
+	b          partners.Booking
+	passengers int              // seats, the escort's included
+	refund     *partners.Refund // the refund's answer, once refunded
 }
 
 type escort struct {
-	caseID string
-	e      partners.Escort
+	caseID     string
+	bookingRef string
+	e          partners.Escort
+}
+
+// notice is a pre-arrival notice the receiving office was sent.
+type notice struct {
+	caseID, bookingRef string
+	withdrawn          bool
 }
 
 // caseState is what the simulated partners remember of, and are told about, a case.
@@ -125,7 +135,9 @@ type caseState struct {
 	holdArrival     bool
 	heldArrivals    []callback
 	arrivals        int
-	quotePrice      *money.Money // set by ScriptQuotes: every supplier quotes it
+	quotePrice      *money.Money           // set by ScriptQuotes: every supplier quotes it
+	fees            map[string]money.Money // set by ScriptFees: the fee per partner kind
+	refund          *RefundScript          // set by ScriptRefund
 }
 
 // New builds a Simulator. It starts no goroutine until a callback is due.
@@ -153,6 +165,7 @@ func New(opts Options) *Simulator {
 	s.counts = newCounts()
 	s.bookings = map[string]*booking{}
 	s.escorts = map[string]*escort{}
+	s.notices = map[string]*notice{}
 	s.cases = map[string]*caseState{}
 	s.routes()
 	return s

@@ -188,7 +188,7 @@ func TestFaultsOverHTTP(t *testing.T) {
 	require.NoError(t, json.Unmarshal(body, &counts))
 	require.Equal(t, 1.0, counts["payments"])
 	require.Equal(t, map[string]any{"finance": 1.0}, counts["failures_injected"])
-	require.Equal(t, map[string]any{"held": 0.0, "ticketed": 0.0, "cancelled": 0.0}, counts["bookings"])
+	require.Equal(t, map[string]any{"held": 0.0, "ticketed": 0.0, "cancelled": 0.0, "refunded": 0.0}, counts["bookings"])
 }
 
 func TestSeededDeterminism(t *testing.T) {
@@ -502,4 +502,68 @@ func TestSeededFaultDraws(t *testing.T) {
 	require.Equal(t, a, outcomes(9))
 	require.Contains(t, a, http.StatusCreated)
 	require.Contains(t, a, http.StatusServiceUnavailable)
+}
+
+// The partners' answers carry their fees (the agreed rates unless scripted);
+// a ticketed booking is refunded once, with the fee kept, or refused as
+// scripted; a pre-arrival notice is withdrawn once.
+func TestFeesRefundsAndNoticeWithdrawals(t *testing.T) {
+	sim, srv := start(t, Options{})
+	c := partners.New(srv.URL, "k", time.Second)
+	ctx := context.Background()
+	var rej *partners.Rejected
+
+	acc, err := c.RequestAssessment(ctx, "c1/medical/1", partners.AssessmentRequest{CaseID: "c1", Reference: "HW-1", RequestNo: 1})
+	require.NoError(t, err)
+	require.Equal(t, &money.Money{Amount: "50.00", Currency: "EUR"}, acc.Fee)
+	require.NoError(t, sim.ScriptFees("c1", map[string]money.Money{"travel": eur("112.00")}))
+	require.Error(t, sim.ScriptFees("c1", map[string]money.Money{"hotel": eur("1.00")}))
+
+	b, err := c.HoldBooking(ctx, "c1/hold/1", holdReq("c1"))
+	require.NoError(t, err)
+	es, err := c.BookEscort(ctx, "c1/escort", partners.EscortRequest{CaseID: "c1", BookingRef: b.BookingRef})
+	require.NoError(t, err)
+	require.Equal(t, "75.00", es.Fee.Amount, "not scripted: the agreed rate")
+	_, err = c.RefundBooking(ctx, "c1/refund/0", b.BookingRef)
+	require.ErrorAs(t, err, &rej, "a hold is cancelled, not refunded")
+	require.Equal(t, http.StatusConflict, rej.Status)
+	tk, err := c.TicketBooking(ctx, "c1/ticket/1", b.BookingRef)
+	require.NoError(t, err)
+	require.Equal(t, "112.00", tk.Fee.Amount, "scripted")
+
+	for range 2 {
+		r, err := c.RefundBooking(ctx, "c1/refund/1", b.BookingRef)
+		require.NoError(t, err)
+		require.Equal(t, partners.Refund{BookingRef: b.BookingRef, Status: "refunded",
+			Refund: eur(money.Cents(2 * Fare).String()), FeeKept: eur("40.00")}, r, "two passengers' fares")
+	}
+	require.Equal(t, 1, sim.Counts().BookingsByCase["c1"].Refunded)
+	cancelled, err := c.CancelEscort(ctx, "c1/escort/cancel", es.EscortRef)
+	require.NoError(t, err)
+	require.NotNil(t, cancelled.Refund, "a paid escort is refunded")
+	_, err = c.TicketBooking(ctx, "c1/ticket/2", b.BookingRef)
+	require.ErrorAs(t, err, &rej)
+
+	b2, err := c.HoldBooking(ctx, "c2/hold/1", holdReq("c2"))
+	require.NoError(t, err)
+	_, err = c.TicketBooking(ctx, "c2/ticket/1", b2.BookingRef)
+	require.NoError(t, err)
+	require.NoError(t, sim.ScriptRefund("c2", RefundScript{Refuse: "the fare is not refundable"}))
+	_, err = c.RefundBooking(ctx, "c2/refund/1", b2.BookingRef)
+	require.ErrorAs(t, err, &rej)
+	require.Equal(t, http.StatusConflict, rej.Status)
+
+	n, err := c.SendPreArrivalNotice(ctx, "c2/notice/1", partners.PreArrivalNotice{CaseID: "c2", Reference: "HW-2",
+		BookingRef: b2.BookingRef, Flight: "HW1", DepartureAt: t0})
+	require.NoError(t, err)
+	w := partners.NoticeWithdrawal{CaseID: "c2", Reference: "HW-2", BookingRef: b2.BookingRef, Reason: "withdrawn"}
+	for _, key := range []string{"c2/nw/1", "c2/nw/2"} {
+		got, err := c.WithdrawPreArrivalNotice(ctx, key, n.NoticeID, w)
+		require.NoError(t, err)
+		require.Equal(t, "withdrawn", got.Status)
+	}
+	require.Equal(t, 1, sim.Counts().NoticesWithdrawn["c2"], "withdrawn once, whatever the keys")
+	_, err = c.WithdrawPreArrivalNotice(ctx, "c2/nw/3", "PAN-nope", w)
+	require.ErrorAs(t, err, &rej)
+	require.Equal(t, http.StatusNotFound, rej.Status)
 }

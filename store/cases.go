@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -316,6 +317,8 @@ type Event struct {
 	// Text is what the person wrote with the action, if anything (free text,
 	// personal data: encrypted by the payload codec in Temporal, sealed at rest).
 	Text string `json:"text,omitempty"`
+	// Amount is the figure a "fee" line counts in the statistics: the fee charged.
+	Amount *money.Money `json:"amount,omitempty"`
 }
 
 // Changes is what one workflow task of a case writes to the case file: the events
@@ -424,6 +427,11 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 		}
 		for i := range events {
 			events[i].Counted = prof.counted(counts[i], ch.Events[i], st)
+		}
+		if slices.Contains(counts, CountsFee) {
+			if err := recordFees(tx, ch.CaseID, st.Fees); err != nil {
+				return err
+			}
 		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},

@@ -22,6 +22,9 @@ const (
 	CountsVisitDone     = "visit_done"
 	CountsVisitMissed   = "visit_missed"
 	CountsClosed        = "closed"
+	// CountsFee is a fee a partner charged (workflow version 7 on): its amount
+	// counts in the service fees of the month it was charged.
+	CountsFee = "fee"
 )
 
 // Age bands of the beneficiary at registration (cases.age_band): minors (under
@@ -69,7 +72,7 @@ func countedEvents(events []Event, st contract.CaseState) []string {
 	lastDecision := -1
 	for i, e := range events {
 		switch e.Type {
-		case "registered", "departed", "arrived", "visit_missed", "closed":
+		case "registered", "departed", "arrived", "visit_missed", "closed", "fee":
 			out[i] = e.Type
 		case "visit":
 			out[i] = CountsVisitDone
@@ -126,8 +129,9 @@ type profile struct {
 const profileColumns = "country_of_return, programme, sex, age_band, vulnerable, service_charge_cents, currency"
 
 // counted is a line's statistics: the profile, and the figure of what it counts
-// as (the plan's total for an approval, the service charge of a departure, the
-// reason of a closure).
+// as (the plan's total for an approval, the programme's flat service charge of a
+// departure for a case that does not record its fees as charged, the fee of a fee
+// line, the reason of a closure).
 func (p profile) counted(countsAs string, e Event, st contract.CaseState) Counted {
 	if countsAs == "" {
 		return Counted{}
@@ -141,7 +145,14 @@ func (p profile) counted(countsAs string, e Event, st contract.CaseState) Counte
 		over, _ := priceOverrun(e, st)
 		c.AmountCents, c.Currency = over, st.Plan.Total.Currency
 	case CountsDeparted:
-		c.AmountCents, c.Currency = p.ServiceChargeCents, p.Currency
+		if !st.FeesAsCharged {
+			c.AmountCents, c.Currency = p.ServiceChargeCents, p.Currency
+		}
+	case CountsFee:
+		if e.Amount != nil {
+			cents, _ := e.Amount.Cents() // the workflow records only fees it could read
+			c.AmountCents, c.Currency = int64(cents), e.Amount.Currency
+		}
 	case CountsClosed:
 		c.Reason = string(st.ClosureReason)
 	}
@@ -179,7 +190,9 @@ type ActivityRow struct {
 }
 
 // MoneyRow is a group's money of a period in one currency: committed (plans
-// approved), paid (payments made), and the service charges of its departures.
+// approved), paid (payments made), and the service fees: the partners' fees
+// charged in the period (cases of workflow version 7 on), or the programme's
+// flat charge per departure (cases before).
 type MoneyRow struct {
 	By          string `json:"by"`
 	Key         string `json:"key"`
@@ -275,6 +288,10 @@ func (s *Store) Statistics(ctx context.Context, from, to time.Time) (Statistics,
 	}
 	for _, g := range counted {
 		for by, key := range g.keys() {
+			if g.CountsAs == CountsFee { // money only
+				moneyOf(mk{by, key, g.Currency}).fees += g.Cents
+				continue
+			}
 			a := activity[gk{by, key}]
 			if a == nil {
 				a = newActivity(by, key)

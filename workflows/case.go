@@ -59,6 +59,9 @@ type caseRun struct {
 	// the last change the case file has (version 2 on; see startWriter).
 	unwritten []store.Event
 	written   int64
+	// quiet are events that wait for the next write instead of waking the writer
+	// (a fee, version 7 on: see charged).
+	quiet []store.Event
 	// applying counts the actions whose handlers are applying them.
 	applying int
 
@@ -139,6 +142,9 @@ func ReturnCase(ctx workflow.Context, in contract.CaseInput) (contract.CaseState
 
 func (w *caseRun) setup(ctx workflow.Context) error {
 	w.version = workflow.GetVersion(ctx, changeCaseBehaviour, workflow.DefaultVersion, latestVersion)
+	if w.recordsFees() {
+		w.st.FeesAsCharged = true
+	}
 	if w.fewerActions() {
 		w.root = ctx
 		w.searched = searchedNow(ctx)

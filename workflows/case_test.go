@@ -220,7 +220,8 @@ func TestMedicalReassessmentWaitsTheGivenDays(t *testing.T) {
 	st := c.run()
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, 2, st.Medical.Requests)
-	require.Equal(t, "ticketed", st.Travel.BookingStatus, "booked and ticketed once cleared")
+	require.Equal(t, 1, c.p.count("TicketFlight"), "booked and ticketed once cleared")
+	require.Equal(t, "refunded", st.Travel.BookingStatus, "and refunded at the withdrawal (version 7)")
 }
 
 func TestAnExpiringClearanceIsRenewedBeforeTicketing(t *testing.T) {

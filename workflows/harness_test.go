@@ -74,6 +74,23 @@ type fakePartners struct {
 	departIn time.Duration
 	// canceller is the identity on the cancel request in the workflow's history.
 	canceller string
+	// fees are the fees the partners' answers carry, by activity (none: no fee).
+	fees map[string]money.Money
+	// refund is the travel agency's answer to a refund.
+	refund partners.Refund
+	// withdrawnNotices are the notices the receiving office was told no longer stand.
+	withdrawnNotices []partners.NoticeWithdrawal
+}
+
+// fee is the fee the answer of that activity carries, if any.
+func (p *fakePartners) fee(name string) *money.Money {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, ok := p.fees[name]
+	if !ok {
+		return nil
+	}
+	return &f
 }
 
 func (p *fakePartners) hit(name, key string) error {
@@ -289,8 +306,9 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.EligibilityRequest) (partners.Eligibility, error) {
 		return partners.Eligibility{Eligible: true, AssistanceLevel: "standard"}, p.hit("ConfirmEligibility", key)
 	})
-	env.OnActivity(a.RequestMedicalAssessment, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.AssessmentRequest) error {
-		return p.hit("RequestMedicalAssessment", key)
+	env.OnActivity(a.RequestMedicalAssessment, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.AssessmentRequest) (partners.AssessmentAccepted, error) {
+		return partners.AssessmentAccepted{AssessmentID: fmt.Sprintf("AS-%d", in.RequestNo), Fee: p.fee("RequestMedicalAssessment")},
+			p.hit("RequestMedicalAssessment", key)
 	})
 	env.OnActivity(a.OpenPostArrivalMedical, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.PostArrivalAssistanceRequest) error {
 		return p.hit("OpenPostArrivalMedical", key)
@@ -300,19 +318,35 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", key)
 	})
 	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Booking, error) {
-		return partners.Booking{BookingRef: ref, Status: "ticketed"}, p.hit("TicketFlight", key)
+		return partners.Booking{BookingRef: ref, Status: "ticketed", Fee: p.fee("TicketFlight")}, p.hit("TicketFlight", key)
+	})
+	env.OnActivity(a.RefundFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Refund, error) {
+		p.mu.Lock()
+		r := p.refund
+		p.mu.Unlock()
+		r.BookingRef, r.Status = ref, "refunded"
+		return r, p.hit("RefundFlight", key)
+	})
+	env.OnActivity(a.WithdrawPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, id string, in partners.NoticeWithdrawal) (partners.NoticeWithdrawn, error) {
+		if err := p.hit("WithdrawPreArrivalNotice", key); err != nil {
+			return partners.NoticeWithdrawn{}, err
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.withdrawnNotices = append(p.withdrawnNotices, in)
+		return partners.NoticeWithdrawn{NoticeID: id, Status: "withdrawn"}, nil
 	})
 	env.OnActivity(a.CancelFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, _ string) error {
 		return p.hit("CancelFlight", key)
 	})
 	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.EscortRequest) (partners.Escort, error) {
-		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: "booked"}, p.hit("BookEscort", key)
+		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: "booked", Fee: p.fee("BookEscort")}, p.hit("BookEscort", key)
 	})
-	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, _ string) error {
-		return p.hit("CancelEscort", key)
+	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Escort, error) {
+		return partners.Escort{EscortRef: ref, Status: "cancelled"}, p.hit("CancelEscort", key)
 	})
-	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.PreArrivalNotice) error {
-		return p.hit("SendPreArrivalNotice", key)
+	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, n partners.PreArrivalNotice) (partners.NoticeAccepted, error) {
+		return partners.NoticeAccepted{NoticeID: "PAN-" + n.BookingRef}, p.hit("SendPreArrivalNotice", key)
 	})
 	env.OnActivity(a.RequestQuotes, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.QuoteRequest) (partners.Quotes, error) {
 		return partners.Quotes{Quotes: p.quotes(in)}, p.hit("RequestQuotes", key)

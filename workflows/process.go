@@ -96,11 +96,14 @@ func (w *caseRun) clearMedically(ctx workflow.Context) error {
 		m.Requests++
 		w.enter(ctx, contract.StageMedicalClearance, contract.WaitingMedicalProvider, w.dueIn(ctx, w.rules.SLA.MedicalClearance),
 			"Waiting for the medical provider's fit-to-travel result.")
-		if err := w.call(ctx, "Request fit-to-travel assessment", acts.RequestMedicalAssessment, nil,
-			w.key(fmt.Sprintf("medical/%d", m.Requests)), partners.AssessmentRequest{CaseID: w.in.CaseID,
+		var accepted partners.AssessmentAccepted
+		step := fmt.Sprintf("medical/%d", m.Requests)
+		if err := w.call(ctx, "Request fit-to-travel assessment", acts.RequestMedicalAssessment, &accepted,
+			w.key(step), partners.AssessmentRequest{CaseID: w.in.CaseID,
 				Reference: w.in.Reference, RequestNo: m.Requests, EscortConsidered: w.in.HealthNeeds}); err != nil {
 			return err
 		}
+		w.charged(ctx, contract.FeeMedical, contract.ServiceAssessment, step, accepted.AssessmentID, accepted.Fee)
 		if err := w.wait(ctx, "medical result", func() bool { return len(w.pendingMedical) > 0 }); err != nil {
 			return err
 		}
@@ -164,26 +167,33 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 		}
 		if m.Escort && t.EscortStatus != "booked" {
 			var e partners.Escort
-			if err := w.call(ctx, "Book an escort", acts.BookEscort, &e, w.key(fmt.Sprintf("travel/%d/escort", t.Attempt)),
+			step := fmt.Sprintf("travel/%d/escort", t.Attempt)
+			if err := w.call(ctx, "Book an escort", acts.BookEscort, &e, w.key(step),
 				partners.EscortRequest{CaseID: w.in.CaseID, BookingRef: t.BookingRef}); err != nil {
 				return err
 			}
 			t.EscortRef, t.EscortStatus = e.EscortRef, "booked"
 			w.record(ctx, "escort_booked", systemActor, "Escort booked")
+			w.charged(ctx, contract.FeeEscort, contract.ServiceEscort, step, e.EscortRef, e.Fee)
 		}
-		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, &b, w.key(fmt.Sprintf("travel/%d/ticket", t.Attempt)),
-			t.BookingRef); err != nil {
+		step := fmt.Sprintf("travel/%d/ticket", t.Attempt)
+		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, &b, w.key(step), t.BookingRef); err != nil {
 			return err
 		}
 		t.BookingStatus = "ticketed"
 		w.record(ctx, "ticketed", systemActor, "Flight "+t.Flight+" ticketed")
-		if err := w.call(ctx, "Send the pre-arrival notice", acts.SendPreArrivalNotice, nil,
+		w.charged(ctx, contract.FeeTravel, contract.ServiceTicketing, step, t.BookingRef, b.Fee)
+		var notice partners.NoticeAccepted
+		if err := w.call(ctx, "Send the pre-arrival notice", acts.SendPreArrivalNotice, &notice,
 			w.key(fmt.Sprintf("travel/%d/notice", t.Attempt)), partners.PreArrivalNotice{CaseID: w.in.CaseID,
 				Reference: w.in.Reference, ReceivingOffice: w.in.ReceivingOffice, BookingRef: t.BookingRef, Flight: t.Flight,
 				DepartureAt: *t.DepartureAt, Escort: m.Escort, HealthNeeds: w.healthNeeds()}); err != nil {
 			return err
 		}
 		t.PreArrivalSent = true
+		if w.recordsFees() {
+			t.NoticeID, t.NoticeWithdrawn = notice.NoticeID, false
+		}
 		w.record(ctx, "pre_arrival_notice", systemActor, "Pre-arrival notice sent to the receiving office")
 
 		if err := w.wait(ctx, "departure", func() bool { return w.departure != nil }); err != nil {
@@ -592,7 +602,10 @@ func (w *caseRun) visit(ctx workflow.Context, v *contract.VisitState) (bool, err
 }
 
 // undoBookings is the compensation of a withdrawal: release what was booked and not
-// used, and pay nothing more. It runs on a context that is not cancelled.
+// used, and pay nothing more. It runs on a context that is not cancelled. From
+// version 7 a ticket bought is refunded too, and the receiving office told its
+// pre-arrival notice no longer stands; each step once (the state says what was
+// done, and each call's key is the case's), so it never runs twice.
 func (w *caseRun) undoBookings(ctx workflow.Context) {
 	ctx = disconnected(ctx)
 	t := w.st.Travel
@@ -600,13 +613,58 @@ func (w *caseRun) undoBookings(ctx workflow.Context) {
 		return
 	}
 	if t.BookingStatus == "held" {
-		if err := w.undoCall(ctx, "Cancel the flight hold", acts.CancelFlight, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
+		if err := w.undoCall(ctx, "Cancel the flight hold", acts.CancelFlight, nil, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
 			t.BookingRef); err == nil {
 			t.BookingStatus = "cancelled"
 			w.record(ctx, "booking_cancelled", systemActor, "Flight hold cancelled")
 		}
 	}
+	if w.recordsFees() && t.BookingStatus == "ticketed" {
+		w.refundTicket(ctx)
+	}
 	w.cancelEscort(ctx)
+	if w.recordsFees() {
+		w.withdrawNotice(ctx)
+	}
+}
+
+// refundTicket asks the travel agency to cancel a ticketed booking and refund
+// what can be refunded (version 7 on), and records the refund and the fee kept.
+// A refusal is recorded and a manager told (undoCall); the ticket stays bought.
+func (w *caseRun) refundTicket(ctx workflow.Context) {
+	t := w.st.Travel
+	var r partners.Refund
+	step := fmt.Sprintf("travel/%d/refund", t.Attempt)
+	if err := w.undoCall(ctx, "Refund the ticket", acts.RefundFlight, &r, w.key(step), t.BookingRef); err != nil {
+		return
+	}
+	t.BookingStatus = "refunded"
+	t.Refund = &contract.Refunded{Refund: r.Refund, FeeKept: r.FeeKept, At: workflow.Now(ctx).UTC()}
+	w.record(ctx, "ticket_refunded", systemActor, fmt.Sprintf("Ticket of flight %s cancelled: %s %s refunded, %s %s kept by the agency",
+		t.Flight, r.Refund.Amount, r.Refund.Currency, r.FeeKept.Amount, r.FeeKept.Currency))
+	w.chargedIfAny(ctx, contract.FeeTravel, contract.ServiceCancellation, step, t.BookingRef, r.FeeKept)
+}
+
+// withdrawNotice tells the receiving office that the pre-arrival notice no longer
+// stands (version 7 on): nobody is coming on that flight.
+func (w *caseRun) withdrawNotice(ctx workflow.Context) {
+	t := w.st.Travel
+	if t.NoticeID == "" || t.NoticeWithdrawn {
+		return
+	}
+	reason := string(contract.ClosedWithdrawn)
+	if w.withdrawal != nil {
+		reason = w.withdrawal.Body.Reason
+	} else if w.tiesFacts() {
+		reason = string(contract.ClosedByOperator)
+	}
+	if err := w.undoCall(ctx, "Withdraw the pre-arrival notice", acts.WithdrawPreArrivalNotice, nil,
+		w.key(fmt.Sprintf("travel/%d/notice-withdrawal", t.Attempt)), t.NoticeID, partners.NoticeWithdrawal{
+			CaseID: w.in.CaseID, Reference: w.in.Reference, BookingRef: t.BookingRef, Reason: reason}); err != nil {
+		return
+	}
+	t.NoticeWithdrawn = true
+	w.record(ctx, "notice_withdrawn", systemActor, "The receiving office was told the pre-arrival notice no longer stands")
 }
 
 func (w *caseRun) cancelEscort(ctx workflow.Context) {
@@ -614,11 +672,32 @@ func (w *caseRun) cancelEscort(ctx workflow.Context) {
 	if t == nil || t.EscortStatus != "booked" {
 		return
 	}
-	if err := w.undoCall(ctx, "Cancel the escort", acts.CancelEscort, w.key(fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)),
-		t.EscortRef); err == nil {
-		t.EscortStatus = "cancelled"
-		w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")
+	var e partners.Escort
+	step := fmt.Sprintf("travel/%d/escort-cancel", t.Attempt)
+	if err := w.undoCall(ctx, "Cancel the escort", acts.CancelEscort, &e, w.key(step), t.EscortRef); err != nil {
+		return
 	}
+	t.EscortStatus = "cancelled"
+	w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")
+	if w.recordsFees() && e.Refund != nil {
+		// A paid escort (its flight ticketed): what comes back, and what is kept.
+		kept := money.Of(0, e.Refund.Currency)
+		if e.FeeKept != nil {
+			kept = *e.FeeKept
+		}
+		t.EscortRefund = &contract.Refunded{Refund: *e.Refund, FeeKept: kept, At: workflow.Now(ctx).UTC()}
+		w.record(ctx, "escort_refunded", systemActor, fmt.Sprintf("Escort refunded: %s %s, %s %s kept by the agency",
+			e.Refund.Amount, e.Refund.Currency, kept.Amount, kept.Currency))
+		w.chargedIfAny(ctx, contract.FeeEscort, contract.ServiceEscortCancellation, step, t.EscortRef, kept)
+	}
+}
+
+// chargedIfAny records a fee kept on a cancellation, unless nothing was kept.
+func (w *caseRun) chargedIfAny(ctx workflow.Context, partner, service, key, reference string, fee money.Money) {
+	if c, err := fee.Cents(); err == nil && c == 0 {
+		return
+	}
+	w.charged(ctx, partner, service, key, reference, &fee)
 }
 
 func (w *caseRun) healthNeeds() bool {

@@ -190,9 +190,10 @@ func (w *caseRun) startWriter(ctx workflow.Context) {
 			if len(w.unwritten) == 0 {
 				continue
 			}
-			ch := store.Changes{CaseID: w.in.CaseID, Events: w.unwritten, State: w.snapshot(), WrittenIn: w.writtenIn(ctx),
-				Registry: w.registry}
-			w.unwritten, w.registry = nil, nil
+			// Quiet events (fees, version 7) recorded before go first: their Seq is lower.
+			ch := store.Changes{CaseID: w.in.CaseID, Events: append(w.quiet, w.unwritten...), State: w.snapshot(),
+				WrittenIn: w.writtenIn(ctx), Registry: w.registry}
+			w.quiet, w.unwritten, w.registry = nil, nil, nil
 			if err := workflow.ExecuteLocalActivity(ctx, acts.RecordChanges, ch).Get(ctx, nil); err != nil {
 				// Only after ten years of retries (ScheduleToClose).
 				w.logger.Warn("case file not written", "events", len(ch.Events), "error", err)
@@ -208,7 +209,49 @@ func (w *caseRun) writtenUpTo(ctx workflow.Context, seq int64) error {
 	if !w.writesOncePerTask() {
 		return nil
 	}
+	if seq > w.written && len(w.quiet) > 0 {
+		// Quiet events are waited for: they wake the writer now.
+		w.unwritten = append(w.quiet, w.unwritten...)
+		w.quiet = nil
+	}
 	return workflow.Await(ctx, func() bool { return w.written >= seq })
+}
+
+// charged records a fee a partner's answer carried (version 7 on): in the state,
+// with the programme's agreed rate, and a timeline line that counts it in the
+// statistics. The line waits for the case file's next write rather than waking
+// the writer (a write is a local activity: a command and a billed action), so a
+// fee costs the case nothing in Temporal. An answer without a fee records none;
+// one that cannot be read (not an amount, no currency) is recorded as such.
+func (w *caseRun) charged(ctx workflow.Context, partner, service, key, reference string, fee *money.Money) {
+	if !w.recordsFees() || fee == nil {
+		return
+	}
+	who := map[string]string{contract.FeeTravel: "the travel agency", contract.FeeEscort: "the travel agency (escort)",
+		contract.FeeMedical: "the medical provider"}[partner]
+	if _, err := fee.Cents(); err != nil || len(fee.Currency) != 3 {
+		w.record(ctx, "fee_unreadable", systemActor, fmt.Sprintf("The fee %s charged for %s could not be read", who, service))
+		return
+	}
+	f := contract.Fee{Key: key, Partner: partner, Service: service, Reference: reference, Amount: *fee,
+		ChargedAt: workflow.Now(ctx).UTC()}
+	summary := fmt.Sprintf("Fee charged by %s for %s: %s %s", who, strings.ReplaceAll(service, "_", " "), fee.Amount, fee.Currency)
+	if service == contract.ServiceTicketing || service == contract.ServiceEscort || service == contract.ServiceAssessment {
+		if agreed, ok := w.rules.Programme.Agreed(partner); ok {
+			f.Agreed = &agreed
+			summary += fmt.Sprintf(" (agreed %s %s)", agreed.Amount, agreed.Currency)
+		}
+	}
+	w.st.Fees = append(w.st.Fees, f)
+	w.st.Seq++
+	amount := *fee
+	ev := store.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: "fee", Actor: systemActor, Summary: summary,
+		At: f.ChargedAt, Amount: &amount}
+	if len(w.unwritten) > 0 {
+		w.unwritten = append(w.unwritten, ev) // the writer is about to write: it goes with it
+		return
+	}
+	w.quiet = append(w.quiet, ev)
 }
 
 // flushed waits until the case file has every change recorded so far: a run must
@@ -350,8 +393,8 @@ func (w *caseRun) call(ctx workflow.Context, summary string, activity, out any, 
 // undoCall is a call that compensates (cancel a hold, an escort). A partner's refusal
 // ends it, recorded and told to a manager to settle by hand, instead of holding
 // the closure up: a booking ticketed meanwhile cannot be cancelled.
-func (w *caseRun) undoCall(ctx workflow.Context, summary string, activity any, args ...any) error {
-	return w.callPartner(ctx, true, summary, activity, nil, args...)
+func (w *caseRun) undoCall(ctx workflow.Context, summary string, activity, out any, args ...any) error {
+	return w.callPartner(ctx, true, summary, activity, out, args...)
 }
 
 func (w *caseRun) callPartner(ctx workflow.Context, compensating bool, summary string, activity, out any, args ...any) error {
@@ -385,7 +428,7 @@ func (w *caseRun) callPartner(ctx workflow.Context, compensating bool, summary s
 	for pause := 10 * time.Minute; ; pause = min(2*pause, 24*time.Hour) {
 		if rejected(err) && compensating && w.finishesInFlightCalls() {
 			w.record(ctx, "undo_refused", systemActor, summary+": refused: "+partnerMessage(err))
-			w.notify(ctx, "manager", "undo_refused", fmt.Sprintf("Case %s: %s was refused (%s); settle it with the partner.",
+			w.notify(ctx, "manager", partners.NotifyUndoRefused, fmt.Sprintf("Case %s: %s was refused (%s); settle it with the partner.",
 				w.in.Reference, summary, partnerMessage(err)))
 			return err
 		}

@@ -76,7 +76,19 @@ const (
 	// in version 5.
 	versionDonorAndPayments workflow.Version = 6
 
-	latestVersion = versionDonorAndPayments
+	// Version 7: the money of the partners (issue 21, points 3 and 6).
+	//  - Each fee a partner's answer carries (the travel agency's ticketing and
+	//    escort, the medical provider's assessment) is recorded as charged: in the
+	//    state (Fees, with the programme's agreed rate), and a timeline line that
+	//    goes with the case file's next write (no write of its own: no command).
+	//  - A withdrawal (consent withdrawal, operator cancellation) after the flight
+	//    was ticketed asks the agency to refund the ticket (a new activity) and
+	//    records the refund and the fee kept; a paid escort's cancellation records
+	//    them too; the receiving office is told the pre-arrival notice no longer
+	//    stands (a new activity). Before, a ticket stayed bought.
+	versionFeesAndRefunds workflow.Version = 7
+
+	latestVersion = versionFeesAndRefunds
 )
 
 func (w *caseRun) finishesInFlightCalls() bool { return w.version >= versionFinishInFlightCalls }
@@ -90,6 +102,8 @@ func (w *caseRun) tiesFacts() bool { return w.version >= versionTiedFacts }
 func (w *caseRun) fewerActions() bool { return w.version >= versionFewerActions }
 
 func (w *caseRun) checksMoney() bool { return w.version >= versionDonorAndPayments }
+
+func (w *caseRun) recordsFees() bool { return w.version >= versionFeesAndRefunds }
 
 // disconnected is a context that a withdrawal does not cancel.
 func disconnected(ctx workflow.Context) workflow.Context {

@@ -23,6 +23,8 @@ type reportData struct {
 	Years        []int
 	Report       api.Statistics
 	Tables       []statTable
+	// Reconciliation: a month's fees charged otherwise than the agreed rates.
+	Reconciliation *api.Reconciliation
 }
 
 // statTable is one breakdown's tables and charts.
@@ -169,6 +171,12 @@ func (w *Workspace) reportPage(c *gin.Context) {
 	}
 	if kind == "month" {
 		d.Month = period
+		rec, err := w.api.FeeReconciliation(c.Request.Context(), period)
+		if err != nil {
+			w.fail(c, err)
+			return
+		}
+		d.Reconciliation = &rec
 	} else {
 		d.Year, d.Quarter = rep.From.Year(), (int(rep.From.Month())-1)/3+1
 	}
@@ -226,4 +234,23 @@ func labelKey(by, key string) string {
 		return "reports." + key
 	}
 	return ""
+}
+
+// reconciliationDownload serves a month's fee reconciliation (?month=, this
+// month without) as CSV, written by the API's own writer.
+func (w *Workspace) reconciliationDownload(c *gin.Context) {
+	month := c.Query("month")
+	if month == "" {
+		month = w.now().Format("2006-01")
+	}
+	rec, err := w.api.FeeReconciliation(c.Request.Context(), month)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	// The month is checked (YYYY-MM): safe in the file name.
+	c.Header("Content-Disposition", `attachment; filename="homeward-fees-`+month+`.csv"`)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Status(http.StatusOK)
+	_ = api.WriteReconciliationCSV(c.Writer, rec)
 }

@@ -133,6 +133,7 @@ func (w *Workspace) Mount(r *gin.Engine) {
 	in.GET("/reports/monthly.xlsx", w.only(mg), w.reportDownload("monthly", "xlsx"))
 	in.GET("/reports/quarterly.csv", w.only(mg), w.reportDownload("quarterly", "csv"))
 	in.GET("/reports/quarterly.xlsx", w.only(mg), w.reportDownload("quarterly", "xlsx"))
+	in.GET("/reports/fee-reconciliation.csv", w.only(mg), w.reconciliationDownload)
 }
 
 // headers: what every page sends. No script but the workspace's own files, no
