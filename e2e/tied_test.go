@@ -129,6 +129,9 @@ func TestAQuoteOf25000ForA1999ItemIsNotPaidWithoutASecondApproval(t *testing.T) 
 		return len(items) == 1 && items[0]["status"] == "price_approval"
 	})
 	require.Equal(t, "approver", c["waiting_on"])
+	h.eventually("the supervisor told of the price", 10*time.Second, func() bool {
+		return h.s.Simulator.Counts().Notifications["price_approval"] == 1 // the notification service takes the kind
+	})
 	item := list(c["procurement"])[0]["id"].(string)
 	path := "/api/v1/cases/" + id + "/procurement/" + item
 	h.problem(h.call("POST", path+"/delivery", "dev-procurement", map[string]any{"delivered_at": now(), "handover_certificate": "HC-1"}),

@@ -448,6 +448,9 @@ const (
 	// early (release a hold, cancel an escort, refund a ticket, take back a
 	// pre-arrival notice): a manager settles it.
 	NotifyUndoRefused = "undo_refused"
+	// NotifyPriceApproval: an item's chosen quote is above its approved cost; an
+	// approver of the sending office decides the price (workflow version 4 on).
+	NotifyPriceApproval = "price_approval"
 )
 
 // Message is a notification about a case to a role.

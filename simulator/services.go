@@ -468,8 +468,8 @@ func (s *Simulator) notify(c *call) reply {
 		return refuse(http.StatusUnprocessableEntity, "office is required for receiving_office")
 	case !slices.Contains([]string{partners.NotifyOverdue, partners.NotifyMissedVisit, partners.NotifySevereScreening,
 		partners.NotifySystemStuck, partners.NotifyBlocked, partners.NotifyTransferred, partners.NotifyAssigned,
-		partners.NotifyUndoRefused}, m.Kind):
-		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred, assigned or undo_refused")
+		partners.NotifyUndoRefused, partners.NotifyPriceApproval}, m.Kind):
+		return refuse(http.StatusUnprocessableEntity, "kind must be overdue, missed_visit, severe_screening, system_stuck, blocked, transferred, assigned, undo_refused or price_approval")
 	case m.Kind == partners.NotifyAssigned && (m.To != partners.ToCaseworker || m.User == ""):
 		return refuse(http.StatusUnprocessableEntity, "an assignment is told to the caseworker: to caseworker, with user")
 	case m.Text == "" || len(m.Text) > 2000:

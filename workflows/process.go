@@ -418,7 +418,7 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 	w.approverAwaited(ctx)
 	w.record(ctx, "quote_above_cost", systemActor, fmt.Sprintf("Item %s: the lowest compliant quote (%s %s) is above the approved cost (%s %s): an approver decides",
 		it.ID, chosen.Price.Amount, chosen.Price.Currency, it.Cost.Amount, it.Cost.Currency))
-	w.notify(ctx, "supervisor", "price_approval", fmt.Sprintf("Case %s: item %s is quoted above its approved cost; approve the price or reject it.",
+	w.notify(ctx, "supervisor", partners.NotifyPriceApproval, fmt.Sprintf("Case %s: item %s is quoted above its approved cost; approve the price or reject it.",
 		w.in.Reference, it.ID))
 	err := workflow.Await(ctx, func() bool { return p.PriceDecision != nil })
 	w.approverAnswered(ctx)
