@@ -99,6 +99,13 @@ func TestAWithdrawalAfterTicketingRefundsTheTicket(t *testing.T) {
 	stored, err := h.s.Store.Fees(t.Context(), id)
 	require.NoError(t, err)
 	require.Len(t, stored, 3, "the assessment, the ticketing, the cancellation, each once in the case file")
+	// The caseworker sees the fees, the refund and the withdrawn notice on the case page.
+	cw := h.browser("")
+	cw.signIn("caseworker-de")
+	page := cw.get("/cases/" + id)
+	require.Contains(t, page.body, `id="fees"`)
+	require.Contains(t, page.body, "Ticket refunded: 640.00 EUR; fee kept 40.00 EUR")
+	require.Contains(t, page.body, `id="notice-withdrawn"`)
 
 	c = h.withdraw(refused)
 	require.Equal(t, "withdrawn", c["closure_reason"])

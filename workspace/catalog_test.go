@@ -48,7 +48,7 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 		"payment": {"validate", "refuse"}, "paymentdone": {"validate", "refuse"},
 		"itemstatus": {"quoting", "price_approval", "ordered", "delivered", "payment_validation", "payment_refused",
 			"payment_validated", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
-		"booking": {"held", "ticketed", "no_show", "cancelled"}, "step": {"done", "current", "todo", "skipped"},
+		"booking": {"held", "ticketed", "no_show", "cancelled"}, "partner": contract.FeeKinds, "step": {"done", "current", "todo", "skipped"},
 		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
 	}
 	// The statistics page's tables and the labels of their keys.
