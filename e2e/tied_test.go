@@ -144,6 +144,8 @@ func TestAQuoteOf25000ForA1999ItemIsNotPaidWithoutASecondApproval(t *testing.T) 
 	h.accept("POST", path+"/price-decision", "dev-approver", map[string]any{"decision": "reject", "comment": "Far above the approved cost."})
 
 	c = h.waitCase(id, "monitoring", stageIs("Monitoring"))
+	require.Equal(t, http.StatusOK, h.call("GET", "/api/v1/cases/"+id, "dev-approver", nil).Status,
+		"the approver who decided the price still sees the case")
 	items := list(c["procurement"])
 	require.Equal(t, "cancelled", items[0]["status"])
 	require.Equal(t, "reject", items[0]["price_decision"].(map[string]any)["decision"])

@@ -344,9 +344,9 @@ func (p customPlans) QueryRowContext(ctx context.Context, query string, args ...
 }
 
 // decidedBySQL selects the cases a user decided on (plan decisions, clearances,
-// the donor's decisions and payments' validations they recorded).
+// the donor's decisions, payments' validations and prices they recorded).
 const decidedBySQL = "SELECT case_id FROM timeline_events WHERE actor_user = ? AND type IN " +
-	"('plan_decision', 'clearance', 'donor_decision', 'payment_validation')"
+	"('plan_decision', 'clearance', 'donor_decision', 'payment_validation', 'price_decision')"
 
 // DecidedBy says whether the user decided on the case.
 func (s *Store) DecidedBy(ctx context.Context, caseID, user string) (bool, error) {
