@@ -37,6 +37,16 @@ func (p *problems) oneOf(field, value string, allowed ...string) {
 	}
 }
 
+// decision checks a decision that is yes or no, and that a no gives its reason
+// (in the free-text field named): a refusal always says why.
+func (p *problems) decision(value, yes, no, reasonField, reason, whenNo string) {
+	p.oneOf("decision", value, yes, no)
+	if value == no && reason == "" {
+		p.add(reasonField, "is required when %s", whenNo)
+	}
+	p.freeText(reasonField, reason)
+}
+
 // MaxFreeText is the most characters a free-text field (a note, a comment, a
 // reason) may hold: no one grows a workflow history or a row without bound.
 const MaxFreeText = 4000
@@ -275,11 +285,7 @@ type PriceDecision struct {
 // Validate checks the request's shape; the workflow checks the item and the cap.
 func (d PriceDecision) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("decision", d.Decision, "approve", "reject")
-	if d.Decision == "reject" && d.Comment == "" {
-		p.add("comment", "is required when the price is rejected")
-	}
-	p.freeText("comment", d.Comment)
+	p.decision(d.Decision, "approve", "reject", "comment", d.Comment, "the price is rejected")
 	return p
 }
 
@@ -299,17 +305,13 @@ type DonorDecision struct {
 // Validate checks the request's shape (the workflow's validator checks it too).
 func (d DonorDecision) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("decision", d.Decision, "approve", "refuse")
+	p.decision(d.Decision, "approve", "refuse", "reason", d.Reason, "the donor refuses")
 	if d.DonorReference == "" || utf8.RuneCountInString(d.DonorReference) > 100 {
 		p.add("donor_reference", "is required: the donor's reference for this decision (at most 100 characters)")
 	}
 	if len(d.DonorLetter) > 64 {
 		p.add("donor_letter", "must be the ID of a document of this case")
 	}
-	if d.Decision == "refuse" && d.Reason == "" {
-		p.add("reason", "is required when the donor refuses")
-	}
-	p.freeText("reason", d.Reason)
 	return p
 }
 
@@ -325,11 +327,7 @@ type PaymentValidation struct {
 // Validate checks the request's shape (the workflow's validator checks it too).
 func (v PaymentValidation) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("decision", v.Decision, "validate", "refuse")
-	if v.Decision == "refuse" && v.Reason == "" {
-		p.add("reason", "is required when the payment is refused")
-	}
-	p.freeText("reason", v.Reason)
+	p.decision(v.Decision, "validate", "refuse", "reason", v.Reason, "the payment is refused")
 	return p
 }
 
