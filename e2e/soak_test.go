@@ -115,16 +115,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	chk := &soak.Invariants{Temporal: h.s.Temporal, Store: h.s.Store, Counts: counts, TaskQueue: h.s.Config.Temporal.TaskQueue}
-	chk.Check("every case driven was registered", len(ids) == len(cases), "%d of %d cases registered", len(ids), len(cases))
-	chk.Check("every case settled", settled == nil, "%v", settled)
-	for _, c := range cases {
-		for _, e := range c.Unexpected {
-			chk.Check("the API accepts each valid action", false, "case %d (%s): %s", c.N, c.ID, e)
-		}
-		if c.ID != "" {
-			chk.CheckCase(c)
-		}
-	}
+	chk.CheckDriven(cases, ids, settled)
 	chk.NoOrphans(ids)
 
 	outcomes := map[string]int{}

@@ -235,16 +235,7 @@ func TestProduction(t *testing.T) {
 	counts, err := partners.Counts()
 	require.NoError(t, err)
 	chk := &soak.Invariants{Temporal: tc, Store: st, Counts: counts, TaskQueue: taskQueue}
-	chk.Check("every case driven was registered", len(ids) == len(cases), "%d of %d cases registered", len(ids), len(cases))
-	chk.Check("every case settled", settled == nil, "%v", settled)
-	for _, c := range cases {
-		for _, e := range c.Unexpected {
-			chk.Check("the API accepts each valid action", false, "case %d (%s): %s", c.N, c.ID, e)
-		}
-		if c.ID != "" {
-			chk.CheckCase(c)
-		}
-	}
+	chk.CheckDriven(cases, ids, settled)
 	// The cases of the throughput runs wait for counselling: left alone, overdue.
 	for i, id := range registeredForScale {
 		chk.CheckCase(&soak.Case{N: -1 - i, ID: id})

@@ -613,6 +613,22 @@ func (iv *Invariants) Check(what string, ok bool, format string, args ...any) {
 	}
 }
 
+// CheckDriven checks the cases a driver drove once they settled (settled is
+// what Settle said): each was registered and settled, the API accepted each of
+// their valid actions, and each case holds (CheckCase). ids are the registered ones.
+func (iv *Invariants) CheckDriven(cases []*Case, ids []string, settled error) {
+	iv.Check("every case driven was registered", len(ids) == len(cases), "%d of %d cases registered", len(ids), len(cases))
+	iv.Check("every case settled", settled == nil, "%v", settled)
+	for _, c := range cases {
+		for _, e := range c.Unexpected {
+			iv.Check("the API accepts each valid action", false, "case %d (%s): %s", c.N, c.ID, e)
+		}
+		if c.ID != "" {
+			iv.CheckCase(c)
+		}
+	}
+}
+
 // HistoryOf summarises the events of a case's last run.
 func (iv *Invariants) HistoryOf(id string) []string {
 	it := iv.Temporal.GetWorkflowHistory(context.Background(), contract.WorkflowID(id), "", false,
