@@ -13,13 +13,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/store"
 )
 
 // Error types the workflow tells apart.

@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 )

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 )
 
 // A value that reaches the statistics' CSV (a country, a programme, a currency)

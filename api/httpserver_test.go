@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
-	"github.com/stretchr/testify/require"
 )
 
 // The API's server drops a client that sends its headers or its body too

@@ -26,15 +26,15 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.yaml.in/yaml/v3"
 )
 
 // root is the repository root, seen from this package's directory.

@@ -17,12 +17,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 var queues atomic.Int64

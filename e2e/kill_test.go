@@ -24,15 +24,16 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 )
 
 // Faults that need the worker in a process of its own: `homeward worker`, built

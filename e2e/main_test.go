@@ -10,8 +10,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/homeward/homeward/devserver"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/devserver"
 )
 
 // temporalDev is the dev server all tests share; each test has its own task queue,

@@ -10,10 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/homeward/homeward/stack"
 )
 
 // syncBuffer collects log lines from several goroutines.

@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/store"
 )
 
 // A past month's statistics do not move: computed through HTTP before and after

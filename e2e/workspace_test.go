@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/homeward/homeward/store"
 )
 
 // browser is a person using the workspace: an HTTP client with its own cookies

@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/stretchr/testify/require"
 )
 
 var t0 = time.Date(2026, 11, 2, 9, 30, 0, 0, time.UTC)

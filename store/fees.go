@@ -4,10 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 )
 
 // The partners' fees as they were charged (issue 21, point 3; workflow version 7

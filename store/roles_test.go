@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/store"
-	"github.com/homeward/homeward/store/storetest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 )
 
 // In Postgres the role the application runs as cannot update, delete or

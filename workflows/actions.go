@@ -6,10 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 )
 
 // registerActions declares what people can do to a case. Each action is an update

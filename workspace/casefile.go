@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/contract"
 )

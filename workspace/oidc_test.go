@@ -19,11 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 // The production sign-in (OpenID Connect, authorization code with PKCE) against

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"

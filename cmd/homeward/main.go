@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/app"
 	"github.com/homeward/homeward/codec"
@@ -22,7 +24,6 @@ import (
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
-	"go.temporal.io/sdk/client"
 )
 
 func main() {

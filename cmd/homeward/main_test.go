@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 // The production commands refuse to start with a well-known dev token configured

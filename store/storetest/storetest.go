@@ -15,8 +15,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/homeward/homeward/store"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for creating test databases
+
+	"github.com/homeward/homeward/store"
 )
 
 // Drivers are the dialects every store-backed test runs against.
