@@ -227,7 +227,7 @@ func (a *Activities) Notify(ctx context.Context, key string, m partners.Message)
 func (a *Activities) CancelRequester(ctx context.Context) (string, error) {
 	info := activity.GetInfo(ctx)
 	svc := activity.GetClient(ctx).WorkflowService()
-	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.WorkflowNamespace,
+	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.Namespace,
 		Execution:       &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
 		MaximumPageSize: 100}
 	for {

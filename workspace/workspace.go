@@ -385,8 +385,6 @@ func (w *Workspace) fail(c *gin.Context, err error) {
 	w.render(c, statusOf(err), "error", pageData{Title: "error." + string(p.Kind) + ".title", Problem: p})
 }
 
-var errNoSession = errors.New("no session")
-
 // Handler is the API with the workspace beside it: what `homeward api` (and so
 // `homeward dev`) serves.
 func Handler(logger *slog.Logger, a *api.Server, ring *codec.KeyRing) (http.Handler, error) {
