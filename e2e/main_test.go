@@ -38,7 +38,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer temporalDev.Stop()
+	defer func() {
+		if err := temporalDev.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: stopping the dev server:", err)
+		}
+	}()
 	return m.Run()
 }
 
