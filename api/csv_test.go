@@ -84,7 +84,7 @@ func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	f, err := excelize.OpenReader(rec.Body)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var seen int
 	for _, sheet := range []string{"Activity", "Money"} {
 		rows, err := f.GetRows(sheet)

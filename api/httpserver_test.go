@@ -77,7 +77,7 @@ func TestTheServerTimesOutSlowAndIdleClients(t *testing.T) {
 	// Against that, a connection the server keeps open is seen as open.
 	open, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer open.Close()
+	defer func() { _ = open.Close() }()
 	_ = open.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	_, err = open.Read(make([]byte, 1))
 	require.True(t, errors.Is(err, os.ErrDeadlineExceeded), "a fresh connection is not closed at once: %v", err)

@@ -133,7 +133,7 @@ func (h *homeward) exchange(method, path, token string, body any, headers ...str
 	if err != nil {
 		return req, nil, nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	return req, res, b, err
 }

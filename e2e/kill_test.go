@@ -472,7 +472,7 @@ func (w *workerProc) start() {
 	require.True(w.t, w.cmd == nil, "a worker is already running")
 	logs, err := os.OpenFile(w.logs, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	require.NoError(w.t, err)
-	defer logs.Close()
+	defer func() { _ = logs.Close() }()
 	cmd := exec.Command(w.bin, "worker")
 	cmd.Env, cmd.Stdout, cmd.Stderr = w.env, logs, logs
 	// Dies with the test binary, even if it is killed before its cleanups run.

@@ -104,7 +104,7 @@ func TestPersonalDataStaysProtected(t *testing.T) {
 		}
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(res.Body)
 		return response{Status: res.StatusCode, Header: res.Header, Body: b.Bytes()}

@@ -160,7 +160,7 @@ func requireSameFigures(t *testing.T, activity []store.ActivityRow, money []stor
 	t.Helper()
 	f, err := excelize.OpenReader(bytes.NewReader(workbook))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	rows, err := f.GetRows("Activity")
 	require.NoError(t, err)
 	require.Len(t, rows, len(activity)+1, "a header and a row per JSON row")

@@ -39,7 +39,7 @@ func fakePartner(t *testing.T, status int, body string) (*Client, *recorded) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
 	return New(srv.URL+"/", "k3y", 5*time.Second), seen

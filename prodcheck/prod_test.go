@@ -709,7 +709,7 @@ func (a *alternating) Attempt(method, path, token string, body any, headers ...s
 	if err != nil {
 		return soak.Response{}, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	return soak.Response{Status: res.StatusCode, Header: res.Header, Body: b}, err
 }

@@ -415,7 +415,7 @@ func TestReadsUseTheirIndexes(t *testing.T) {
 		require.NoError(t, err)
 		conn, err := db.Conn(ctx)
 		require.NoError(t, err)
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		pg := s.Driver() == "postgres"
 		if pg {
 			for _, set := range []string{"enable_seqscan = off", "enable_sort = off", "enable_bitmapscan = off"} {

@@ -359,7 +359,7 @@ func (b *browser) do(req *http.Request) page {
 	if err != nil {
 		panic(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return page{status: res.StatusCode, url: res.Request.URL, body: string(body), location: res.Header.Get("Location")}
 }

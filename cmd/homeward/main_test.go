@@ -70,7 +70,7 @@ func TestMigrateGrantsTheApplicationRoleNoRightToRewriteTheAuditTrail(t *testing
 
 	app, err := store.Open("postgres", roles.AppDSN)
 	require.NoError(t, err)
-	defer app.Close()
+	defer func() { _ = app.Close() }()
 	require.NoError(t, app.Audit(context.Background(), store.AuditEntry{ActorUser: "manager", ActorRole: "manager",
 		CaseID: "c1", Part: "case_file", Action: "read", At: time.Now().UTC()}))
 	db, err := app.SQL()
