@@ -7,7 +7,7 @@ TEMPORAL_CLI := bin/temporal
 HOMEWARD_TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 export HOMEWARD_TEST_POSTGRES_DSN
 
-.PHONY: run test build vet openapi-lint histories fuzz ui-check ui-test workflowcheck reliability soak soak-short bench bench-quick prod-check
+.PHONY: run test build vet openapi-lint histories fuzz ui-check ui-test workflowcheck lint reliability soak soak-short bench bench-quick prod-check
 
 # The Temporal CLI (dev server + UI) is pinned in tools/go.mod, apart from the main
 # module: its dependencies would otherwise raise go.temporal.io/api past what its
@@ -52,7 +52,7 @@ vet:
 # Postgres, kills workers or loads everything (the short soak); then the fuzzers.
 SERIAL_TESTS := ^(TestSoak|TestPostgresRestartedDuringLoad|TestWorkerKilledWhileAVisitTimerRuns)$$
 # go vet runs in full first, so the tests skip the part of it go test would run again.
-test: $(TEMPORAL_CLI) vet workflowcheck openapi-lint
+test: $(TEMPORAL_CLI) vet lint workflowcheck openapi-lint
 	$(GO) test -vet=off -count=1 -timeout 10m ./...
 	set -o pipefail; HOMEWARD_TEST_SERIAL=1 HOMEWARD_SOAK=short $(GO) test -vet=off -count=1 -timeout 8m -v -run '$(SERIAL_TESTS)' ./e2e/ 2>&1 \
 		| { grep -vE '^[0-9]{4}/[0-9]{2}/[0-9]{2} ' || true; }
@@ -104,6 +104,16 @@ $(WORKFLOWCHECK): tools/workflowcheck/go.mod tools/workflowcheck/go.sum
 
 workflowcheck: $(WORKFLOWCHECK)
 	$(WORKFLOWCHECK) -config tools/workflowcheck/workflowcheck.config.yaml ./workflows/...
+
+# golangci-lint (.golangci.yml: the standard linters, gofmt and goimports), pinned in
+# tools/lint/go.mod. The main module only: bench/ and tools/ are modules of their own.
+GOLANGCI_LINT := bin/golangci-lint
+$(GOLANGCI_LINT): tools/lint/go.mod tools/lint/go.sum
+	@mkdir -p bin
+	cd tools/lint && $(GO) build -o ../../$(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
 
 # The fault tests alone (make test runs them too; these restart this machine's Postgres).
 reliability: $(TEMPORAL_CLI)

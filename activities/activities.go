@@ -13,13 +13,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/store"
 )
 
 // Error types the workflow tells apart.
@@ -226,7 +227,7 @@ func (a *Activities) Notify(ctx context.Context, key string, m partners.Message)
 func (a *Activities) CancelRequester(ctx context.Context) (string, error) {
 	info := activity.GetInfo(ctx)
 	svc := activity.GetClient(ctx).WorkflowService()
-	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.WorkflowNamespace,
+	req := &workflowservice.GetWorkflowExecutionHistoryReverseRequest{Namespace: info.Namespace,
 		Execution:       &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: info.WorkflowExecution.RunID},
 		MaximumPageSize: 100}
 	for {

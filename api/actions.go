@@ -12,10 +12,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 // Request is a body the API can check on its own (shape, formats, dates).

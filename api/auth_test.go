@@ -16,10 +16,11 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
-	"github.com/stretchr/testify/require"
 )
 
 // identityProvider serves a JWKS and signs access tokens, like an OIDC provider.

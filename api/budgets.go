@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 )

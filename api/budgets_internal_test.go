@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 // spending is the case file's Reports for a budget, without a database: what

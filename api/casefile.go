@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )

@@ -16,9 +16,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"go.temporal.io/sdk/client"
 )
 
 // correctable are the parts of a case a correction may change.

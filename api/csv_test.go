@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 )
 
 // A value that reaches the statistics' CSV (a country, a programme, a currency)
@@ -83,7 +84,7 @@ func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	f, err := excelize.OpenReader(rec.Body)
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var seen int
 	for _, sheet := range []string{"Activity", "Money"} {
 		rows, err := f.GetRows(sheet)

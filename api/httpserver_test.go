@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
-	"github.com/stretchr/testify/require"
 )
 
 // The API's server drops a client that sends its headers or its body too
@@ -76,7 +77,7 @@ func TestTheServerTimesOutSlowAndIdleClients(t *testing.T) {
 	// Against that, a connection the server keeps open is seen as open.
 	open, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer open.Close()
+	defer func() { _ = open.Close() }()
 	_ = open.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	_, err = open.Read(make([]byte, 1))
 	require.True(t, errors.Is(err, os.ErrDeadlineExceeded), "a fresh connection is not closed at once: %v", err)

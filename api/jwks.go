@@ -41,7 +41,7 @@ var errUnknownKey = errors.New("the token is not signed by a key of the identity
 
 // VerifySignature implements oidc.KeySet: the payload, if a key of the set signed it.
 func (k *keySet) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, signingAlgs)
+	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("malformed token")
 	}
@@ -108,7 +108,7 @@ func (k *keySet) get(ctx context.Context) ([]jose.JSONWebKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fetching the JWKS: %w", err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetching the JWKS: %s", res.Status)
 	}

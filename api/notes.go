@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )

@@ -5,8 +5,9 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/homeward/homeward/api"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/api"
 )
 
 // The contract loads and is valid OpenAPI (the e2e tests validate every

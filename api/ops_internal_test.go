@@ -10,10 +10,11 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/homeward/homeward/codec"
-	"github.com/homeward/homeward/config"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/config"
 )
 
 // database is the case file's Health, without a database: it answers err.

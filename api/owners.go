@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"go.temporal.io/sdk/client"
 )
 
 // OwnerRequest is the body of PUT /cases/{id}/owner: who owns the case at one

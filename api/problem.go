@@ -7,10 +7,11 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 // Kind is what went wrong, independent of HTTP. Handlers and the code below them

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/homeward/homeward/contract"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // What a client may send again (503 with Retry-After) and what it must not.

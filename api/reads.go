@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )

@@ -15,11 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/codec"
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
-	"github.com/homeward/homeward/store/storetest"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -28,6 +23,12 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+
+	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 )
 
 // fakeTemporal answers the calls registration and case reads make.

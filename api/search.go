@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )

@@ -17,10 +17,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
-	"go.temporal.io/sdk/client"
 )
 
 // CaseFile is all the API reads and writes in the case file: *store.Store. Its

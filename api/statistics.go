@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/xuri/excelize/v2"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"github.com/xuri/excelize/v2"
 )
 
 // The statistical tables (issue 21): what happened in a month or a quarter, from

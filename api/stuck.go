@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"go.temporal.io/api/serviceerror"
 )
 
 // StuckCases find, in the case file, the cases that do not move.

@@ -16,6 +16,9 @@ import (
 	"net/http"
 	"sync"
 
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
@@ -26,8 +29,6 @@ import (
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
 	"github.com/homeward/homeward/workspace"
-	"go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 )
 
 // Simulator builds the simulator of the partners from the configuration: it calls

@@ -14,8 +14,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/contract"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // loadResult is one endpoint at one concurrency for a bounded time.

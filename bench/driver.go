@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 )

@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"go.temporal.io/sdk/client"
 )
 
 // openConcurrency is how many registrations are sent at a time to open the cases.

@@ -13,12 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workspace"
-	"go.temporal.io/sdk/client"
 )
 
 // pages measures the workspace's main pages on the seeded case file, as a person

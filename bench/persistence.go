@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/cost"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/cost"
 )
 
 // The persistence budget of issue 19 (target 4), in research terms: what a

@@ -16,13 +16,14 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" for creating the bench database
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" for creating the bench database
 )
 
 // readQuery is one read through the API, and the SQL the store runs for it (as

@@ -7,9 +7,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/homeward/homeward/worker"
 	tlog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/homeward/homeward/worker"
 )
 
 // replay times replaying a full-lifecycle history (both runs of a completed case)

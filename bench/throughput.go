@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 // runN runs f n times on conc goroutines and times each call.

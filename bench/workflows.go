@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
-	"github.com/homeward/homeward/workflows"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/workflows"
 )
 
 // The bench's own workflows run on their own task queue, in this process, with the

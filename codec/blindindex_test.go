@@ -3,8 +3,9 @@ package codec_test
 import (
 	"testing"
 
-	"github.com/homeward/homeward/codec"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/codec"
 )
 
 func TestBlindIndexesAreKeyedAndStable(t *testing.T) {

@@ -105,7 +105,7 @@ func LoadKeyRing(path string) (*KeyRing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key ring: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only: nothing is lost with its error
 	b, err := io.ReadAll(io.LimitReader(f, maxKeyRingBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("key ring: reading %s: %w", path, err)
@@ -305,19 +305,20 @@ func GenerateKeyRingFile(path string) (*KeyRing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key ring: %w", err)
 	}
+	// A write that failed leaves no half-written file behind, or says so: it would
+	// hold key material, and the next start would refuse to overwrite it.
+	fail := func(err error) (*KeyRing, error) {
+		_ = f.Close() // the write's own error is the one to report; it may be closed already
+		return nil, fmt.Errorf("key ring: writing %s: %w", path, errors.Join(err, os.Remove(path)))
+	}
 	if _, err := f.Write(r.Marshal()); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("key ring: writing %s: %w", path, err)
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return nil, fmt.Errorf("key ring: writing %s: %w", path, err)
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("key ring: writing %s: %w", path, err)
+		return fail(err)
 	}
 	return r, nil
 }
@@ -384,10 +385,10 @@ func writeFileAtomic(path string, content []byte) error {
 		return fmt.Errorf("key ring: %w", err)
 	}
 	name := tmp.Name()
+	// A temporary file left behind would hold key material: its removal's error is reported too.
 	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(name)
-		return fmt.Errorf("key ring: writing %s: %w", path, err)
+		_ = tmp.Close() // the write's own error is the one to report; it may be closed already
+		return fmt.Errorf("key ring: writing %s: %w", path, errors.Join(err, os.Remove(name)))
 	}
 	if err := tmp.Chmod(0o600); err != nil {
 		return fail(err)
@@ -399,12 +400,10 @@ func writeFileAtomic(path string, content []byte) error {
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("key ring: writing %s: %w", path, err)
+		return fail(err)
 	}
 	if err := os.Rename(name, path); err != nil {
-		os.Remove(name)
-		return fmt.Errorf("key ring: %w", err)
+		return fail(err)
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestKeyRingNeverPrintsKeyMaterial(t *testing.T) {
 	j, _ := json.Marshal(r)
 	outputs := []string{fmt.Sprint(r), fmt.Sprintf("%v %+v %#v %s", r, r, r, r), fmt.Sprintf("%#v", *r), sb.String(), string(j)}
 	for _, out := range outputs {
-		if strings.Contains(out, b64(k)) || strings.Contains(out, string(k)) || strings.Contains(out, fmt.Sprint(k)) {
+		if strings.Contains(out, b64(k)) || strings.Contains(out, string(k)) || strings.Contains(out, fmt.Sprintf("%d", k)) {
 			t.Fatalf("key material printed: %s", out)
 		}
 		if !strings.Contains(out, "k1") {

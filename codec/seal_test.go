@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/homeward/homeward/codec"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/codec"
 )
 
 func TestSealerRoundTripRotationAndTampering(t *testing.T) {

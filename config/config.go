@@ -20,9 +20,10 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
-	"github.com/spf13/viper"
 )
 
 //go:embed defaults.yaml

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/config"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/config"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

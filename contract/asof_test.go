@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // A visit published as opening at its due date is due, and its action open, only

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // Every free-text field holds at most 4,000 characters (not bytes).

@@ -160,15 +160,15 @@ func EventsByType(hs ...*historypb.History) map[string]int {
 func Print(w io.Writer, c Count, before *Count) {
 	row := func(name string, now, was int) {
 		if before == nil {
-			fmt.Fprintf(w, "  %-52s %5d\n", name, now)
+			_, _ = fmt.Fprintf(w, "  %-52s %5d\n", name, now)
 			return
 		}
-		fmt.Fprintf(w, "  %-52s %5d %8d\n", name, now, was)
+		_, _ = fmt.Fprintf(w, "  %-52s %5d %8d\n", name, now, was)
 	}
 	if before == nil {
-		fmt.Fprintf(w, "  %-52s %5s\n", "billable action", "count")
+		_, _ = fmt.Fprintf(w, "  %-52s %5s\n", "billable action", "count")
 	} else {
-		fmt.Fprintf(w, "  %-52s %5s %8s\n", "billable action", "now", "before")
+		_, _ = fmt.Fprintf(w, "  %-52s %5s %8s\n", "billable action", "now", "before")
 	}
 	get := func(c *Count, k string) int {
 		if c == nil {
@@ -191,6 +191,6 @@ func Print(w io.Writer, c Count, before *Count) {
 	}
 	slices.Sort(types)
 	for _, t := range types {
-		fmt.Fprintf(w, "    activity %s: %d\n", t, c.ActivitiesByType[t])
+		_, _ = fmt.Fprintf(w, "    activity %s: %d\n", t, c.ActivitiesByType[t])
 	}
 }

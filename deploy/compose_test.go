@@ -26,15 +26,15 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.yaml.in/yaml/v3"
 )
 
 // root is the repository root, seen from this package's directory.
@@ -484,7 +484,7 @@ func readSearchAttributes(t *testing.T) map[string]string {
 	t.Helper()
 	f, err := os.Open(filepath.Join(root, "deploy", "temporal", "search-attributes.txt"))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	out := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -863,7 +863,7 @@ func freePort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port
 }
 
@@ -895,7 +895,7 @@ func TestPostgresInitScriptOnARealServer(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		defer admin.Close()
+		defer func() { _ = admin.Close() }()
 		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + app + " WITH (FORCE)")
 		for _, role := range []string{app, owner, tmp} {
 			if _, err := admin.Exec("DROP ROLE IF EXISTS " + role); err != nil {
@@ -924,7 +924,7 @@ func TestPostgresInitScriptOnARealServer(t *testing.T) {
 
 	as, err := store.Open("postgres", dsn(app, "h-secret")) // homeward api and worker
 	require.NoError(t, err)
-	defer as.Close()
+	defer func() { _ = as.Close() }()
 	require.NoError(t, as.Audit(ctx, store.AuditEntry{ActorUser: "manager", ActorRole: "manager", CaseID: "c1",
 		Part: "case_file", Action: "read", At: time.Now().UTC()}))
 	trail, err := as.AuditTrail(ctx, "c1")

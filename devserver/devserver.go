@@ -14,10 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/homeward/homeward/workflows"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/homeward/homeward/workflows"
 )
 
 // Options configure the dev server.

@@ -5,8 +5,9 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/config"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/config"
 )
 
 // Who sees what: caseworkers their offices' cases, approvers the cases waiting on

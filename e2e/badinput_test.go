@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/stack"
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/store"
 )
 
 // The beneficiary of these tests carries a marker in the names and a phone that

@@ -5,10 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/homeward/homeward/money"
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/store"
 )
 
 // A return from registration to completed, only through HTTP, with the partners

@@ -16,12 +16,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/stack"
-	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/worker"
 )
 
 // casefileConfig adds a caseworker of an office that is neither side of the

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/simulator"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/simulator"
 )
 
 // With a third of all partner calls failing (503, before any effect), cases still

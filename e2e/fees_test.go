@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/simulator"
-	"github.com/stretchr/testify/require"
 )
 
 // The partners' fees as they were charged, through HTTP on the real stack: a

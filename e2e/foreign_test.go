@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // Anyone who reaches Temporal's frontend (the UI's "Send a signal", `temporal workflow signal`,

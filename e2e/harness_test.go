@@ -17,12 +17,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 var queues atomic.Int64
@@ -132,7 +133,7 @@ func (h *homeward) exchange(method, path, token string, body any, headers ...str
 	if err != nil {
 		return req, nil, nil, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	return req, res, b, err
 }

@@ -10,15 +10,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/money"
-	"github.com/homeward/homeward/simulator"
-	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/simulator"
+	"github.com/homeward/homeward/stack"
 )
 
 // TestRecordHistories records one event history per major path of a case, from

@@ -24,15 +24,16 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
 )
 
 // Faults that need the worker in a process of its own: `homeward worker`, built
@@ -471,7 +472,7 @@ func (w *workerProc) start() {
 	require.True(w.t, w.cmd == nil, "a worker is already running")
 	logs, err := os.OpenFile(w.logs, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	require.NoError(w.t, err)
-	defer logs.Close()
+	defer func() { _ = logs.Close() }()
 	cmd := exec.Command(w.bin, "worker")
 	cmd.Env, cmd.Stdout, cmd.Stderr = w.env, logs, logs
 	// Dies with the test binary, even if it is killed before its cleanups run.

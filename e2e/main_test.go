@@ -10,8 +10,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/homeward/homeward/devserver"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/devserver"
 )
 
 // temporalDev is the dev server all tests share; each test has its own task queue,
@@ -37,7 +38,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	defer temporalDev.Stop()
+	defer func() {
+		if err := temporalDev.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: stopping the dev server:", err)
+		}
+	}()
 	return m.Run()
 }
 

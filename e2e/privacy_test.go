@@ -10,10 +10,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/homeward/homeward/stack"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/homeward/homeward/stack"
 )
 
 // syncBuffer collects log lines from several goroutines.
@@ -103,7 +104,7 @@ func TestPersonalDataStaysProtected(t *testing.T) {
 		}
 		res, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(res.Body)
 		return response{Status: res.StatusCode, Header: res.Header, Body: b.Bytes()}

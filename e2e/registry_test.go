@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/simulator"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/simulator"
 )
 
 // The case registry hears of every change of a case through the case file's

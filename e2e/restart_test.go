@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/devserver"
 	"github.com/homeward/homeward/stack"
-	"github.com/stretchr/testify/require"
 )
 
 // homeward dev keeps its cases: stopped and started again on the same data

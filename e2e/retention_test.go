@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/worker"
 )
 
 // Closed cases lose their personal data after the retention period, by the

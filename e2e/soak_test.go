@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/soak"
 	"github.com/homeward/homeward/stack"
-	"github.com/stretchr/testify/require"
 )
 
 // TestSoak drives many cases through the API at once, each on a random path drawn

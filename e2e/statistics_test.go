@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/store"
 )
 
 // A past month's statistics do not move: computed through HTTP before and after
@@ -159,7 +160,7 @@ func requireSameFigures(t *testing.T, activity []store.ActivityRow, money []stor
 	t.Helper()
 	f, err := excelize.OpenReader(bytes.NewReader(workbook))
 	require.NoError(t, err)
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	rows, err := f.GetRows("Activity")
 	require.NoError(t, err)
 	require.Len(t, rows, len(activity)+1, "a header and a row per JSON row")

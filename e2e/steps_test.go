@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/homeward/homeward/soak"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/soak"
 )
 
 // The steps people take on a case, through the API. Each checks it was accepted.

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/simulator"
-	"github.com/homeward/homeward/stack"
-	"github.com/homeward/homeward/workflows"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/simulator"
+	"github.com/homeward/homeward/stack"
+	"github.com/homeward/homeward/workflows"
 )
 
 // found lists the workflow IDs a visibility query finds among this test's cases.

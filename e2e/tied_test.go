@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/money"
-	"github.com/homeward/homeward/simulator"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/simulator"
 )
 
 // timelineOf is the case's timeline events of a type, through the API.

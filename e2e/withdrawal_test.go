@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/simulator"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/simulator"
 )
 
 // A withdrawal that comes while a partner call is under way: the case waits for

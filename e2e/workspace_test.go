@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/homeward/homeward/store"
 )
 
 // browser is a person using the workspace: an HTTP client with its own cookies
@@ -70,7 +71,7 @@ func (b *browser) post(path string, form url.Values) page {
 }
 
 func (b *browser) read(res *http.Response) page {
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, err := io.ReadAll(res.Body)
 	require.NoError(b.t, err)
 	p := page{status: res.StatusCode, location: res.Header.Get("Location"), header: res.Header, body: string(body)}
@@ -156,7 +157,7 @@ func TestWorkspacePages(t *testing.T) {
 	req.Header.Set("Origin", "https://attacker.example")
 	res, err := cw.c.Do(req)
 	require.NoError(t, err)
-	res.Body.Close()
+	_ = res.Body.Close()
 	require.Equal(t, http.StatusForbidden, res.StatusCode)
 	list := h.call("GET", "/api/v1/cases", "dev-manager", nil).JSON(t)["items"].([]any)
 	require.Empty(t, list, "no case from a refused form")

@@ -3,8 +3,9 @@ package money_test
 import (
 	"testing"
 
-	"github.com/homeward/homeward/money"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/money"
 )
 
 func TestParse(t *testing.T) {

@@ -139,7 +139,7 @@ func (c *Client) do(ctx context.Context, service, method, path, key string, in, 
 	if err != nil {
 		return &Unavailable{Service: service, Err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return &Unavailable{Service: service, Status: resp.StatusCode, Err: fmt.Errorf("reading answer: %w", err)}

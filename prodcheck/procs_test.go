@@ -39,19 +39,19 @@ func (p *proc) start() error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f, "==== %s: %s started\n", time.Now().Format(time.RFC3339Nano), p.name)
+	_, _ = fmt.Fprintf(f, "==== %s: %s started\n", time.Now().Format(time.RFC3339Nano), p.name)
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = p.env, f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
-		fmt.Fprintf(f, "==== %s: %s exited: %v\n", time.Now().Format(time.RFC3339Nano), p.name, cmd.ProcessState)
-		f.Close()
+		_, _ = fmt.Fprintf(f, "==== %s: %s exited: %v\n", time.Now().Format(time.RFC3339Nano), p.name, cmd.ProcessState)
+		_ = f.Close()
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
@@ -116,7 +116,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -130,7 +130,7 @@ func lowPort() (int, error) {
 		p := 20000 + int(b[0])<<8%12000 + int(b[1])
 		var l net.Listener
 		if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-			l.Close()
+			_ = l.Close()
 			return p, nil
 		}
 	}
@@ -142,7 +142,7 @@ func listening(addr string) func() error {
 	return func() error {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 		return err
 	}
@@ -182,7 +182,7 @@ func httpOK(url string) func() error {
 		if err != nil {
 			return err
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		_, _ = io.Copy(io.Discard, res.Body)
 		if res.StatusCode != http.StatusOK {
 			return fmt.Errorf("%s answered %d", url, res.StatusCode)
@@ -197,7 +197,7 @@ func scrape(url string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	if err == nil && res.StatusCode != http.StatusOK {
 		err = fmt.Errorf("%s answered %d", url, res.StatusCode)
@@ -226,7 +226,7 @@ func runScript(script, logFile string, env []string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	cmd := exec.Command("sh", script)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, f, f
 	if err := cmd.Run(); err != nil {

@@ -36,6 +36,12 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.yaml.in/yaml/v3"
+
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/simulator"
@@ -43,11 +49,6 @@ import (
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/worker"
 	"github.com/homeward/homeward/workflows"
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -699,7 +700,7 @@ func (a *alternating) Attempt(method, path, token string, body any, headers ...s
 	if err != nil {
 		return soak.Response{}, err
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	b, err := io.ReadAll(res.Body)
 	return soak.Response{Status: res.StatusCode, Header: res.Header, Body: b}, err
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
 )

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/relay"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 // registry is a partner that honours idempotency keys: a key's first successful

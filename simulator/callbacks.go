@@ -128,7 +128,7 @@ func (s *Simulator) post(cb callback, body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode, nil
 }
 

@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
-	"github.com/stretchr/testify/require"
 )
 
 // TestClientAgainstSimulator runs every partner call of the Client against the

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/simulator"
-	"github.com/stretchr/testify/require"
 )
 
 // Remote scripts and reads a simulator in another process exactly as the

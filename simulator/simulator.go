@@ -249,7 +249,7 @@ func (s *Simulator) partner(service string, h func(*call) reply) http.HandlerFun
 		s.log.Info("partner call", "service", service, "path", r.Pattern, "status", status, "case_id", c.caseID)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		w.Write(body)
+		_, _ = w.Write(body)
 	}
 }
 

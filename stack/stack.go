@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/app"
 	"github.com/homeward/homeward/codec"
@@ -22,7 +24,6 @@ import (
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
-	"go.temporal.io/sdk/client"
 )
 
 // Options say what to run. With Temporal set, the stack uses that client and

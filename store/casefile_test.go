@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 func sealed(t *testing.T, s *store.Store) *store.Store {

@@ -8,10 +8,11 @@ import (
 	"slices"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 )
 
 // Case is a row of the case file: the registration as the API received it, and a

@@ -4,10 +4,11 @@ import (
 	"context"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 )
 
 // The partners' fees as they were charged (issue 21, point 3; workflow version 7
@@ -100,7 +101,7 @@ func (s *Store) FeeReconciliation(ctx context.Context, from, to time.Time) ([]Fe
 	out := make([]FeeDifference, 0, len(rows))
 	for _, r := range rows {
 		d := FeeDifference{CaseID: r.CaseID, Reference: r.CaseReference, Programme: r.Programme, Partner: r.Partner,
-			Service: r.Service, PartnerReference: r.ServiceFee.Reference, ChargedAt: r.ChargedAt.UTC(),
+			Service: r.Service, PartnerReference: r.Reference, ChargedAt: r.ChargedAt.UTC(),
 			Charged: money.Of(money.Cents(r.AmountCents), r.Currency),
 			Agreed:  money.Of(money.Cents(*r.AgreedCents), r.AgreedCurrency)}
 		if r.Currency == r.AgreedCurrency {

@@ -16,7 +16,7 @@ func TestMigration13DropsRememberedAnswersAndKeepsRegistrations(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open("sqlite", filepath.Join(t.TempDir(), "homeward.db"))
 	require.NoError(t, err)
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	db, err := s.SQL()
 	require.NoError(t, err)
 	fsys, err := fs.Sub(migrations, "migrations/sqlite")
@@ -47,7 +47,7 @@ func TestMigration13DropsRememberedAnswersAndKeepsRegistrations(t *testing.T) {
 
 	rows, err := db.Query(`SELECT key, case_id, kind FROM idempotent_requests ORDER BY key`)
 	require.NoError(t, err)
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var got [][3]string
 	for rows.Next() {
 		var r [3]string

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/homeward/homeward/partners"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/homeward/homeward/partners"
 )
 
 // RegistryChange is a change of a case that the case registry must hear of, queued

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 // registryWrite is a case-file write that moves the case to stage and queues that

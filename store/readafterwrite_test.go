@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 // A write, once committed, is what every later read sees, on whichever

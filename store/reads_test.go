@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
-	"github.com/jackc/pgx/v5"
-	"github.com/stretchr/testify/require"
 )
 
 // The reads (list, inbox, stuck view, quiet cases, monthly report) are written
@@ -414,7 +415,7 @@ func TestReadsUseTheirIndexes(t *testing.T) {
 		require.NoError(t, err)
 		conn, err := db.Conn(ctx)
 		require.NoError(t, err)
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		pg := s.Driver() == "postgres"
 		if pg {
 			for _, set := range []string{"enable_seqscan = off", "enable_sort = off", "enable_bitmapscan = off"} {

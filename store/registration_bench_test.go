@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/homeward/homeward/contract"
 	"gorm.io/gorm"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // anonymised replaces the personal parts of a case file: who the person is, their

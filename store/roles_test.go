@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/store"
-	"github.com/homeward/homeward/store/storetest"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/store/storetest"
 )
 
 // In Postgres the role the application runs as cannot update, delete or
@@ -23,7 +24,7 @@ func TestTheApplicationRoleCannotRewriteTheAuditTrail(t *testing.T) {
 	// homeward migrate, as the owner.
 	owner, err := store.Open("postgres", roles.OwnerDSN)
 	require.NoError(t, err)
-	defer owner.Close()
+	defer func() { _ = owner.Close() }()
 	_, err = owner.Migrate(ctx)
 	require.NoError(t, err)
 	require.NoError(t, owner.GrantApplication(ctx, roles.App))
@@ -32,7 +33,7 @@ func TestTheApplicationRoleCannotRewriteTheAuditTrail(t *testing.T) {
 	// The api and the worker, as the application role.
 	app, err := store.Open("postgres", roles.AppDSN)
 	require.NoError(t, err)
-	defer app.Close()
+	defer func() { _ = app.Close() }()
 	n, err := app.Migrate(ctx)
 	require.NoError(t, err, "homeward dev and the tests check the migrations as whoever they run as")
 	require.Zero(t, n)

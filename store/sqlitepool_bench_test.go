@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
 	"github.com/homeward/homeward/contract"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkSQLiteStatements(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer s.Close()
+			defer func() { _ = s.Close() }()
 			ctx := context.Background()
 			if _, err := s.Migrate(ctx); err != nil {
 				b.Fatal(err)

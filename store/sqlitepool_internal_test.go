@@ -83,7 +83,7 @@ func TestWritersTakeTurnsInOrder(t *testing.T) {
 func TestTheReadPoolRefusesWrites(t *testing.T) {
 	p, err := openSQLite(filepath.Join(t.TempDir(), "x.db"), 2)
 	require.NoError(t, err)
-	defer p.close()
+	defer func() { _ = p.close() }()
 	_, err = p.w.Exec("CREATE TABLE t (v int)")
 	require.NoError(t, err)
 	_, err = p.r.Exec("INSERT INTO t VALUES (1)")

@@ -29,7 +29,7 @@ func Rebind(driver, q string) string {
 // PlanLines reads the rows of an EXPLAIN (SQLite's EXPLAIN QUERY PLAN or
 // Postgres's EXPLAIN): the last column of each, which holds the plan's text.
 func PlanLines(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, err := rows.Columns()
 	if err != nil {
 		return nil, err

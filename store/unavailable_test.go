@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/homeward/homeward/store"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/store"
 )
 
 func TestUnavailableTellsARetryFromAWrongRequest(t *testing.T) {

@@ -1,9 +1,10 @@
 package worker
 
 import (
-	"github.com/homeward/homeward/codec"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/codec"
 )
 
 // foreignSignals drops, before the workflow sees it, a signal that Homeward's key ring did not

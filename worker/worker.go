@@ -8,11 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/homeward/homeward/activities"
-	"github.com/homeward/homeward/codec"
-	"github.com/homeward/homeward/config"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/workflows"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
@@ -20,6 +15,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/codec"
+	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/workflows"
 )
 
 // ClientOptions are the options of every Temporal client of Homeward's: the

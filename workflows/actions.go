@@ -6,10 +6,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/money"
 )
 
 // registerActions declares what people can do to a case. Each action is an update
@@ -347,7 +348,7 @@ func (w *caseRun) canSubmitPlan(a contract.Action[contract.Plan]) error {
 		total += c
 	}
 	// Above the cap the donor may decide, where the programme says so (version 6 on).
-	if limit := prog.Cap(w.in.Adults, w.in.Minors); total > limit && !(w.checksMoney() && prog.DonorApproval.AboveCap) {
+	if limit := prog.Cap(w.in.Adults, w.in.Minors); total > limit && (!w.checksMoney() || !prog.DonorApproval.AboveCap) {
 		return refuse(contract.RefusedInvalid, "the plan's total %s %s exceeds the household's cap of %s %s",
 			total, prog.Currency, limit, prog.Currency)
 	}

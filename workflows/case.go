@@ -10,12 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/homeward/homeward/activities"
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/activities"
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 // acts is only used for its method values: the workflow names activities by method.

@@ -5,10 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/store"
 )
 
 func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {

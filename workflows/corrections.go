@@ -1,8 +1,9 @@
 package workflows
 
 import (
-	"github.com/homeward/homeward/contract"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // Corrections of what the case decides with: the household's adults and minors

@@ -8,10 +8,11 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/homeward/homeward/cost"
 	"github.com/stretchr/testify/require"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+
+	"github.com/homeward/homeward/cost"
 )
 
 // Budgets of issue 19 for the standard case (registration to completion:

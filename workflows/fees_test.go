@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/temporal"
 )
 
 // agreedRules are the test rules with the programme's agreed rates.

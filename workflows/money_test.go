@@ -4,9 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
-	"github.com/stretchr/testify/require"
 )
 
 // Version 6: the donor's approval of a plan and the sending office's validation

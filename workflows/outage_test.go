@@ -4,9 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 // What a retried case-file write adds to a history, on the real server (SDK 1.50):

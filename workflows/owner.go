@@ -3,9 +3,10 @@ package workflows
 import (
 	"fmt"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
-	"go.temporal.io/sdk/workflow"
 )
 
 // A new owner is told that the case is theirs. The API decides who may assign

@@ -5,10 +5,11 @@ import (
 	"slices"
 	"time"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"go.temporal.io/sdk/workflow"
 )
 
 // process is the return, stage by stage, as DOMAIN.md tells it. A stage returns a

@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/workflows"
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/workflows"
 )
 
 // The README shows managers the saved queries exactly as the code (and the e2e

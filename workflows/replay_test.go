@@ -5,11 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/worker"
 	"github.com/stretchr/testify/require"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
+	"github.com/homeward/homeward/worker"
 )
 
 // TestReplayStoredHistories runs every history recorded from the dev server (one

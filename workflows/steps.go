@@ -4,16 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/homeward/homeward/partners"
 	"strings"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
+	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
-	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/workflow"
 )
 
 // enter puts the case in a stage, waiting on someone until a due date (nil: none).

@@ -4,11 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
-	"github.com/stretchr/testify/require"
 )
 
 // events are the case file's timeline events of a type, in order.

@@ -3,8 +3,9 @@ package workflows
 import (
 	"fmt"
 
-	"github.com/homeward/homeward/contract"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // Transfer to another receiving office, before departure (the area of return

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/contract"
 )
@@ -33,7 +34,7 @@ func (w *Workspace) uploadDocument(c *gin.Context) {
 			Fields: []contract.FieldError{{Field: "file", Message: "is required and not empty"}}})
 		return
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }()
 	_, err = w.api.UploadDocument(c.Request.Context(), sessionOf(c).User, id, c.Request.PostFormValue("kind"),
 		header.Filename, file)
 	if err != nil {

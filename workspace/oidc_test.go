@@ -19,11 +19,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 // The production sign-in (OpenID Connect, authorization code with PKCE) against
@@ -358,7 +359,7 @@ func (b *browser) do(req *http.Request) page {
 	if err != nil {
 		panic(err)
 	}
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	return page{status: res.StatusCode, url: res.Request.URL, body: string(body), location: res.Header.Get("Location")}
 }

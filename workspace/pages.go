@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"

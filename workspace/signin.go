@@ -11,10 +11,11 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gin-gonic/gin"
+	"golang.org/x/oauth2"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/contract"
-	"golang.org/x/oauth2"
 )
 
 func contextWithSession(ctx context.Context, s session) context.Context {

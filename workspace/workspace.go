@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
@@ -383,8 +384,6 @@ func (w *Workspace) fail(c *gin.Context, err error) {
 	}
 	w.render(c, statusOf(err), "error", pageData{Title: "error." + string(p.Kind) + ".title", Problem: p})
 }
-
-var errNoSession = errors.New("no session")
 
 // Handler is the API with the workspace beside it: what `homeward api` (and so
 // `homeward dev`) serves.

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/app"
 	"github.com/homeward/homeward/codec"
@@ -22,7 +24,6 @@ import (
 	"github.com/homeward/homeward/stack"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/worker"
-	"go.temporal.io/sdk/client"
 )
 
 func main() {
@@ -48,7 +49,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("homeward", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	file := fs.String("config", "", "YAML configuration file (or HOMEWARD_CONFIG)")
-	fs.Usage = func() { fmt.Fprintln(stderr, usage) }
+	fs.Usage = func() { _, _ = fmt.Fprintln(stderr, usage) }
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,24 +81,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new active key %s in %s; restart the api and workers to use it (older keys still decode)\n", id, cfg.Codec.KeysFile)
+		_, _ = fmt.Fprintf(stdout, "new active key %s in %s; restart the api and workers to use it (older keys still decode)\n", id, cfg.Codec.KeysFile)
 		return nil
 	case "migrate":
 		st, err := store.Open(cfg.Database.Driver, cfg.Database.DSN)
 		if err != nil {
 			return err
 		}
-		defer st.Close()
+		defer func() { _ = st.Close() }()
 		n, err := st.Migrate(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "migrations applied: %d\n", n)
+		_, _ = fmt.Fprintf(stdout, "migrations applied: %d\n", n)
 		if role := cfg.Database.AppRole; role != "" && cfg.Database.Driver == "postgres" {
 			if err := st.GrantApplication(ctx, role); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "granted %s the application's privileges (audit_log: INSERT and SELECT only)\n", role)
+			_, _ = fmt.Fprintf(stdout, "granted %s the application's privileges (audit_log: INSERT and SELECT only)\n", role)
 		}
 		return nil
 	}
@@ -106,13 +107,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
-	fmt.Fprintf(stdout, "Starting Homeward on this machine (data in %s/)...\n", cfg.Dev.DataDir)
+	_, _ = fmt.Fprintf(stdout, "Starting Homeward on this machine (data in %s/)...\n", cfg.Dev.DataDir)
 	ring, created, err := codec.Load(cfg.Codec.Keys, cfg.Codec.KeysFile, true)
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(stdout, "Created a payload encryption key in %s (keep it: without it the cases' histories cannot be read).\n", cfg.Codec.KeysFile)
+		_, _ = fmt.Fprintf(stdout, "Created a payload encryption key in %s (keep it: without it the cases' histories cannot be read).\n", cfg.Codec.KeysFile)
 	}
 	// The UI on this machine decodes payloads without a token: it sends tokens
 	// only over HTTPS. Production never sets this.
@@ -122,23 +123,23 @@ func dev(ctx context.Context, cfg config.Config, logger *slog.Logger, stdout io.
 		return err
 	}
 	defer s.Stop()
-	fmt.Fprintf(stdout, "\nHomeward is running.\n")
-	fmt.Fprintf(stdout, "  Workspace    %s/   (sign in as one of the dev people below)\n", s.APIURL)
-	fmt.Fprintf(stdout, "  API          %s/api/v1   (contract: %s/openapi.yaml)\n", s.APIURL, s.APIURL)
-	fmt.Fprintf(stdout, "  Temporal UI  %s   (payloads are encrypted; this UI decodes them through %s/codec)\n", s.UIURL, s.APIURL)
-	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s, task queue %s)\n", s.Config.Temporal.Address,
+	_, _ = fmt.Fprintf(stdout, "\nHomeward is running.\n")
+	_, _ = fmt.Fprintf(stdout, "  Workspace    %s/   (sign in as one of the dev people below)\n", s.APIURL)
+	_, _ = fmt.Fprintf(stdout, "  API          %s/api/v1   (contract: %s/openapi.yaml)\n", s.APIURL, s.APIURL)
+	_, _ = fmt.Fprintf(stdout, "  Temporal UI  %s   (payloads are encrypted; this UI decodes them through %s/codec)\n", s.UIURL, s.APIURL)
+	_, _ = fmt.Fprintf(stdout, "  Temporal     %s (namespace %s, task queue %s)\n", s.Config.Temporal.Address,
 		s.Config.Temporal.Namespace, s.Config.Temporal.TaskQueue)
-	fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
-	fmt.Fprintf(stdout, "\nDev tokens (Authorization: Bearer <token>):\n")
+	_, _ = fmt.Fprintf(stdout, "  Simulator    %s (partners; /_sim/counts shows what they did)\n", s.SimURL)
+	_, _ = fmt.Fprintf(stdout, "\nDev tokens (Authorization: Bearer <token>):\n")
 	for _, t := range s.Config.Auth.Tokens {
 		if !config.IsDevToken(t.Token) {
 			continue // a token of your own stays off the screen
 		}
-		fmt.Fprintf(stdout, "  %-20s %-12s office %s\n", t.Token, t.Role, t.Office)
+		_, _ = fmt.Fprintf(stdout, "  %-20s %-12s office %s\n", t.Token, t.Role, t.Office)
 	}
-	fmt.Fprintf(stdout, "\nCtrl-C stops everything.\n")
+	_, _ = fmt.Fprintf(stdout, "\nCtrl-C stops everything.\n")
 	<-ctx.Done()
-	fmt.Fprintln(stdout, "Stopping...")
+	_, _ = fmt.Fprintln(stdout, "Stopping...")
 	return nil
 }
 
@@ -198,7 +199,7 @@ func serveAPI(ctx context.Context, cfg config.Config, logger *slog.Logger) error
 	if cfg.HTTP.MetricsAddress != "" {
 		metrics := api.HTTPServer(cfg.HTTP, cfg.HTTP.MetricsAddress, a.Server.MetricsHandler())
 		go func() { errc <- metrics.ListenAndServe() }()
-		defer metrics.Close()
+		defer func() { _ = metrics.Close() }()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
 	}
 	logger.Info("API listening", "address", cfg.HTTP.Address)
@@ -217,7 +218,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 	if err != nil {
 		return err
 	}
-	defer metrics.Close(context.Background())
+	defer func() { _ = metrics.Close(context.Background()) }()
 	p, closeAll, err := connect(ctx, cfg, logger, metrics.SDK)
 	if err != nil {
 		return err
@@ -231,7 +232,7 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 			return fmt.Errorf("metrics: %w", err)
 		}
 		go func() { _ = srv.Serve(l) }()
-		defer srv.Close()
+		defer func() { _ = srv.Close() }()
 		logger.Info("metrics listening", "address", cfg.HTTP.MetricsAddress)
 	}
 	w, err := app.StartWorker(ctx, cfg, p.store, p.temporal, p.ring, logger)

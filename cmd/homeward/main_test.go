@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/homeward/homeward/api"
 	"github.com/homeward/homeward/codec"
 	"github.com/homeward/homeward/config"
 	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/store/storetest"
-	"github.com/stretchr/testify/require"
 )
 
 // The production commands refuse to start with a well-known dev token configured
@@ -69,7 +70,7 @@ func TestMigrateGrantsTheApplicationRoleNoRightToRewriteTheAuditTrail(t *testing
 
 	app, err := store.Open("postgres", roles.AppDSN)
 	require.NoError(t, err)
-	defer app.Close()
+	defer func() { _ = app.Close() }()
 	require.NoError(t, app.Audit(context.Background(), store.AuditEntry{ActorUser: "manager", ActorRole: "manager",
 		CaseID: "c1", Part: "case_file", Action: "read", At: time.Now().UTC()}))
 	db, err := app.SQL()

@@ -15,8 +15,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/homeward/homeward/store"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for creating test databases
+
+	"github.com/homeward/homeward/store"
 )
 
 // Drivers are the dialects every store-backed test runs against.
@@ -79,7 +80,7 @@ func CreateDatabase(ctx context.Context, base, prefix string) (dsn string, drop 
 	if err != nil {
 		return "", func() {}, err
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	if err := admin.PingContext(ctx); err != nil {
 		return "", nil, err
 	}
@@ -96,7 +97,7 @@ func CreateDatabase(ctx context.Context, base, prefix string) (dsn string, drop 
 		if err != nil {
 			return
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 	}
 	u.Path = "/" + name
@@ -130,7 +131,7 @@ func PostgresRoles(tb testing.TB) Roles {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer admin.Close()
+	defer func() { _ = admin.Close() }()
 	// Dropped after the database (cleanups run last first): a role that still
 	// owns or may use something cannot be dropped.
 	tb.Cleanup(func() {
@@ -138,7 +139,7 @@ func PostgresRoles(tb testing.TB) Roles {
 		if err != nil {
 			return
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + dbName + " WITH (FORCE)")
 		for _, role := range []string{r.App, r.Owner} {
 			if _, err := db.Exec("DROP ROLE IF EXISTS " + role); err != nil {
