@@ -85,6 +85,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			"HOMEWARD_AUTH_OIDC_JWKS_REFRESH_COOLDOWN": "0s"}, want: "config: auth.oidc.jwks_refresh_cooldown:"},
 		"failure rate":  {env: map[string]string{"HOMEWARD_SIMULATOR_FAILURE_RATE": "2"}, want: "config: simulator.failure_rate:"},
 		"offsets order": {env: map[string]string{"HOMEWARD_RULES_MONITORING_OFFSETS": "90d,30d"}, want: "config: rules.monitoring_offsets[1]:"},
+		"sticky cache":  {env: map[string]string{"HOMEWARD_TEMPORAL_STICKY_CACHE_SIZE": "-1"}, want: "config: temporal.sticky_cache_size:"},
 		"unknown key":   {file: "temporal:\n  adress: x:1\n", want: "adress"},
 		"amount":        {file: "rules:\n  programmes:\n    - {name: P, currency: EUR, per_adult: '1,000', per_minor: '1', family_cap: '1', second_approval_above: '1', quotes_threshold: '1', quotes_above: 3, quotes_below: 1, service_charge: '0'}\n", want: "config: rules.programmes[0].per_adult:"},
 	} {

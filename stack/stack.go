@@ -45,6 +45,9 @@ type Options struct {
 	DevOutput     io.Writer // the dev server's own output
 	NoWorker      bool      // tests that run the worker as a separate process
 	KeepInMemo    bool      // dev server without a database file (tests)
+	// Metrics receives the SDK's metrics of the stack's client and worker (the
+	// benchmark reads the sticky cache's hits and misses); nil: none.
+	Metrics client.MetricsHandler
 }
 
 // Stack is a running Homeward.
@@ -102,7 +105,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The stack's logger, also for a client made from one given (the SDK's default
 	// would print a DEBUG line per activity to stdout).
 	clientOpts := client.Options{Namespace: cfg.Temporal.Namespace, ConnectionOptions: codec.Connection(),
-		Logger: tlog.NewStructuredLogger(log.With("component", "temporal"))}
+		Logger: tlog.NewStructuredLogger(log.With("component", "temporal")), MetricsHandler: o.Metrics}
 	if !o.PlainPayloads {
 		clientOpts.DataConverter, clientOpts.FailureConverter = codec.ClientOptions(ring)
 	}
@@ -153,6 +156,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		if o.PlainPayloads {
 			workerRing = nil // recording the replay histories in clear
 		}
+		// The first stack of a process sizes its cache (tests run several).
+		worker.UseStickyCache(cfg.Temporal.StickyCacheSize)
 		s.worker = worker.New(s.Temporal, cfg.Temporal.TaskQueue, acts, workerRing)
 		if err = s.worker.Start(); err != nil {
 			return nil, fmt.Errorf("worker: %w", err)

@@ -238,5 +238,6 @@ func runWorker(ctx context.Context, cfg config.Config, logger *slog.Logger) erro
 		return fmt.Errorf("retention schedule: %w", err)
 	}
 	logger.Info("worker polling", "task_queue", cfg.Temporal.TaskQueue)
+	worker.UseStickyCache(cfg.Temporal.StickyCacheSize)
 	return worker.Run(ctx, worker.New(p.temporal, cfg.Temporal.TaskQueue, acts, p.ring))
 }

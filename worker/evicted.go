@@ -1,0 +1,221 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// evictions tells the server when a case's workflow leaves this process's sticky
+// cache (ResetStickyTaskQueue), so that its next workflow task goes to the task
+// queue with the whole history, instead of to this worker with only the new events.
+//
+// Why: a person's action is an update, and an update to a workflow with no task
+// pending runs in a speculative workflow task that the server does not persist.
+// Sent to the sticky queue of a worker that has evicted the workflow, that task
+// fails: the SDK fetches the history to replay it, the history stops short of the
+// speculative task's events ("premature end of stream", temporalio/temporal#7741,
+// server 1.29), and the server then schedules the task again on the normal queue.
+// With 130,000 open cases and a bounded cache nearly every case is out of the
+// cache when its next action comes, so every action paid a failed task (three
+// more events in the history, one more round trip). The SDK does not reset
+// stickiness on eviction itself, so Homeward does, once per eviction.
+//
+// How it sees an eviction: the SDK destroys an evicted workflow's coroutines
+// with runtime.Goexit, which runs their deferred calls; the workflow's root call
+// through this interceptor has then not returned. It only queues the run for the
+// releaser (no command, nothing the history sees, so replays are unaffected); the
+// releaser makes the call outside the workflow, best effort: a reset that is lost
+// costs only the failed task it would have saved.
+type evictions struct {
+	interceptor.WorkerInterceptorBase
+	queue chan evicted
+	reset atomic.Int64 // resets the server took
+
+	mu   sync.Mutex
+	runs map[string]*cachedRun // by run ID: the runs in the cache, and those evicted and not yet released
+}
+
+// cachedRun is a workflow run's latest life in the cache: its generation
+// (a replay after an eviction is a new one) and whether it is alive.
+type cachedRun struct {
+	generation int
+	alive      bool
+}
+
+type evicted struct {
+	reset      *workflowservice.ResetStickyTaskQueueRequest
+	generation int
+}
+
+// evictionQueue is how many resets may wait; more evictions at once (a worker
+// stopping with a full cache) are dropped.
+const evictionQueue = 1024
+
+func newEvictions() *evictions {
+	return &evictions{queue: make(chan evicted, evictionQueue), runs: map[string]*cachedRun{}}
+}
+
+func (e *evictions) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	i := &evictionsInbound{e: e}
+	i.Next = next
+	return i
+}
+
+type evictionsInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	e *evictions
+}
+
+func (i *evictionsInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	info := workflow.GetInfo(ctx)
+	runID := info.WorkflowExecution.RunID
+	generation := i.e.started(runID)
+	returned := false
+	defer func() {
+		if returned {
+			i.e.ended(runID)
+			return
+		}
+		// Destroyed: evicted from the cache, or the worker stopped.
+		i.e.destroyed(runID, evicted{generation: generation, reset: &workflowservice.ResetStickyTaskQueueRequest{Namespace: info.Namespace,
+			Execution: &commonpb.WorkflowExecution{WorkflowId: info.WorkflowExecution.ID, RunId: runID}}})
+	}()
+	r, err := i.Next.ExecuteWorkflow(ctx, in)
+	returned = true
+	return r, err
+}
+
+// started notes a run's new life in the cache (its first task, or a replay).
+func (e *evictions) started(runID string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.runs[runID]
+	if r == nil {
+		r = &cachedRun{}
+		e.runs[runID] = r
+	}
+	r.generation++
+	r.alive = true
+	return r.generation
+}
+
+// ended forgets a run that returned (completed, failed, continued as new).
+func (e *evictions) ended(runID string) {
+	e.mu.Lock()
+	delete(e.runs, runID)
+	e.mu.Unlock()
+}
+
+// destroyed queues the release of a run's life that the SDK destroyed.
+func (e *evictions) destroyed(runID string, ev evicted) {
+	e.mu.Lock()
+	if r := e.runs[runID]; r != nil && r.generation == ev.generation {
+		r.alive = false
+	}
+	e.mu.Unlock()
+	select { // a queue outside the workflow's state: nothing is recorded
+	case e.queue <- ev:
+	default:
+		e.forget(ev)
+	}
+}
+
+// current says whether an eviction is still the run's latest news: a run that
+// came back into the cache meanwhile is not released (its next task would then
+// bring the whole history, and the SDK would replay the cached run from scratch).
+func (e *evictions) current(ev evicted) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.runs[ev.reset.Execution.RunId]
+	return r != nil && !r.alive && r.generation == ev.generation
+}
+
+func (e *evictions) forget(ev evicted) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.runs[ev.reset.Execution.RunId]; r != nil && !r.alive && r.generation == ev.generation {
+		delete(e.runs, ev.reset.Execution.RunId)
+	}
+}
+
+// release sends the queued resets until ctx ends.
+func (e *evictions) release(ctx context.Context, c client.Client) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-e.queue:
+			if !e.current(ev) {
+				continue
+			}
+			call, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// A workflow that has completed meanwhile answers NotFound; any error only
+			// leaves the case's next task on the sticky queue, as without the reset.
+			if _, err := c.WorkflowService().ResetStickyTaskQueue(call, ev.reset); err == nil {
+				e.reset.Add(1)
+			}
+			cancel()
+			e.forget(ev)
+		}
+	}
+}
+
+// releasingWorker runs the releaser beside the SDK's worker.
+type releasingWorker struct {
+	worker.Worker
+	client    client.Client
+	evictions *evictions
+	mu        sync.Mutex
+	stop      context.CancelFunc
+	done      sync.WaitGroup
+}
+
+func (w *releasingWorker) Start() error {
+	if err := w.Worker.Start(); err != nil {
+		return err
+	}
+	w.startReleaser()
+	return nil
+}
+
+func (w *releasingWorker) Run(interruptCh <-chan any) error {
+	w.startReleaser()
+	defer w.stopReleaser()
+	return w.Worker.Run(interruptCh)
+}
+
+func (w *releasingWorker) Stop() {
+	w.Worker.Stop()
+	w.stopReleaser()
+}
+
+func (w *releasingWorker) startReleaser() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	w.done.Go(func() { w.evictions.release(ctx, w.client) })
+}
+
+func (w *releasingWorker) stopReleaser() {
+	w.mu.Lock()
+	stop := w.stop
+	w.stop = nil
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+		w.done.Wait()
+	}
+}
