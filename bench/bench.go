@@ -55,8 +55,9 @@ type Options struct {
 	DecisionCases int           // cases prepared at PlanApproval for decisions
 	UpdateTargets int           // bare workflows that take the bare updates
 
-	ReadCases    int // 3: cases seeded
-	ReadRequests int // per query
+	ReadCases    int   // 3: cases seeded (SQLite; Postgres too when ReadSizes is empty)
+	ReadSizes    []int // Postgres: the case file grown to each size in turn, measured at each
+	ReadRequests int   // per query
 
 	OpenSizes   []int         // 4: sizes the population of cases waiting at Counselling grows to, in turn
 	OpenBudget  time.Duration // how long opening cases may take in all; the growth stops there
@@ -75,7 +76,7 @@ type Options struct {
 // minutes on a 2-core machine.
 func Defaults() Options {
 	return Options{Cases: 200, Rounds: 4, Concurrency: 20, LAWorkflows: 5, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
-		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200,
+		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200, ReadSizes: []int{100_000, 1_000_000},
 		OpenSizes: []int{10_000, 30_000, 100_000}, OpenBudget: 20 * time.Minute, OpenSamples: 10,
 		IdleWindow: 10 * time.Second, Replays: 100}
 }
@@ -83,7 +84,7 @@ func Defaults() Options {
 // Quick is a smoke run that completes in well under a minute.
 func Quick() Options {
 	return Options{Cases: 10, Rounds: 2, Concurrency: 5, LAWorkflows: 2, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
-		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30,
+		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30, ReadSizes: []int{2_000, 5_000},
 		OpenSizes: []int{150, 300}, OpenBudget: time.Minute, OpenSamples: 3, StickyCache: 100,
 		IdleWindow: 2 * time.Second, Replays: 10}
 }
@@ -97,6 +98,8 @@ type results struct {
 	listP99                    map[string]time.Duration // by database
 	replay                     time.Duration
 	openFirstStep              time.Duration
+	readRatio                  float64       // issue 19.6: the worst p99 at the last size / at the first, Postgres
+	readP99Last                time.Duration // and the worst p99 at the last size
 }
 
 func (o Options) runs(part string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, part) }
@@ -179,6 +182,9 @@ func (r *results) summary() string {
 		fmt.Fprintf(&b, " list_p99_pg=%sms", ms(d))
 	}
 	fmt.Fprintf(&b, " open_first_step=%s", na(r.openFirstStep > 0, ms(r.openFirstStep)+"ms"))
+	if r.readRatio > 0 {
+		fmt.Fprintf(&b, " read_p99_last=%sms read_p99_ratio=%s", ms(r.readP99Last), f2(r.readRatio))
+	}
 	fmt.Fprintf(&b, " replay=%s", na(r.replay > 0, ms(r.replay)+"ms"))
 	return b.String()
 }

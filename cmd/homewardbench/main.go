@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.DecisionCases, "decision-cases", o.DecisionCases, "api: cases prepared at PlanApproval for the decisions")
 	fs.IntVar(&o.UpdateTargets, "update-targets", o.UpdateTargets, "api: bare workflows that take the bare updates")
 	fs.IntVar(&o.ReadCases, "read-cases", o.ReadCases, "reads: cases seeded in the database")
+	readSizes := fs.String("read-sizes", joinInts(o.ReadSizes), "reads: on Postgres, the sizes the case file grows to in turn (newest cases first), measured at each")
 	fs.IntVar(&o.ReadRequests, "read-requests", o.ReadRequests, "reads: requests per query")
 	openSizes := fs.String("open-sizes", joinInts(o.OpenSizes), "open: sizes the population of open cases grows to, in turn (one worker process serves them all)")
 	fs.DurationVar(&o.OpenBudget, "open-budget", o.OpenBudget, "open: how long opening cases may take in all; the growth stops there and says so")
@@ -80,6 +81,9 @@ func run(ctx context.Context, args []string) error {
 	var err error
 	if o.Levels, err = parseInts(*levels); err != nil {
 		return fmt.Errorf("-levels: %w", err)
+	}
+	if o.ReadSizes, err = parseInts(*readSizes); err != nil {
+		return fmt.Errorf("-read-sizes: %w", err)
 	}
 	if o.OpenSizes, err = parseInts(*openSizes); err != nil {
 		return fmt.Errorf("-open-sizes: %w", err)
