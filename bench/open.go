@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/store"
+	"github.com/homeward/homeward/worker"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 )
@@ -199,6 +200,9 @@ func (e *env) openCases(ctx context.Context, o Options, w io.Writer, res *result
 	}
 	tb.note("  (a cached case), not the task queue with the whole history (the worker released the evicted case: worker/evicted.go);")
 	tb.note("  failed tasks = WorkflowTaskFailed events in the histories of the cases stepped")
+	ev := worker.Evictions()
+	tb.note("evictions the worker released to the task queue: %d; skipped (back in the cache first) %d; failed %d",
+		ev.Released, ev.Skipped, ev.Failed)
 	for _, p := range points {
 		if p.stopped != "" {
 			tb.note("%s", p.stopped)

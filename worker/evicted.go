@@ -37,11 +37,12 @@ import (
 // costs only the failed task it would have saved.
 type evictions struct {
 	interceptor.WorkerInterceptorBase
-	queue chan evicted
 	reset atomic.Int64 // resets the server took
 
-	mu   sync.Mutex
-	runs map[string]*cachedRun // by run ID: the runs in the cache, and those evicted and not yet released
+	mu      sync.Mutex
+	runs    map[string]*cachedRun // by run ID: the runs in the cache, and those evicted and not yet released
+	pending []evicted             // evicted runs to release, oldest first
+	wake    chan struct{}         // something is pending
 }
 
 // cachedRun is a workflow run's latest life in the cache: its generation
@@ -56,12 +57,15 @@ type evicted struct {
 	generation int
 }
 
-// evictionQueue is how many resets may wait; more evictions at once (a worker
-// stopping with a full cache) are dropped.
-const evictionQueue = 1024
+// releasers is how many resets are sent at a time: a worker evicts a run for
+// every run it takes into a full cache, and under load a reset waits its turn
+// at the server like any write; the queue of evicted runs waits meanwhile (a
+// hundred bytes a run), and is never dropped: a run released late costs nothing,
+// a run not released costs its next action a failed task.
+const releasers = 4
 
 func newEvictions() *evictions {
-	return &evictions{queue: make(chan evicted, evictionQueue), runs: map[string]*cachedRun{}}
+	return &evictions{runs: map[string]*cachedRun{}, wake: make(chan struct{}, 1)}
 }
 
 func (e *evictions) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
@@ -115,58 +119,84 @@ func (e *evictions) ended(runID string) {
 	e.mu.Unlock()
 }
 
-// destroyed queues the release of a run's life that the SDK destroyed.
+// destroyed queues the release of a run's life that the SDK destroyed. The
+// queue is outside the workflow's state: nothing is recorded, a replay is unaffected.
 func (e *evictions) destroyed(runID string, ev evicted) {
 	e.mu.Lock()
 	if r := e.runs[runID]; r != nil && r.generation == ev.generation {
 		r.alive = false
 	}
+	e.pending = append(e.pending, ev)
 	e.mu.Unlock()
-	select { // a queue outside the workflow's state: nothing is recorded
-	case e.queue <- ev:
+	e.signal()
+}
+
+func (e *evictions) signal() {
+	select {
+	case e.wake <- struct{}{}:
 	default:
-		e.forget(ev)
 	}
 }
 
-// current says whether an eviction is still the run's latest news: a run that
-// came back into the cache meanwhile is not released (its next task would then
-// bring the whole history, and the SDK would replay the cached run from scratch).
-func (e *evictions) current(ev evicted) bool {
+// next takes the oldest pending eviction that is still the run's latest news:
+// a run that came back into the cache meanwhile is not released (its next task
+// would then bring the whole history, and the SDK would replay the cached run
+// from scratch).
+func (e *evictions) next() (evicted, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	r := e.runs[ev.reset.Execution.RunId]
-	return r != nil && !r.alive && r.generation == ev.generation
-}
-
-func (e *evictions) forget(ev evicted) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if r := e.runs[ev.reset.Execution.RunId]; r != nil && !r.alive && r.generation == ev.generation {
-		delete(e.runs, ev.reset.Execution.RunId)
+	for len(e.pending) > 0 {
+		ev := e.pending[0]
+		e.pending = e.pending[1:]
+		r := e.runs[ev.reset.Execution.RunId]
+		if r != nil && !r.alive && r.generation == ev.generation {
+			delete(e.runs, ev.reset.Execution.RunId)
+			if len(e.pending) > 0 {
+				e.signal() // another releaser may take the next
+			}
+			return ev, true
+		}
+		skipped.Add(1)
 	}
+	return evicted{}, false
 }
 
-// release sends the queued resets until ctx ends.
+// release sends the pending resets until ctx ends.
 func (e *evictions) release(ctx context.Context, c client.Client) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-e.queue:
-			if !e.current(ev) {
-				continue
+		ev, ok := e.next()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
 			}
-			call, cancel := context.WithTimeout(ctx, 5*time.Second)
-			// A workflow that has completed meanwhile answers NotFound; any error only
-			// leaves the case's next task on the sticky queue, as without the reset.
-			if _, err := c.WorkflowService().ResetStickyTaskQueue(call, ev.reset); err == nil {
-				e.reset.Add(1)
-			}
-			cancel()
-			e.forget(ev)
+			continue
 		}
+		call, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// A workflow that has completed meanwhile answers NotFound; any error only
+		// leaves the case's next task on the sticky queue, as without the reset.
+		if _, err := c.WorkflowService().ResetStickyTaskQueue(call, ev.reset); err == nil {
+			e.reset.Add(1)
+			released.Add(1)
+		} else {
+			failed.Add(1)
+		}
+		cancel()
 	}
+}
+
+// The process's evictions so far (all its workers): released to the task queue,
+// skipped (back in the cache before their turn), failed (the server refused or
+// did not answer).
+var released, skipped, failed atomic.Int64
+
+// EvictionStats are the process's evictions so far, for the benchmark.
+type EvictionStats struct{ Released, Skipped, Failed int64 }
+
+// Evictions says what the process's workers did with the runs evicted so far.
+func Evictions() EvictionStats {
+	return EvictionStats{released.Load(), skipped.Load(), failed.Load()}
 }
 
 // releasingWorker runs the releaser beside the SDK's worker.
@@ -206,7 +236,9 @@ func (w *releasingWorker) startReleaser() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
-	w.done.Go(func() { w.evictions.release(ctx, w.client) })
+	for range releasers {
+		w.done.Go(func() { w.evictions.release(ctx, w.client) })
+	}
 }
 
 func (w *releasingWorker) stopReleaser() {
