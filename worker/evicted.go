@@ -23,17 +23,24 @@ import (
 // Sent to the sticky queue of a worker that has evicted the workflow, that task
 // fails: the SDK fetches the history to replay it, the history stops short of the
 // speculative task's events ("premature end of stream", temporalio/temporal#7741,
-// server 1.29), and the server then schedules the task again on the normal queue.
-// With 130,000 open cases and a bounded cache nearly every case is out of the
-// cache when its next action comes, so every action paid a failed task (three
-// more events in the history, one more round trip). The SDK does not reset
-// stickiness on eviction itself, so Homeward does, once per eviction.
+// server 1.29), and the server then schedules the task again on the normal queue:
+// three more events and one more round trip, which make the evicted case's step
+// about 2x a cached one's (docs/benchmarks.md, issue 19 part 4).
+//
+// Its limit: server 1.29 clears the stickiness in the workflow's cached mutable
+// state only (the reset is a no-op transaction, not persisted). A case whose
+// mutable state leaves the server's cache (the dev server keeps 8,096, a server
+// 128,000 per host for at most an hour) comes back sticky, and its next action
+// fails a task as before. So this helps a case acted on again soon after its
+// eviction (a busy worker, a person working through a case), not one acted on
+// days later: that needs the server's fix (or the SDK to keep the speculative
+// events it was sent).
 //
 // How it sees an eviction: the SDK destroys an evicted workflow's coroutines
 // with runtime.Goexit, which runs their deferred calls; the workflow's root call
 // through this interceptor has then not returned. It only queues the run for the
-// releaser (no command, nothing the history sees, so replays are unaffected); the
-// releaser makes the call outside the workflow, best effort: a reset that is lost
+// releasers (no command, nothing the history sees, so replays are unaffected);
+// they make the call outside the workflow, best effort: a reset that is lost
 // costs only the failed task it would have saved.
 type evictions struct {
 	interceptor.WorkerInterceptorBase
