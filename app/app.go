@@ -59,6 +59,9 @@ func StartWorker(ctx context.Context, cfg config.Config, st *store.Store, tc cli
 		return nil, fmt.Errorf("retention schedule: %w", err)
 	}
 	pc := partners.New(cfg.Services.BaseURL, cfg.Services.APIKey, cfg.Services.Timeout)
+	// The first worker of a process sizes the SDK's sticky cache (it is the
+	// process's; tests start several stacks).
+	worker.UseStickyCache(cfg.Temporal.StickyCacheSize)
 	w := &Worker{worker: worker.New(tc, cfg.Temporal.TaskQueue, &activities.Activities{Store: st, Partners: pc}, ring)}
 	if err := w.worker.Start(); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)

@@ -58,11 +58,15 @@ type Options struct {
 	DecisionCases int           // cases prepared at PlanApproval for decisions
 	UpdateTargets int           // bare workflows that take the bare updates
 
-	ReadCases    int // 3: cases seeded
-	ReadRequests int // per query
+	ReadCases    int   // 3: cases seeded (SQLite; Postgres too when ReadSizes is empty)
+	ReadSizes    []int // Postgres: the case file grown to each size in turn, measured at each
+	ReadRequests int   // per query
 
-	OpenCases  int           // 4: cases left waiting at Counselling
-	IdleWindow time.Duration // how long the idle worker is watched
+	OpenSizes   []int         // 4: sizes the population of cases waiting at Counselling grows to, in turn
+	OpenBudget  time.Duration // how long opening cases may take in all; the growth stops there
+	OpenSamples int           // next steps timed per size, of evicted and of cached cases each
+	StickyCache int           // the worker's sticky cache; 0: the configuration's (temporal.sticky_cache_size)
+	IdleWindow  time.Duration // how long the idle worker is watched
 
 	Replays int // 5: replays of each history
 
@@ -75,14 +79,16 @@ type Options struct {
 // minutes on a 2-core machine.
 func Defaults() Options {
 	return Options{Cases: 200, Rounds: 4, Concurrency: 20, LAWorkflows: 5, PersistenceCases: 50, Levels: []int{1, 10, 50}, LoadDuration: 5 * time.Second,
-		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200, OpenCases: 10_000,
+		DecisionCases: 400, UpdateTargets: 50, ReadCases: 100_000, ReadRequests: 200, ReadSizes: []int{100_000, 1_000_000},
+		OpenSizes: []int{10_000, 30_000, 100_000}, OpenBudget: 20 * time.Minute, OpenSamples: 10,
 		IdleWindow: 10 * time.Second, Replays: 100}
 }
 
 // Quick is a smoke run that completes in well under a minute.
 func Quick() Options {
 	return Options{Cases: 10, Rounds: 2, Concurrency: 5, LAWorkflows: 2, PersistenceCases: 5, Levels: []int{1, 10, 50}, LoadDuration: time.Second,
-		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30, OpenCases: 200,
+		DecisionCases: 40, UpdateTargets: 20, ReadCases: 5_000, ReadRequests: 30, ReadSizes: []int{2_000, 5_000},
+		OpenSizes: []int{150, 300}, OpenBudget: time.Minute, OpenSamples: 3, StickyCache: 100,
 		IdleWindow: 2 * time.Second, Replays: 10}
 }
 
@@ -95,7 +101,9 @@ type results struct {
 	listP99                    map[string]time.Duration // by database
 	replay                     time.Duration
 	openFirstStep              time.Duration
-	persistenceRatio           float64 // persistence requests per case / the budget
+	persistenceRatio           float64       // persistence requests per case / the budget
+	readRatio                  float64       // issue 19.6: the worst p99 at the last size / at the first, Postgres
+	readP99Last                time.Duration // and the worst p99 at the last size
 }
 
 func (o Options) runs(part string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, part) }
@@ -180,6 +188,9 @@ func (r *results) summary() string {
 	}
 	fmt.Fprintf(&b, " persistence_ratio=%s", na(r.persistenceRatio > 0, f2(r.persistenceRatio)))
 	fmt.Fprintf(&b, " open_first_step=%s", na(r.openFirstStep > 0, ms(r.openFirstStep)+"ms"))
+	if r.readRatio > 0 {
+		fmt.Fprintf(&b, " read_p99_last=%sms read_p99_ratio=%s", ms(r.readP99Last), f2(r.readRatio))
+	}
 	fmt.Fprintf(&b, " replay=%s", na(r.replay > 0, ms(r.replay)+"ms"))
 	return b.String()
 }
@@ -257,6 +268,9 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.StickyCache > 0 {
+		cfg.Temporal.StickyCacheSize = o.StickyCache
+	}
 	switch o.CaseDB {
 	case "", "sqlite":
 	case "postgres":
@@ -273,7 +287,7 @@ func startEnv(ctx context.Context, o Options) (_ *env, err error) {
 	o.logf("starting the stack (worker, API, simulator)")
 	// Homeward encrypts every payload (its own key ring); the bench's workflows do not.
 	e.ring = codec.GenerateKeyRing()
-	if e.stack, err = stack.Start(ctx, stack.Options{Config: cfg, Temporal: e.tc, Ring: e.ring}); err != nil {
+	if e.stack, err = stack.Start(ctx, stack.Options{Config: cfg, Temporal: e.tc, Ring: e.ring, Metrics: e.metrics}); err != nil {
 		return nil, err
 	}
 	// The driver reads the case file (its sealed state too) with the stack's keys.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/homeward/homeward/codec"
+
 	enumspb "go.temporal.io/api/enums/v1"
 )
 
@@ -28,6 +30,10 @@ func (e *env) dumpHistory(ctx context.Context, w io.Writer, workflowID string) {
 				extra = fmt.Sprint("attempt ", ev.GetActivityTaskStartedEventAttributes().GetAttempt())
 			case enumspb.EVENT_TYPE_TIMER_STARTED:
 				extra = ev.GetTimerStartedEventAttributes().GetStartToFireTimeout().AsDuration().String()
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+				a := ev.GetWorkflowTaskFailedEventAttributes()
+				_, fc := codec.ClientOptions(e.ring) // failures are encrypted
+				extra = fmt.Sprintf("%s: %.500v", a.GetCause(), fc.FailureToError(a.GetFailure()))
 			case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 				extra = ev.GetWorkflowTaskScheduledEventAttributes().GetTaskQueue().GetName()
 			}

@@ -26,27 +26,28 @@ import (
 // signed in sees them: My work (the inbox and the counts per stage), the case list,
 // and a case page. Their server time should stay in the range of the API's reads.
 func pages(ctx context.Context, w io.Writer, o Options, driver string, db *sql.DB, cfg config.Config, st *store.Store,
-	tc client.Client, ring *codec.KeyRing) error {
+	tc client.Client, ring *codec.KeyRing) ([]measured, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Workspace.DevSignIn, cfg.Auth = true, cfg.Auth.WithDevTokens()
 	h, err := workspace.Handler(quiet, api.New(quiet, cfg, st, tc, ring), ring)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	base, stop, err := serve(h)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer stop()
 	var caseID string
 	if err := db.QueryRowContext(ctx, "SELECT id FROM cases WHERE sending_office = 'DE-BER' AND status = 'active' "+
 		"ORDER BY seq DESC LIMIT 1").Scan(&caseID); err != nil {
-		return fmt.Errorf("a case to open: %w", err)
+		return nil, fmt.Errorf("a case to open: %w", err)
 	}
 	b, err := signedIn(base, "caseworker-de")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var out []measured
 	tb := &table{title: fmt.Sprintf("3b. The workspace's pages on %s (caseworker DE-BER), one at a time", driver),
 		head: []string{"page", "requests", "p50 ms", "p99 ms", "max ms", "errors"}}
 	for _, p := range []struct{ name, path string }{
@@ -85,6 +86,7 @@ func pages(ctx context.Context, w io.Writer, o Options, driver string, db *sql.D
 			}
 			lat.Add(time.Since(t))
 		}
+		out = append(out, measured{p.name, lat.Quantile(.5), lat.Quantile(.99)})
 		tb.add(p.name, itoa(lat.Len()+errs), ms(lat.Quantile(.5)), ms(lat.Quantile(.99)), ms(lat.Quantile(1)), itoa(errs))
 		if firstErr != nil {
 			tb.note("%s: first error: %v", p.name, firstErr)
@@ -92,7 +94,13 @@ func pages(ctx context.Context, w io.Writer, o Options, driver string, db *sql.D
 	}
 	tb.note("each page: 3 warm-up requests, then %d requests or %s, whichever ends first; HTML rendered, every read audited", o.ReadRequests, readBudget)
 	tb.print(w)
-	return nil
+	return out, nil
+}
+
+// measured is one read's median and p99.
+type measured struct {
+	name     string
+	p50, p99 time.Duration
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

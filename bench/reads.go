@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,11 +31,41 @@ type readQuery struct {
 	name  string
 	path  string
 	token string
+	post  bool // POST body (a search); else GET
+	body  any
 	list  bool // counts toward list_p99
 	// probe: /stuck with the default task probe (100 quiet cases asked about in
 	// the background every 30 s); probeEach: with the probe run by every request.
 	probe, probeEach bool
 	sql              []planSQL
+}
+
+func (q readQuery) method() string {
+	if q.post {
+		return "POST"
+	}
+	return "GET"
+}
+
+// searchQueries are the blind-index searches (a name's tokens looked up by their
+// keyed hashes) and a case page. A search's SQL mirrors store/search.go for the
+// manager (no office scope): each token an IN over case_search_terms' hash index.
+func searchQueries(caseID string, st *store.Store) []readQuery {
+	common, rare := familyNames[0].v, familyNames[len(familyNames)-1].v
+	hash := func(name string) string { return st.BlindIndex(store.TermName, store.FoldName(name)) }
+	term := "id IN (SELECT case_id FROM case_search_terms WHERE hash = ? AND kind = ?)"
+	return []readQuery{
+		{name: "search: a common family name (manager)", path: "/api/v1/cases/search", token: "dev-manager", post: true,
+			body: map[string]any{"name": common}, sql: listSQL(term, hash(common), "name")},
+		{name: "search: a common family name (caseworker DE-BER)", path: "/api/v1/cases/search", token: "dev-caseworker", post: true,
+			body: map[string]any{"name": common}},
+		{name: "search: a rare family name (manager)", path: "/api/v1/cases/search", token: "dev-manager", post: true,
+			body: map[string]any{"name": rare}, sql: listSQL(term, hash(rare), "name")},
+		{name: "search: given and family name (caseworker DE-BER)", path: "/api/v1/cases/search", token: "dev-caseworker", post: true,
+			body: map[string]any{"name": givenNames[0] + " " + common}},
+		{name: "case page: GET /cases/{id} (manager)", path: "/api/v1/cases/" + caseID, token: "dev-manager",
+			sql: []planSQL{{"case", "SELECT * FROM cases WHERE id = ?", []any{caseID}}}},
+	}
 }
 
 type planSQL struct {
@@ -149,7 +178,7 @@ func readQueries(driver string, now time.Time, month string, probeAfter time.Dur
 		{name: "list: caseworker DE-BER, status=active", path: "/api/v1/cases?status=active", token: "dev-caseworker", list: true,
 			sql: officeListSQL(driver, "status = ?", []any{"active"},
 				"sending_office IN (?)", []any{"DE-BER"}, "receiving_office IN (?) AND sending_office NOT IN (?)", []any{"DE-BER", "DE-BER"})},
-		{name: fmt.Sprintf("list: stage=Closed, page after case %d", cursorSeq), path: "/api/v1/cases?stage=Closed&cursor=" + url.QueryEscape(cursor),
+		{name: "list: stage=Closed, a page from the middle", path: "/api/v1/cases?stage=Closed&cursor=" + url.QueryEscape(cursor),
 			token: "dev-manager", list: true, sql: listSQL("stage = ? AND seq < ?", "Closed", cursorSeq)},
 		{name: "/tasks: caseworker DE-BER", path: "/api/v1/tasks", token: "dev-caseworker",
 			sql: dueSQL("(sending_office IN (?) OR receiving_office IN (?))", []any{"DE-BER", "DE-BER"}, "caseworker")},
@@ -174,7 +203,11 @@ func (e *env) reads(ctx context.Context, o Options, w io.Writer, res *results) e
 		dbs = append(dbs, struct{ driver, dsn string }{"postgres", dsn})
 	}
 	for _, d := range dbs {
-		if err := e.readsOn(ctx, o, w, res, d.driver, d.dsn); err != nil {
+		sizes := []int{o.ReadCases}
+		if d.driver == "postgres" && len(o.ReadSizes) > 0 {
+			sizes = o.ReadSizes
+		}
+		if err := e.readsOn(ctx, o, w, res, d.driver, d.dsn, sizes); err != nil {
 			return fmt.Errorf("%s: %w", d.driver, err)
 		}
 	}
@@ -184,7 +217,10 @@ func (e *env) reads(ctx context.Context, o Options, w io.Writer, res *results) e
 // readBudget bounds the time spent on one query (at least 20 requests are sent).
 const readBudget = 5 * time.Second
 
-func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results, driver, dsn string) error {
+// readsOn seeds the case file to each size in turn (the newest cases first, then
+// older ones: see seed) and measures every read at each size through the API
+// and the workspace's pages; last, the p99s of the first and last sizes side by side.
+func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results, driver, dsn string, sizes []int) error {
 	// The case file as Homeward opens it: sensitive columns sealed with its own keys.
 	dbCfg := config.Database{Driver: driver, DSN: dsn, KeysFile: filepath.Join(e.dir, driver+"-database-keys.json")}
 	st, err := stack.OpenCaseFile(dbCfg, true)
@@ -211,12 +247,7 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		return err
 	}
 	now := time.Now().UTC()
-	o.logf("seeding %d cases in %s", o.ReadCases, driver)
-	ss, err := seed(ctx, db, driver, o.ReadCases, now, sealer)
-	if err != nil {
-		return fmt.Errorf("seeding: %w", err)
-	}
-
+	total := sizes[len(sizes)-1]
 	// Three API servers on the seeded store: the default task probe (up to 100
 	// Temporal describes, in the background every temporal.task_probe_every), the
 	// probe run by each request (task_probe_every 0: what one probe costs), and none.
@@ -237,15 +268,94 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 	}
 	urlNoProbe, urlProbe, urlProbeEach := urls[&noProbe], urls[&cfg], urls[&probeEach]
 
-	cursor, cursorSeq, err := deepCursor(ctx, newAPIClient(urlNoProbe), int64(ss.cases/2))
-	if err != nil {
-		return err
+	var ss seedStats
+	at := make([][]measured, len(sizes)) // by size: every read, in order
+	var plans []string
+	for k, size := range sizes {
+		o.logf("seeding %s cases in %s (%d to %d of %d, the newest first)", itoa(size-ss.cases), driver, ss.cases, size, total)
+		more, err := seed(ctx, db, driver, st, ss.cases, size, total, now, sealer)
+		if err != nil {
+			return fmt.Errorf("seeding: %w", err)
+		}
+		ss.add(more)
+		q, err := e.readsAt(ctx, o, w, res, driver, db, st, ss, total, now, cfg, urlNoProbe, urlProbe, urlProbeEach)
+		if err != nil {
+			return err
+		}
+		pp, err := pages(ctx, w, o, driver, db, cfg, st, e.stack.Temporal, e.ring)
+		if err != nil {
+			return fmt.Errorf("the workspace's pages: %w", err)
+		}
+		at[k], plans = append(q.reads, pp...), q.plans
 	}
+	if len(sizes) > 1 {
+		first, last := sizes[0], sizes[len(sizes)-1]
+		tb := &table{title: fmt.Sprintf("3c. Reads on %s as cases pile up: %s cases, then %s, one run", driver, itoa(first), itoa(last)),
+			head: []string{"read", "p50 ms", "p50 ms", "p99 ms at " + itoa(first), "p99 ms at " + itoa(last), "p99 ratio", "target"}}
+		res.readRatio, res.readP99Last = 0, 0
+		for i, a := range at[0] {
+			b := at[len(sizes)-1][i]
+			verdict := ""
+			if targetRead(a.name) {
+				verdict = "met"
+				if b.p99 >= 100*time.Millisecond || float64(b.p99) > 2*float64(a.p99) {
+					verdict = "MISSED"
+				}
+				if a.p99 > 0 {
+					res.readRatio = max(res.readRatio, float64(b.p99)/float64(a.p99))
+				}
+				res.readP99Last = max(res.readP99Last, b.p99)
+			}
+			tb.add(a.name, ms(a.p50), ms(b.p50), ms(a.p99), ms(b.p99), f2(float64(b.p99)/float64(a.p99)), verdict)
+		}
+		tb.note("target (issue 19.6): the list, /tasks, search and the case page (API and workspace) under 100 ms p99 at %s cases,", itoa(last))
+		tb.note("  and p99 at %s / p99 at %s <= 2; the first p50 column is at %s cases, the second at %s", itoa(last), itoa(first), itoa(first), itoa(last))
+		tb.note("the larger population is the smaller one plus older cases (the same open caseload, more history): see the seeding note above")
+		tb.print(w)
+	}
+	fmt.Fprintf(w, "\n-- query plans (%s, %s cases):\n", driver, itoa(ss.cases))
+	for _, p := range plans {
+		fmt.Fprintln(w, p)
+	}
+	return nil
+}
+
+// targetRead says whether a read is one of issue 19.6's: the list, the inbox, search and the case page.
+func targetRead(name string) bool {
+	for _, p := range []string{"list:", "/tasks", "search:", "case page", "My work", "Cases", "A case page"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// readsAt is what one size measured: p99 by read, in order, and the query plans.
+type readsAt struct {
+	reads []measured
+	plans []string
+}
+
+func (e *env) readsAt(ctx context.Context, o Options, w io.Writer, res *results, driver string, db *sql.DB, st *store.Store, ss seedStats, total int,
+	now time.Time, cfg config.Config, urlNoProbe, urlProbe, urlProbeEach string) (readsAt, error) {
+	var out readsAt
+	// A page of closed cases from the middle of the population, and a case from
+	// the middle (older than most) to open.
+	var cursorSeq int64
+	var midCase string
+	mid := int64(total - ss.cases/2)
+	if err := db.QueryRowContext(ctx, store.Rebind(driver, `SELECT seq FROM cases WHERE stage = 'Closed' AND seq <= ? ORDER BY seq DESC LIMIT 1`), mid).Scan(&cursorSeq); err != nil {
+		return out, fmt.Errorf("a closed case in the middle: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, store.Rebind(driver, `SELECT id FROM cases WHERE seq <= ? ORDER BY seq DESC LIMIT 1`), mid).Scan(&midCase); err != nil {
+		return out, fmt.Errorf("a case in the middle: %w", err)
+	}
+	cursor := store.CursorAfter(cursorSeq)
 	queries := readQueries(driver, now, ss.reportMonth, cfg.Temporal.TaskProbeAfter, cursor, cursorSeq)
+	queries = append(queries, searchQueries(midCase, st)...)
 	tb := &table{title: fmt.Sprintf("3. Reads at scale on %s: %d cases seeded, %d requests per query through the API, one at a time", driver, ss.cases, o.ReadRequests),
 		head: []string{"query", "items", "requests", "p50 ms", "p99 ms", "max ms", "errors", "plan"}}
 	var worst time.Duration
-	var plans []string
 	for _, q := range queries {
 		base := urlNoProbe
 		switch {
@@ -259,12 +369,12 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		errs, items := 0, 0
 		var firstErr error
 		for range 3 { // warm-up: connections, caches, the statement's plan
-			_, _ = cl.expect(ctx, "GET", q.path, q.token, nil, []int{http.StatusOK})
+			_, _ = cl.expect(ctx, q.method(), q.path, q.token, q.body, []int{http.StatusOK})
 		}
 		until := time.Now().Add(readBudget)
 		for i := 0; i < o.ReadRequests && (i < 20 || time.Now().Before(until)); i++ {
 			t := time.Now()
-			b, err := cl.expect(ctx, "GET", q.path, q.token, nil, []int{http.StatusOK})
+			b, err := cl.expect(ctx, q.method(), q.path, q.token, q.body, []int{http.StatusOK})
 			if err != nil {
 				errs++
 				if firstErr == nil {
@@ -279,9 +389,10 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		}
 		flags, text, err := explain(ctx, db, driver, q.sql)
 		if err != nil {
-			return fmt.Errorf("explaining %s: %w", q.name, err)
+			return out, fmt.Errorf("explaining %s: %w", q.name, err)
 		}
-		plans = append(plans, fmt.Sprintf("-- %s\n%s", q.name, text))
+		out.plans = append(out.plans, fmt.Sprintf("-- %s\n%s", q.name, text))
+		out.reads = append(out.reads, measured{q.name, lat.Quantile(.5), lat.Quantile(.99)})
 		tb.add(q.name, itoa(items), itoa(lat.Len()+errs), ms(lat.Quantile(.5)), ms(lat.Quantile(.99)), ms(lat.Quantile(1)), itoa(errs), flags)
 		if firstErr != nil {
 			tb.note("%s: first error: %v", q.name, firstErr)
@@ -291,8 +402,9 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 		}
 	}
 	res.listP99[driver] = worst
-	tb.note("seeded in %s: %d active (%d overdue, %d waiting on the system), %d payments; no timeline events",
-		ss.took.Round(time.Second), ss.active, ss.overdue, ss.system, ss.payments)
+	tb.note("seeded in %s: %d active (%d overdue, %d waiting on the system), %d payments, %d search terms; no timeline events;",
+		ss.took.Round(time.Second), ss.active, ss.overdue, ss.system, ss.payments, ss.terms)
+	tb.note("  %s cases a year, the newest registered now; a case closes within 16 months; names drawn as real ones (few common, many rare)", itoa(int(casesPerDay*365)))
 	if driver == "postgres" {
 		tb.note("ANALYZE after seeding (as autovacuum would)")
 	} else {
@@ -305,14 +417,7 @@ func (e *env) readsOn(ctx context.Context, o Options, w io.Writer, res *results,
 	tb.note("  read in list order, filtering rows until the page is full (fast when many rows match, the whole index when few do);")
 	tb.note("  ok = an index serves filter and order. Postgres: the store runs these reads unprepared (custom plans only)")
 	tb.print(w)
-	if err := pages(ctx, w, o, driver, db, cfg, st, e.stack.Temporal, e.ring); err != nil {
-		return fmt.Errorf("the workspace's pages: %w", err)
-	}
-	fmt.Fprintf(w, "\n-- query plans (%s):\n", driver)
-	for _, p := range plans {
-		fmt.Fprintln(w, p)
-	}
-	return nil
+	return out, nil
 }
 
 // projection is the list queries' SELECT: every column of cases but the personal
@@ -335,41 +440,6 @@ func projection(ctx context.Context, db *sql.DB) (string, error) {
 		}
 	}
 	return "SELECT " + strings.Join(keep, ", ") + " FROM cases", nil
-}
-
-// deepCursor pages through the closed cases (200 at a time) until the page ends
-// below case number seq, and returns that page's cursor and its last case number.
-func deepCursor(ctx context.Context, cl *apiClient, seq int64) (string, int64, error) {
-	cursor := ""
-	for range 1000 {
-		path := "/api/v1/cases?stage=Closed&limit=200"
-		if cursor != "" {
-			path += "&cursor=" + url.QueryEscape(cursor)
-		}
-		b, err := cl.expect(ctx, "GET", path, "dev-manager", nil, []int{http.StatusOK})
-		if err != nil {
-			return "", 0, err
-		}
-		var page struct {
-			Items []struct {
-				Reference string `json:"reference"`
-			} `json:"items"`
-			NextCursor string `json:"next_cursor"`
-		}
-		if err := json.Unmarshal(b, &page); err != nil {
-			return "", 0, err
-		}
-		if len(page.Items) == 0 || page.NextCursor == "" {
-			return "", 0, fmt.Errorf("no page of closed cases ends below case %d", seq)
-		}
-		ref := page.Items[len(page.Items)-1].Reference
-		n, _ := strconv.ParseInt(ref[strings.LastIndexByte(ref, '-')+1:], 10, 64)
-		cursor = page.NextCursor
-		if n <= seq {
-			return cursor, n, nil
-		}
-	}
-	return "", 0, fmt.Errorf("no page of closed cases ends below case %d", seq)
 }
 
 func countItems(b []byte) int {

@@ -15,6 +15,8 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // The seeded population: where cases come from and go to, in what stage.
@@ -132,9 +134,29 @@ func stateJSON(stage contract.Stage, status contract.Status, reason contract.Clo
 	return string(b)
 }
 
-const beneficiaryJSON = `{"given_name":"Aminata","family_name":"Camara","date_of_birth":"1990-04-01","sex":"female","nationality":"GN","languages":["fr"],"phone":"+224621234567"}`
-const householdJSON = `[{"given_name":"Mariama","relationship":"child","date_of_birth":"2016-02-11"}]`
 const consentJSON = `{"data_processing":true,"given_at":"2026-11-20T10:00:00Z"}`
+
+// Names of the seeded people: family names are drawn with Zipf-like weights
+// (the most common carried by about 1 case in 12, the rarest by about 1 in
+// 20,000), so a search by name finds many cases or few, as in a real caseload.
+var (
+	givenNames = []string{"Aminata", "Mariama", "Fatoumata", "Aissatou", "Kadiatou", "Hawa", "Mamadou", "Ibrahima", "Ousmane",
+		"Alpha", "Amadou", "Abdoulaye", "Sekou", "Moussa", "Chinedu", "Ngozi", "Emeka", "Ahmad", "Zahra", "Ali", "Fatima",
+		"Omar", "Layla", "Nino", "Giorgi", "Youssef", "Khadija", "Awa", "Binta", "Lamine"}
+	familyFirst  = []string{"Ca", "Dia", "Ba", "Sou", "Kei", "Tou", "Sy", "Kan", "Dou", "Ko", "Ndi", "Tra", "Sa", "Ha", "Ma", "Oke", "Ade", "Naz", "Kar", "Bel"}
+	familySecond = []string{"mara", "llo", "h", "mah", "ta", "re", "lla", "te", "mbouya", "né", "aye", "oré", "idu", "ssan", "iri", "ye", "koro", "ba", "wa", "ni"}
+	familyNames  []weighted[string]
+)
+
+func init() {
+	rank := 1
+	for _, a := range familyFirst {
+		for _, b := range familySecond {
+			familyNames = append(familyNames, weighted[string]{a + b, 1 / float64(rank)})
+			rank++
+		}
+	}
+}
 
 var caseColumns = []string{"id", "seq", "reference", "status", "stage", "waiting_on", "stage_entered_at", "stage_due_at",
 	"overdue", "closure_reason", "blocked", "host_country", "country_of_return", "area_region", "area_district",
@@ -144,24 +166,45 @@ var caseColumns = []string{"id", "seq", "reference", "status", "stage", "waiting
 
 var paymentColumns = []string{"payment_id", "case_id", "item_id", "amount_cents", "currency", "payee", "paid_at", "country_of_return"}
 
+var termColumns = []string{"case_id", "kind", "hash"}
+
 // seedStats says what was seeded.
 type seedStats struct {
-	cases, payments, active, overdue, system int
-	took                                     time.Duration
-	reportMonth                              string
+	cases, payments, terms, active, overdue, system int
+	took                                            time.Duration
+	reportMonth                                     string
 }
 
-// seed inserts n cases (and the payments of approved plans) in batches, straight
-// into the database: no workflow runs for them.
+func (s *seedStats) add(o seedStats) {
+	s.cases += o.cases
+	s.payments += o.payments
+	s.terms += o.terms
+	s.active += o.active
+	s.overdue += o.overdue
+	s.system += o.system
+	s.took += o.took
+	s.reportMonth = o.reportMonth
+}
+
 // sealer seals the personal columns as the store does (codec.Sealer).
 type sealer interface {
 	Seal(column, plain string) (string, error)
 	Hash(parts ...string) string
 }
 
-func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, sl sealer) (seedStats, error) {
+// casesPerDay is the seeded programme's pace: 130,000 returns a year.
+const casesPerDay = 130_000.0 / 365
+
+// seed inserts cases from to to (exclusive) of a population of total, straight
+// into the database (no workflow runs for them), with the payments of their
+// approved plans and their search terms (the store's blind indexes): case 0 is
+// the newest, numbered total, registered now; case i, i/casesPerDay days before.
+// Seeding 0..n and then n..total grows the newest n cases into the whole
+// population with older ones: the same open caseload, more history. Each case
+// is drawn from its own random source, so a case is the same whatever was
+// seeded before. Postgres is loaded with COPY, SQLite with multi-row INSERTs.
+func seed(ctx context.Context, db *sql.DB, driver string, st *store.Store, from, to, total int, now time.Time, sl sealer) (seedStats, error) {
 	start := time.Now()
-	r := rand.New(rand.NewPCG(10, 10))
 	var s seedStats
 	stateCache := map[string]string{}
 	state := func(stage contract.Stage, status contract.Status, reason contract.ClosureReason) string {
@@ -173,38 +216,39 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 		stateCache[k] = v
 		return v
 	}
-	const batch = 400
-	var rows, pays [][]any
-	flush := func(tx *sql.Tx) error {
-		if err := insertRows(ctx, tx, driver, "cases", caseColumns, rows); err != nil {
-			return err
+	const batch = 2000
+	var rows, pays, terms [][]any
+	flush := func() error {
+		for _, t := range []struct {
+			name string
+			cols []string
+			rows [][]any
+		}{{"cases", caseColumns, rows}, {"payments", paymentColumns, pays}, {"case_search_terms", termColumns, terms}} {
+			if err := load(ctx, db, driver, t.name, t.cols, t.rows); err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
 		}
-		if err := insertRows(ctx, tx, driver, "payments", paymentColumns, pays); err != nil {
-			return err
-		}
-		rows, pays = rows[:0], pays[:0]
+		s.payments += len(pays)
+		s.terms += len(terms)
+		rows, pays, terms = rows[:0], pays[:0], terms[:0]
 		return nil
 	}
 	day := 24 * time.Hour
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return s, err
-	}
-	defer func() { _ = tx.Rollback() }()
-	for i := range n {
-		seq := int64(i + 1)
-		id := uuid.NewString()
-		// Newer cases have higher numbers: created over the last two years, in order.
-		created := now.Add(-time.Duration(float64(730*day) * (1 - float64(i)/float64(n)))).Add(-time.Duration(r.IntN(3600)) * time.Second)
+	for i := from; i < to; i++ {
+		r := rand.New(rand.NewPCG(uint64(i), 10))
+		seq := int64(total - i)
+		id := uuid.NewSHA1(uuid.NameSpaceOID, []byte("homeward-bench-"+strconv.Itoa(i))).String()
+		created := now.Add(-time.Duration(float64(i) / casesPerDay * float64(day))).Add(-time.Duration(r.IntN(3600)) * time.Second)
 		age := now.Sub(created)
 		so, ro := pick(r, sendingOffices), pick(r, receivingOffices)
 		programme, currency, charge := "REAG-GARP", "EUR", int64(15000)
 		if r.Float64() < 0.3 {
 			programme, charge = "EU-IOM-JI", 12000
 		}
+		// A case stays open 12 to 16 months at most.
 		closedP := 0.15
-		if age > 400*day {
-			closedP = 0.9
+		if age > 480*day {
+			closedP = 1
 		} else if age > 200*day {
 			closedP = 0.5
 		}
@@ -220,7 +264,7 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 		)
 		if r.Float64() < closedP {
 			status, stage, reason = contract.StatusClosed, contract.StageClosed, pick(r, closures)
-			c := created.Add(time.Duration(30+r.IntN(370)) * day)
+			c := created.Add(time.Duration(30+r.IntN(450)) * day)
 			if c.After(now) {
 				c = now.Add(-time.Hour)
 			}
@@ -275,8 +319,8 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 				if paid.After(now) {
 					continue
 				}
-				pays = append(pays, []any{uuid.NewString(), id, fmt.Sprintf("p1-%d", item), committed / 2, currency,
-					"supplier-" + strconv.Itoa(1+r.IntN(9)), paid, ro.country})
+				pays = append(pays, []any{uuid.NewSHA1(uuid.NameSpaceOID, []byte(id+"/"+strconv.Itoa(item))).String(), id,
+					fmt.Sprintf("p1-%d", item), committed / 2, currency, "supplier-" + strconv.Itoa(1+r.IntN(9)), paid.UTC(), ro.country})
 			}
 		}
 		vulnerable := r.Float64() < 0.3
@@ -284,44 +328,42 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 		if vulnerable {
 			vulns = `["health_needs"]`
 		}
+		given, family := givenNames[r.IntN(len(givenNames))], pick(r, familyNames)
+		beneficiary := fmt.Sprintf(`{"given_name":%q,"family_name":%q,"date_of_birth":"1990-04-01","sex":"female","nationality":%q,`+
+			`"languages":["fr"],"phone":"+2246%08d","travel_document":{"number":"P%08d","expiry":"2031-01-31"}}`, given, family, ro.country, i, i)
+		household := fmt.Sprintf(`[{"given_name":%q,"family_name":%q,"relationship":"child","date_of_birth":"2016-02-11"}]`,
+			givenNames[r.IntN(len(givenNames))], family)
 		var sealed [4]string
-		for j, col := range []struct{ name, v string }{{"beneficiary", beneficiaryJSON}, {"household", householdJSON},
+		var err error
+		for j, col := range []struct{ name, v string }{{"beneficiary", beneficiary}, {"household", household},
 			{"vulnerabilities", vulns}, {"state", state(stage, status, reason)}} {
 			if sealed[j], err = sl.Seal(col.name, col.v); err != nil {
 				return s, err
 			}
 		}
-		rows = append(rows, []any{id, seq, fmt.Sprintf("HW-%d-%06d", created.Year(), seq), string(status), string(stage),
-			string(waiting), entered, nullTime(due), overdue, string(reason), blocked, so.country, ro.country, "Region", "District",
+		rows = append(rows, []any{id, seq, fmt.Sprintf("HW-%d-%07d", created.Year(), seq), string(status), string(stage),
+			string(waiting), entered.UTC(), nullTime(due), overdue, string(reason), blocked, so.country, ro.country, "Region", "District",
 			so.office, ro.office, programme, vulnerable, sealed[0], sealed[1], sealed[2], consentJSON,
 			sealed[3], int64(12), committed, charge, currency, "caseworker-de", "case-" + id,
-			uuid.NewString(), created, entered, nullTime(approved), nullTime(departed), nullTime(closed),
+			uuid.NewSHA1(uuid.NameSpaceOID, []byte(id+"/run")).String(), created.UTC(), entered.UTC(), nullTime(approved), nullTime(departed), nullTime(closed),
 			sl.Hash("bench", strconv.Itoa(i))})
+		for _, t := range st.SearchTerms(id, beneficiary, household) {
+			terms = append(terms, []any{t.CaseID, t.Kind, t.Hash})
+		}
 		s.cases++
 		if len(rows) == batch {
-			s.payments += len(pays)
-			if err := flush(tx); err != nil {
-				return s, err
-			}
-		}
-		if (i+1)%20_000 == 0 {
-			if err := tx.Commit(); err != nil {
-				return s, err
-			}
-			if tx, err = db.BeginTx(ctx, nil); err != nil {
+			if err := flush(); err != nil {
 				return s, err
 			}
 		}
 	}
-	s.payments += len(pays)
-	if err := flush(tx); err != nil {
+	if err := flush(); err != nil {
 		return s, err
 	}
-	if _, err := tx.ExecContext(ctx, store.Rebind(driver, `INSERT INTO counters (name, value) VALUES ('case', ?)`), n); err != nil {
-		return s, err
-	}
-	if err := tx.Commit(); err != nil {
-		return s, err
+	if from == 0 {
+		if _, err := db.ExecContext(ctx, store.Rebind(driver, `INSERT INTO counters (name, value) VALUES ('case', ?)`), total); err != nil {
+			return s, err
+		}
 	}
 	if driver == "postgres" {
 		// What autovacuum would have done by the time a table has grown this big.
@@ -332,6 +374,43 @@ func seed(ctx context.Context, db *sql.DB, driver string, n int, now time.Time, 
 	s.took = time.Since(start)
 	s.reportMonth = now.AddDate(0, -6, 0).Format("2006-01")
 	return s, nil
+}
+
+// load writes rows into a table: COPY on Postgres, multi-row INSERTs of at most
+// 400 rows (SQLite's limit on parameters) otherwise. Each call commits.
+func load(ctx context.Context, db *sql.DB, driver, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if driver == "postgres" {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("not a pgx connection: %T", dc)
+			}
+			_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+			return err
+		})
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	per := min(400, 30000/len(cols))
+	for len(rows) > 0 {
+		n := min(per, len(rows))
+		if err := insertRows(ctx, tx, driver, table, cols, rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return tx.Commit()
 }
 
 func nullTime(t *time.Time) any {

@@ -117,6 +117,10 @@ type Temporal struct {
 	TaskProbeAfter time.Duration `mapstructure:"task_probe_after"`
 	TaskProbeLimit int           `mapstructure:"task_probe_limit"`
 	TaskProbeEvery time.Duration `mapstructure:"task_probe_every"`
+	// StickyCacheSize is how many case workflows a worker process keeps in memory
+	// between their tasks (the SDK's sticky cache, shared by the process's workers);
+	// a case out of it replays its history on its next task. 0 turns caching off.
+	StickyCacheSize int `mapstructure:"sticky_cache_size"`
 }
 
 // Database names the GORM dialect and its DSN.
@@ -507,6 +511,9 @@ func (c Config) Validate() error {
 	}
 	if c.Temporal.TaskProbeLimit < 0 || c.Temporal.TaskProbeLimit > 1000 {
 		bad("temporal.task_probe_limit", "must be 0 to 1000")
+	}
+	if c.Temporal.StickyCacheSize < 0 || c.Temporal.StickyCacheSize > 1_000_000 {
+		bad("temporal.sticky_cache_size", "must be 0 to 1000000")
 	}
 	if c.Temporal.TaskProbeEvery < 0 {
 		bad("temporal.task_probe_every", "must not be negative")

@@ -103,6 +103,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		"budget envelope":   {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 2026, envelope: '0.00'}\n", want: "config: budgets[0].envelope:"},
 		"budget twice": {file: "budgets:\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '1.00'}\n  - {programme: REAG-GARP, currency: EUR, year: 0, envelope: '2.00'}\n",
 			want: "config: budgets[1]: a second envelope"},
+		"sticky cache": {env: map[string]string{"HOMEWARD_TEMPORAL_STICKY_CACHE_SIZE": "-1"}, want: "config: temporal.sticky_cache_size:"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			file := ""

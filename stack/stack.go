@@ -41,6 +41,9 @@ type Options struct {
 	DevOutput     io.Writer // the dev server's own output
 	NoWorker      bool      // tests that run the worker as a separate process
 	KeepInMemo    bool      // dev server without a database file (tests)
+	// Metrics receives the SDK's metrics of the stack's client and worker (the
+	// benchmark reads the sticky cache's hits and misses); nil: none.
+	Metrics client.MetricsHandler
 }
 
 // Stack is a running Homeward.
@@ -103,7 +106,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	// The stack's logger, also for a client made from one given (the SDK's default
 	// would print a DEBUG line per activity to stdout). The dev server picks its own
 	// address (dev.temporal_port).
-	clientOpts := worker.ClientOptions(cfg.Temporal, log, clientRing, nil)
+	clientOpts := worker.ClientOptions(cfg.Temporal, log, clientRing, o.Metrics)
 	clientOpts.HostPort = ""
 	switch {
 	case o.Temporal != nil && o.PlainPayloads:

@@ -125,8 +125,9 @@ func TestSearchByBlindIndexesWithinOffices(t *testing.T) {
 		s = sealed(t, s)
 		ctx := context.Background()
 		c := newCase("GN")
-		c.Beneficiary = `{"given_name":"Aïssatou","family_name":"Diallo","phone":"+224 620 000 001","travel_document":{"number":"r001-2345","expiry":"2030-01-01"}}`
-		c.Household = `[{"given_name":"Mamadou","relationship":"child"}]`
+		beneficiary := `{"given_name":"Aïssatou","family_name":"Diallo","phone":"+224 620 000 001","travel_document":{"number":"r001-2345","expiry":"2030-01-01"}}`
+		household := `[{"given_name":"Mamadou","relationship":"child"}]`
+		c.Beneficiary, c.Household = beneficiary, household
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		other := newCase("SN")
 		other.SendingOffice, other.ReceivingOffice = "DE-BER", "SN-DKR"
@@ -138,6 +139,18 @@ func TestSearchByBlindIndexesWithinOffices(t *testing.T) {
 		var raw string
 		require.NoError(t, db.QueryRow("SELECT MIN(hash) FROM case_search_terms").Scan(&raw))
 		require.Len(t, raw, 64, "hashes, not values")
+		// What a bulk load writes (SearchTerms) is what registration wrote.
+		rows, err := db.Query(store.Rebind(s.Driver(), "SELECT case_id, kind, hash FROM case_search_terms WHERE case_id = ?"), c.ID)
+		require.NoError(t, err)
+		var written []store.SearchTerm
+		for rows.Next() {
+			var term store.SearchTerm
+			require.NoError(t, rows.Scan(&term.CaseID, &term.Kind, &term.Hash))
+			written = append(written, term)
+		}
+		require.NoError(t, rows.Err())
+		require.Len(t, written, 7, "2 names of each person, their full names, the phone, the document")
+		require.ElementsMatch(t, written, s.SearchTerms(c.ID, beneficiary, household))
 
 		ids := func(f store.Filter, q store.SearchQuery) []string {
 			f.Limit = 50

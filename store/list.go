@@ -234,11 +234,14 @@ func (s *Store) page(ctx context.Context, limit int, q string, args ...any) (Pag
 	var p Page
 	if len(cases) > limit {
 		cases = cases[:limit]
-		p.NextCursor = cursorPrefix + strconv.FormatInt(cases[len(cases)-1].Seq, 36)
+		p.NextCursor = CursorAfter(cases[len(cases)-1].Seq)
 	}
 	p.Cases = cases
 	return p, nil
 }
+
+// CursorAfter is the cursor of the page that follows the case numbered seq.
+func CursorAfter(seq int64) string { return cursorPrefix + strconv.FormatInt(seq, 36) }
 
 // cursorPrefix marks the cursors this store gives out.
 const cursorPrefix = "c1."

@@ -249,6 +249,7 @@ func TestReadsReturnWhatTheirFiltersSay(t *testing.T) {
 						break
 					}
 					require.Len(t, p.Cases, limit, name)
+					require.Equal(t, store.CursorAfter(p.Cases[len(p.Cases)-1].Seq), p.NextCursor, name)
 					f.Cursor = p.NextCursor
 				}
 				require.Equal(t, want, got, name)

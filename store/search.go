@@ -158,6 +158,13 @@ func (s *Store) searchTerms(caseID, beneficiary, household string) []SearchTerm 
 	return out
 }
 
+// SearchTerms are the blind indexes a case with this beneficiary and household
+// (their JSON in the clear) gets: what registration and corrections write, for
+// those who load cases in bulk (the benchmark's seeding).
+func (s *Store) SearchTerms(caseID, beneficiary, household string) []SearchTerm {
+	return s.searchTerms(caseID, beneficiary, household)
+}
+
 // replaceSearchTerms rewrites a case's blind indexes within tx.
 func replaceSearchTerms(tx *gorm.DB, caseID string, terms []SearchTerm) error {
 	if err := tx.Where("case_id = ?", caseID).Delete(&SearchTerm{}).Error; err != nil {

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -57,20 +57,50 @@ func Dial(ctx context.Context, cfg config.Temporal, logger *slog.Logger, ring *c
 // registered. Pollers scale with the load the server reports. With a ring (the client's, whose
 // codec already refuses payloads Homeward did not encrypt), the worker also drops signals that the
 // ring did not encrypt before the workflow sees them (foreignSignals); nil only for recording the
-// replay histories in clear.
+// replay histories in clear. A workflow evicted from the process's sticky cache is
+// released to the task queue at once (evictions).
 func New(c client.Client, taskQueue string, acts *activities.Activities, ring *codec.KeyRing) worker.Worker {
 	o := worker.Options{
 		WorkflowTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 		ActivityTaskPollerBehavior: worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{}),
 	}
+	var ev *evictions
+	if stickyCacheSize.Load() != 0 { // with no cache, every task brings the whole history anyway
+		ev = newEvictions()
+		o.Interceptors = append(o.Interceptors, ev)
+	}
 	if ring != nil {
-		o.Interceptors = []interceptor.WorkerInterceptor{&foreignSignals{codec: codec.NewCodec(ring)}}
+		o.Interceptors = append(o.Interceptors, &foreignSignals{codec: codec.NewCodec(ring)})
 	}
 	w := worker.New(c, taskQueue, o)
 	RegisterWorkflows(w)
 	w.RegisterActivity(acts)
-	return w
+	if ev == nil {
+		return w
+	}
+	return &releasingWorker{Worker: w, client: c, evictions: ev}
 }
+
+// UseStickyCache sizes the process's sticky workflow cache (temporal.sticky_cache_size),
+// which all its workers share. It takes effect only before the process's first
+// worker starts (the SDK builds the cache then), so main calls it first.
+//
+// Why a bound and not "every open case": a case waits days or months between its
+// steps, and a programme keeps about a year's caseload open (130,000 cases), so
+// caching them all would cost about 100 KiB each (13 GB) to save a replay that
+// costs a case about as much again as the task it precedes (docs/benchmarks.md,
+// part 4). The cache only has to hold the cases in the middle of a step (an
+// update, its case-file write, a partner's answer, within seconds), a few hundred
+// at this engine's peak, so 2,000 leaves room and bounds the worker's memory.
+func UseStickyCache(size int) {
+	stickyCacheSize.Store(int64(size))
+	worker.SetStickyWorkflowCacheSize(size)
+}
+
+// stickyCacheSize is the size UseStickyCache set; -1: the SDK's default.
+var stickyCacheSize atomic.Int64
+
+func init() { stickyCacheSize.Store(-1) }
 
 // RegisterWorkflows registers Homeward's workflows on a worker or a replayer.
 func RegisterWorkflows(r worker.WorkflowRegistry) {

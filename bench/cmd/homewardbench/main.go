@@ -64,8 +64,12 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.DecisionCases, "decision-cases", o.DecisionCases, "api: cases prepared at PlanApproval for the decisions")
 	fs.IntVar(&o.UpdateTargets, "update-targets", o.UpdateTargets, "api: bare workflows that take the bare updates")
 	fs.IntVar(&o.ReadCases, "read-cases", o.ReadCases, "reads: cases seeded in the database")
+	readSizes := fs.String("read-sizes", joinInts(o.ReadSizes), "reads: on Postgres, the sizes the case file grows to in turn (newest cases first), measured at each")
 	fs.IntVar(&o.ReadRequests, "read-requests", o.ReadRequests, "reads: requests per query")
-	fs.IntVar(&o.OpenCases, "open-cases", o.OpenCases, "open: cases left waiting at Counselling")
+	openSizes := fs.String("open-sizes", joinInts(o.OpenSizes), "open: sizes the population of open cases grows to, in turn (one worker process serves them all)")
+	fs.DurationVar(&o.OpenBudget, "open-budget", o.OpenBudget, "open: how long opening cases may take in all; the growth stops there and says so")
+	fs.IntVar(&o.OpenSamples, "open-samples", o.OpenSamples, "open: next steps timed per size, of evicted and of cached cases each")
+	fs.IntVar(&o.StickyCache, "sticky-cache", o.StickyCache, "open: the worker's sticky cache size (default: temporal.sticky_cache_size)")
 	fs.DurationVar(&o.IdleWindow, "idle", o.IdleWindow, "open: how long the idle process is watched")
 	fs.IntVar(&o.Replays, "replays", o.Replays, "replay: replays of each history")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "throughput: write a CPU profile of this process (worker, API, simulator, driver) while Homeward's cases run")
@@ -78,6 +82,12 @@ func run(ctx context.Context, args []string) error {
 	var err error
 	if o.Levels, err = parseInts(*levels); err != nil {
 		return fmt.Errorf("-levels: %w", err)
+	}
+	if o.ReadSizes, err = parseInts(*readSizes); err != nil {
+		return fmt.Errorf("-read-sizes: %w", err)
+	}
+	if o.OpenSizes, err = parseInts(*openSizes); err != nil {
+		return fmt.Errorf("-open-sizes: %w", err)
 	}
 	if o.CLI == "" {
 		return fmt.Errorf("no Temporal CLI found: run from the repository (make bench builds bin/temporal) or pass -temporal-cli")
