@@ -26,12 +26,7 @@ func TestCasesCompleteWhileAThirdOfPartnerCallsFail(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() {
-			h.counsel(id, "confirmed")
-			h.screen(id, "low")
-			h.depart(id)
-			h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
-			h.decide(id, "dev-approver-gn", "approve")
-			h.deliverAll(id, 1)
+			h.standardPlanDelivered(id)
 			h.visitAll(id)
 		})
 	}

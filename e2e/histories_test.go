@@ -38,12 +38,7 @@ func TestRecordHistories(t *testing.T) {
 		// counselling, low-risk screening, fit, one flight, arrival, a plan of one
 		// cash and one in-kind item approved at once, delivery, three visits.
 		standard: func(h *homeward, id string) {
-			h.counsel(id, "confirmed")
-			h.screen(id, "low")
-			h.depart(id)
-			h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
-			h.decide(id, "dev-approver-gn", "approve")
-			h.deliverAll(id, 1)
+			h.standardPlanDelivered(id)
 			h.visitAll(id)
 		},
 		"completed": func(h *homeward, id string) {
@@ -177,12 +172,7 @@ func TestRecordHistories(t *testing.T) {
 		// Version 6 on: the in-kind item's payment is above the threshold; the sending
 		// office refuses it, then validates it, and the case completes.
 		"payment-refused-then-validated": func(h *homeward, id string) {
-			h.counsel(id, "confirmed")
-			h.screen(id, "low")
-			h.depart(id)
-			h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
-			h.decide(id, "dev-approver-gn", "approve")
-			h.deliverAll(id, 1)
+			h.standardPlanDelivered(id)
 			c := h.waitCase(id, "the payment's validation", func(c map[string]any) bool {
 				items := list(c["procurement"])
 				return len(items) == 2 && items[1]["status"] == "payment_validation"

@@ -134,12 +134,7 @@ func TestAPaymentsValidationThroughTheAPI(t *testing.T) {
 	cfg.Rules.Programmes[0].PaymentValidationAbove = "500.00"
 	h := start(t, cfg)
 	id := h.register()
-	h.counsel(id, "confirmed")
-	h.screen(id, "low")
-	h.depart(id)
-	h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
-	h.decide(id, "dev-approver-gn", "approve")
-	h.deliverAll(id, 1)
+	h.standardPlanDelivered(id)
 
 	c := h.waitCase(id, "the payment's validation", func(c map[string]any) bool {
 		items := list(c["procurement"])

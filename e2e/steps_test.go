@@ -85,6 +85,19 @@ func (h *homeward) visitAll(id string) {
 	}
 }
 
+// standardPlanDelivered takes a case the standard way to its plan's delivery:
+// confirmed, low risk, departed, a plan of one cash and one in-kind item approved
+// at once by the receiving office, the in-kind item delivered.
+func (h *homeward) standardPlanDelivered(id string) {
+	h.t.Helper()
+	h.counsel(id, "confirmed")
+	h.screen(id, "low")
+	h.depart(id)
+	h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+	h.decide(id, "dev-approver-gn", "approve")
+	h.deliverAll(id, 1)
+}
+
 func list(v any) []map[string]any {
 	var out []map[string]any
 	xs, _ := v.([]any)
