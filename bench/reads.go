@@ -48,21 +48,27 @@ func (q readQuery) method() string {
 }
 
 // searchQueries are the blind-index searches (a name's tokens looked up by their
-// keyed hashes) and a case page. A search's SQL mirrors store/search.go for the
-// manager (no office scope): each token an IN over case_search_terms' hash index.
+// keyed hashes) and a case page. Each search's plan is the store's own statement
+// (store.SearchSQL), for the caller's office scope.
 func searchQueries(caseID string, st *store.Store) []readQuery {
 	common, rare := familyNames[0].v, familyNames[len(familyNames)-1].v
-	hash := func(name string) string { return st.BlindIndex(store.TermName, store.FoldName(name)) }
-	term := "id IN (SELECT case_id FROM case_search_terms WHERE hash = ? AND kind = ?)"
+	search := func(offices []string, name string) []planSQL {
+		q, args, err := st.SearchSQL(store.Filter{Offices: offices, Limit: 50}, store.SearchQuery{NameTokens: store.NameTokens(name)})
+		if err != nil {
+			panic(err) // no cursor: nothing to parse
+		}
+		return []planSQL{{"search", q, args}}
+	}
+	manager, caseworker := []string(nil), []string{"DE-BER"}
 	return []readQuery{
 		{name: "search: a common family name (manager)", path: "/api/v1/cases/search", token: "dev-manager", post: true,
-			body: map[string]any{"name": common}, sql: listSQL(term, hash(common), "name")},
+			body: map[string]any{"name": common}, sql: search(manager, common)},
 		{name: "search: a common family name (caseworker DE-BER)", path: "/api/v1/cases/search", token: "dev-caseworker", post: true,
-			body: map[string]any{"name": common}},
+			body: map[string]any{"name": common}, sql: search(caseworker, common)},
 		{name: "search: a rare family name (manager)", path: "/api/v1/cases/search", token: "dev-manager", post: true,
-			body: map[string]any{"name": rare}, sql: listSQL(term, hash(rare), "name")},
+			body: map[string]any{"name": rare}, sql: search(manager, rare)},
 		{name: "search: given and family name (caseworker DE-BER)", path: "/api/v1/cases/search", token: "dev-caseworker", post: true,
-			body: map[string]any{"name": givenNames[0] + " " + common}},
+			body: map[string]any{"name": givenNames[0] + " " + common}, sql: search(caseworker, givenNames[0]+" "+common)},
 		{name: "case page: GET /cases/{id} (manager)", path: "/api/v1/cases/" + caseID, token: "dev-manager",
 			sql: []planSQL{{"case", "SELECT * FROM cases WHERE id = ?", []any{caseID}}}},
 	}

@@ -166,7 +166,7 @@ var caseColumns = []string{"id", "seq", "reference", "status", "stage", "waiting
 
 var paymentColumns = []string{"payment_id", "case_id", "item_id", "amount_cents", "currency", "payee", "paid_at", "country_of_return"}
 
-var termColumns = []string{"case_id", "kind", "hash"}
+var termColumns = []string{"case_id", "kind", "hash", "case_seq"}
 
 // seedStats says what was seeded.
 type seedStats struct {
@@ -347,8 +347,8 @@ func seed(ctx context.Context, db *sql.DB, driver string, st *store.Store, from,
 			sealed[3], int64(12), committed, charge, currency, "caseworker-de", "case-" + id,
 			uuid.NewSHA1(uuid.NameSpaceOID, []byte(id+"/run")).String(), created.UTC(), entered.UTC(), nullTime(approved), nullTime(departed), nullTime(closed),
 			sl.Hash("bench", strconv.Itoa(i))})
-		for _, t := range st.SearchTerms(id, beneficiary, household) {
-			terms = append(terms, []any{t.CaseID, t.Kind, t.Hash})
+		for _, t := range st.SearchTerms(id, seq, beneficiary, household) {
+			terms = append(terms, []any{t.CaseID, t.Kind, t.Hash, t.CaseSeq})
 		}
 		s.cases++
 		if len(rows) == batch {

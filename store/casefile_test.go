@@ -140,17 +140,17 @@ func TestSearchByBlindIndexesWithinOffices(t *testing.T) {
 		require.NoError(t, db.QueryRow("SELECT MIN(hash) FROM case_search_terms").Scan(&raw))
 		require.Len(t, raw, 64, "hashes, not values")
 		// What a bulk load writes (SearchTerms) is what registration wrote.
-		rows, err := db.Query(store.Rebind(s.Driver(), "SELECT case_id, kind, hash FROM case_search_terms WHERE case_id = ?"), c.ID)
+		rows, err := db.Query(store.Rebind(s.Driver(), "SELECT case_id, kind, hash, case_seq FROM case_search_terms WHERE case_id = ?"), c.ID)
 		require.NoError(t, err)
 		var written []store.SearchTerm
 		for rows.Next() {
 			var term store.SearchTerm
-			require.NoError(t, rows.Scan(&term.CaseID, &term.Kind, &term.Hash))
+			require.NoError(t, rows.Scan(&term.CaseID, &term.Kind, &term.Hash, &term.CaseSeq))
 			written = append(written, term)
 		}
 		require.NoError(t, rows.Err())
 		require.Len(t, written, 7, "2 names of each person, their full names, the phone, the document")
-		require.ElementsMatch(t, written, s.SearchTerms(c.ID, beneficiary, household))
+		require.ElementsMatch(t, written, s.SearchTerms(c.ID, c.Seq, beneficiary, household))
 
 		ids := func(f store.Filter, q store.SearchQuery) []string {
 			f.Limit = 50

@@ -162,7 +162,7 @@ func (s *Store) CreateCase(ctx context.Context, c *Case, audit []AuditEntry, sta
 	c.Seq = seq
 	c.Reference = fmt.Sprintf("HW-%d-%06d", c.CreatedAt.Year(), seq)
 	c.RunID = ""
-	terms := s.searchTerms(c.ID, c.Beneficiary, c.Household)
+	terms := s.searchTerms(c.ID, seq, c.Beneficiary, c.Household)
 	row := *c
 	if err := s.seal(&row); err != nil {
 		return err

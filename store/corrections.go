@@ -38,7 +38,6 @@ func (s *Store) CorrectCase(ctx context.Context, c Correction) error {
 	if err := s.seal(&row); err != nil {
 		return err
 	}
-	terms := s.searchTerms(c.CaseID, c.Beneficiary, c.Household)
 	fields := strings.Join(c.Fields, ", ")
 	audit := c.By
 	audit.CaseID, audit.At, audit.Part, audit.Action, audit.Detail = c.CaseID, c.At, "personal_data", "correct", "fields="+strings.Join(c.Fields, ",")
@@ -55,7 +54,11 @@ func (s *Store) CorrectCase(ctx context.Context, c Correction) error {
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		if err := replaceSearchTerms(tx, c.CaseID, terms); err != nil {
+		var seq int64
+		if err := tx.Model(&Case{}).Where("id = ?", c.CaseID).Select("seq").Scan(&seq).Error; err != nil {
+			return err
+		}
+		if err := replaceSearchTerms(tx, c.CaseID, s.searchTerms(c.CaseID, seq, c.Beneficiary, c.Household)); err != nil {
 			return err
 		}
 		if err := tx.Create(&ev).Error; err != nil {

@@ -45,3 +45,11 @@ func (s *Store) ReportStatements(from time.Time) []Statement {
 	}
 	return out
 }
+
+func (s *Store) SearchStatement(f Filter, q SearchQuery) Statement {
+	sql, args, err := s.SearchSQL(f, q)
+	if err != nil {
+		panic(err)
+	}
+	return s.render("search", sql, args...)
+}
