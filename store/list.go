@@ -365,30 +365,17 @@ type StageCount struct {
 }
 
 // ActiveByStage counts the active cases in each stage, of the offices (nil: all):
-// the cases they send and those they receive (and do not send), each counted from
-// its own partial index (cases_active_*_stage).
+// the cases they send and those they receive, each once. The counts are kept by
+// the database as the cases change (active_stage_counts, migration 00030), so
+// this reads a row per office pair and stage, however many cases are open.
 func (s *Store) ActiveByStage(ctx context.Context, offices []string) ([]StageCount, error) {
-	var parts []string
+	q := "SELECT stage, SUM(cases) AS cases FROM active_stage_counts"
 	var args []any
-	for _, c := range s.where(Filter{Offices: offices}, true) {
-		c.add("status = 'active'")
-		parts = append(parts, "SELECT stage, COUNT(*) AS cases FROM cases"+c.where()+" GROUP BY stage")
-		args = append(args, c.args...)
+	if offices != nil {
+		q += " WHERE sending_office IN ? OR receiving_office IN ?"
+		args = append(args, offices, offices)
 	}
-	var rows []StageCount
-	if err := s.readDB(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&rows).Error; err != nil {
-		return nil, err
-	}
-	total := map[string]int64{}
 	var out []StageCount
-	for _, r := range rows {
-		if _, seen := total[r.Stage]; !seen {
-			out = append(out, StageCount{Stage: r.Stage})
-		}
-		total[r.Stage] += r.Cases
-	}
-	for i := range out {
-		out[i].Cases = total[out[i].Stage]
-	}
-	return out, nil
+	err := s.readDB(ctx).Raw(q+" GROUP BY stage HAVING SUM(cases) > 0 ORDER BY stage", args...).Scan(&out).Error
+	return out, err
 }

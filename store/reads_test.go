@@ -459,6 +459,9 @@ func TestReadsUseTheirIndexes(t *testing.T) {
 		ordered(s.DueStatement(store.Filter{Limit: 200}, []string{"system"}), "cases_inbox")
 		ordered(s.StuckStatement(store.Filter{Limit: 500}), "cases_stuck")
 		ordered(s.QuietStatement(readsMonth, 100), "cases_quiet")
+		// A search reads its terms' cases newest first from their blind indexes.
+		ordered(s.SearchStatement(store.Filter{Limit: 50, Offices: []string{"DE-BER"}},
+			store.SearchQuery{NameTokens: []string{"aminata", "camara"}}), "case_search_terms_seq")
 		for _, st := range s.ReportStatements(readsMonth) {
 			plan := explain(st)
 			msg := st.Label + ":\n" + st.SQL + "\n" + plan
@@ -513,6 +516,101 @@ func TestActiveCasesByStageOfAnOffice(t *testing.T) {
 		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1}, counts([]string{"DE-BER"}))
 		require.Equal(t, map[string]int64{"Counselling": 2, "Monitoring": 1}, counts([]string{"GN-CKY"}))
 		require.Equal(t, map[string]int64{"Counselling": 2, "Travel": 1, "Screening": 1, "Monitoring": 1}, counts(nil))
+	})
+}
+
+// The counts are kept as cases change, through every path that moves a case: a
+// new stage or a closure written by the workflow, a transfer to another
+// receiving office, a case reopened by hand, a row removed: after each, every
+// office's counts are what counting its active cases says.
+func TestActiveCountsFollowEveryChangeOfACase(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		db, err := s.SQL()
+		require.NoError(t, err)
+		offices := []string{"DE-BER", "GN-CKY", "SN-DKR", "BE-BRU"}
+		stages := []string{"Counselling", "Screening", "Travel", "Monitoring"}
+		check := func(step string) {
+			t.Helper()
+			for _, scope := range [][]string{nil, {"DE-BER"}, {"GN-CKY", "SN-DKR"}, {"BE-BRU"}} {
+				q, args := "SELECT stage, COUNT(*) FROM cases WHERE status = 'active'", []any{}
+				if scope != nil {
+					in := strings.TrimSuffix(strings.Repeat("?, ", len(scope)), ", ")
+					q += " AND (sending_office IN (" + in + ") OR receiving_office IN (" + in + "))"
+					for range 2 {
+						for _, o := range scope {
+							args = append(args, o)
+						}
+					}
+				}
+				rows, err := db.Query(store.Rebind(s.Driver(), q+" GROUP BY stage"), args...)
+				require.NoError(t, err)
+				want := map[string]int64{}
+				for rows.Next() {
+					var st string
+					var n int64
+					require.NoError(t, rows.Scan(&st, &n))
+					want[st] = n
+				}
+				require.NoError(t, rows.Err())
+				got, err := s.ActiveByStage(ctx, scope)
+				require.NoError(t, err)
+				have := map[string]int64{}
+				for _, c := range got {
+					have[c.Stage] = c.Cases
+				}
+				require.Equal(t, want, have, "%s, offices %v", step, scope)
+			}
+		}
+		r := rand.New(rand.NewPCG(7, 22))
+		var ids []string
+		at := time.Now().UTC()
+		seq := map[string]int64{}
+		for i := range 40 {
+			c := newCase("GN")
+			c.SendingOffice, c.ReceivingOffice = offices[r.IntN(2)*3], offices[1+r.IntN(2)]
+			c.Stage = stages[0]
+			require.NoError(t, s.CreateCase(ctx, c, nil, started))
+			ids = append(ids, c.ID)
+			if i%10 == 0 {
+				check("registered")
+			}
+		}
+		check("registered")
+		for i := range 120 {
+			id := ids[r.IntN(len(ids))]
+			var c store.Case
+			require.NoError(t, db.QueryRow(store.Rebind(s.Driver(), "SELECT receiving_office, status FROM cases WHERE id = ?"), id).
+				Scan(&c.ReceivingOffice, &c.Status))
+			switch k := r.IntN(10); {
+			case k < 6: // the workflow writes a stage, or closes the case
+				seq[id]++
+				st := contract.CaseState{Seq: seq[id], Status: contract.StatusActive, Stage: contract.Stage(stages[r.IntN(len(stages))]),
+					StageEnteredAt: at}
+				if k == 5 {
+					st.Status, st.Stage, st.ClosureReason = contract.StatusClosed, contract.StageClosed, contract.ClosedWithdrawn
+				}
+				require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: id, WrittenIn: seq[id], State: st}))
+			case k < 8: // a transfer
+				to := offices[1+r.IntN(2)]
+				if to == c.ReceivingOffice {
+					continue
+				}
+				require.NoError(t, s.TransferCase(ctx, store.Transfer{CaseID: id, From: c.ReceivingOffice, To: to, At: at,
+					By: store.AuditEntry{ActorUser: "approver-gn", ActorRole: "approver"}}))
+			case k < 9: // reopened by hand
+				_, err := db.Exec(store.Rebind(s.Driver(), "UPDATE cases SET status = 'active', stage = 'Travel' WHERE id = ?"), id)
+				require.NoError(t, err)
+			default: // a row removed by hand
+				_, err := db.Exec(store.Rebind(s.Driver(), "DELETE FROM cases WHERE id = ?"), id)
+				require.NoError(t, err)
+				ids = slices.DeleteFunc(ids, func(x string) bool { return x == id })
+			}
+			if i%15 == 0 {
+				check(fmt.Sprintf("change %d", i))
+			}
+		}
+		check("the end")
 	})
 }
 
