@@ -53,11 +53,11 @@ func (q readQuery) method() string {
 func searchQueries(caseID string, st *store.Store) []readQuery {
 	common, rare := familyNames[0].v, familyNames[len(familyNames)-1].v
 	search := func(offices []string, name string) []planSQL {
-		q, args, err := st.SearchSQL(store.Filter{Offices: offices, Limit: 50}, store.SearchQuery{NameTokens: store.NameTokens(name)})
+		q, err := st.SearchStatement(store.Filter{Offices: offices, Limit: 50}, store.SearchQuery{NameTokens: store.NameTokens(name)})
 		if err != nil {
 			panic(err) // no cursor: nothing to parse
 		}
-		return []planSQL{{"search", q, args}}
+		return []planSQL{{q.Label, q.SQL, q.Args}}
 	}
 	manager, caseworker := []string(nil), []string{"DE-BER"}
 	return []readQuery{
@@ -412,7 +412,7 @@ func (e *env) readsAt(ctx context.Context, o Options, w io.Writer, res *results,
 		ss.took.Round(time.Second), ss.active, ss.overdue, ss.system, ss.payments, ss.terms)
 	tb.note("  %s cases a year, the newest registered now; a case closes within 16 months; names drawn as real ones (few common, many rare)", itoa(int(casesPerDay*365)))
 	if driver == "postgres" {
-		tb.note("ANALYZE after seeding (as autovacuum would)")
+		tb.note("VACUUM ANALYZE after seeding (as autovacuum would)")
 	} else {
 		tb.note("no ANALYZE after seeding: Homeward never runs it (nor PRAGMA optimize) on SQLite")
 	}

@@ -460,8 +460,10 @@ func TestReadsUseTheirIndexes(t *testing.T) {
 		ordered(s.StuckStatement(store.Filter{Limit: 500}), "cases_stuck")
 		ordered(s.QuietStatement(readsMonth, 100), "cases_quiet")
 		// A search reads its terms' cases newest first from their blind indexes.
-		ordered(s.SearchStatement(store.Filter{Limit: 50, Offices: []string{"DE-BER"}},
-			store.SearchQuery{NameTokens: []string{"aminata", "camara"}}), "case_search_terms_seq")
+		search, err := s.SearchStatement(store.Filter{Limit: 50, Offices: []string{"DE-BER"}},
+			store.SearchQuery{NameTokens: []string{"aminata", "camara"}})
+		require.NoError(t, err)
+		ordered(search, "case_search_terms_seq")
 		for _, st := range s.ReportStatements(readsMonth) {
 			plan := explain(st)
 			msg := st.Label + ":\n" + st.SQL + "\n" + plan

@@ -222,19 +222,29 @@ type SearchQuery struct {
 // SearchCases returns one page of the cases that match q and the filter (its
 // office scope and approver), newest first: the list's shape.
 func (s *Store) SearchCases(ctx context.Context, f Filter, q SearchQuery) (Page, error) {
-	sql, args, err := s.SearchSQL(f, q)
+	sql, args, err := s.searchSQL(f, q)
 	if err != nil {
 		return Page{}, err
 	}
 	return s.page(ctx, f.Limit, sql, args...)
 }
 
-// SearchSQL is SearchCases' statement (the benchmark explains it). Each term
+// SearchStatement is SearchCases' statement as it is sent (the plan tests and
+// the benchmark explain it).
+func (s *Store) SearchStatement(f Filter, q SearchQuery) (Statement, error) {
+	sql, args, err := s.searchSQL(f, q)
+	if err != nil {
+		return Statement{}, err
+	}
+	return s.Render("search", sql, args...), nil
+}
+
+// searchSQL is SearchCases' statement. Each term
 // given is a join on its blind index by the case's seq: the page's order is the
 // terms' index order too, so the database can walk the rarest term's cases
 // newest first and probe the other terms and the case, stopping when the page
 // is full, whatever the size of the case file.
-func (s *Store) SearchSQL(f Filter, q SearchQuery) (string, []any, error) {
+func (s *Store) searchSQL(f Filter, q SearchQuery) (string, []any, error) {
 	c := s.where(f, false)[0]
 	from := "cases"
 	var args []any

@@ -26,6 +26,21 @@ func Rebind(driver, q string) string {
 	return b.String()
 }
 
+// Statement is a read's SQL as it is sent (GORM's expansion of lists, the
+// dialect's placeholders) and its arguments: what the plan tests and the
+// benchmark explain.
+type Statement struct {
+	Label string
+	SQL   string
+	Args  []any
+}
+
+// Render is the statement GORM sends for q and args, without running it.
+func (s *Store) Render(label, q string, args ...any) Statement {
+	tx := s.db.Raw(q, args...)
+	return Statement{Label: label, SQL: tx.Statement.SQL.String(), Args: tx.Statement.Vars}
+}
+
 // PlanLines reads the rows of an EXPLAIN (SQLite's EXPLAIN QUERY PLAN or
 // Postgres's EXPLAIN): the last column of each, which holds the plan's text.
 func PlanLines(rows *sql.Rows) ([]string, error) {
