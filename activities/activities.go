@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
 )
@@ -39,8 +40,8 @@ type Activities struct {
 
 // CaseFile is what the activities write in the case file (*store.Store).
 type CaseFile interface {
-	RecordCase(ctx context.Context, r store.Record) error
-	RecordChanges(ctx context.Context, ch store.Changes) error
+	RecordCase(ctx context.Context, r contract.Record) error
+	RecordChanges(ctx context.Context, ch contract.Changes) error
 	// DueForAnonymisation is up to limit cases closed before cutoff that still
 	// hold personal data.
 	DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
@@ -50,7 +51,7 @@ type CaseFile interface {
 // RecordCase writes a change of the case to the case file and its timeline. It runs
 // as a local activity: it is bookkeeping in Homeward's own database, idempotent by
 // the record's event key, and far cheaper than a round trip through the server.
-func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
+func (a *Activities) RecordCase(ctx context.Context, r contract.Record) error {
 	r.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordCase(ctx, r)
 }
@@ -58,7 +59,7 @@ func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
 // RecordChanges writes what one workflow task of a case changed (its events and the
 // state after them) to the case file, as one transaction. A local activity, like
 // RecordCase, which cases started before it still use.
-func (a *Activities) RecordChanges(ctx context.Context, ch store.Changes) error {
+func (a *Activities) RecordChanges(ctx context.Context, ch contract.Changes) error {
 	ch.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordChanges(ctx, ch)
 }
@@ -116,7 +117,7 @@ func (a *Activities) eraseFromRegistry(ctx context.Context, ids []string) []stri
 }
 
 // UpsertRegistry writes the case record in the case registry (the system of record).
-func (a *Activities) UpsertRegistry(ctx context.Context, key string, rec partners.CaseRecord) error {
+func (a *Activities) UpsertRegistry(ctx context.Context, key string, rec contract.CaseRecord) error {
 	_, err := a.Partners.UpsertCase(ctx, key, rec)
 	return classify(err)
 }

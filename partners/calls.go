@@ -18,21 +18,8 @@ import (
 
 // --- Case registry ---------------------------------------------------------------
 
-// CaseRecord is what the case registry keeps of a case: where it is, not who it is.
-// The registry keeps the record with the latest UpdatedAt.
-type CaseRecord struct {
-	CaseID          string                 `json:"case_id"` // also the last path segment
-	Reference       string                 `json:"reference"`
-	Stage           contract.Stage         `json:"stage"`
-	Status          contract.Status        `json:"status"`
-	ClosureReason   contract.ClosureReason `json:"closure_reason,omitempty"`
-	WaitingOn       contract.WaitingOn     `json:"waiting_on,omitempty"`
-	CountryOfReturn string                 `json:"country_of_return"` // ISO 3166-1 alpha-2
-	SendingOffice   string                 `json:"sending_office"`
-	ReceivingOffice string                 `json:"receiving_office"`
-	Programme       string                 `json:"programme"`
-	UpdatedAt       time.Time              `json:"updated_at"`
-}
+// The record the registry keeps of a case is contract.CaseRecord: the workflow
+// makes it from the case's state.
 
 // CaseRecordAck is the registry's answer to an upsert.
 type CaseRecordAck struct {
@@ -41,7 +28,7 @@ type CaseRecordAck struct {
 
 // UpsertCase creates or replaces the registry's record of a case:
 // PUT /registry/v1/cases/{case_id} -> 200.
-func (c *Client) UpsertCase(ctx context.Context, key string, rec CaseRecord) (CaseRecordAck, error) {
+func (c *Client) UpsertCase(ctx context.Context, key string, rec contract.CaseRecord) (CaseRecordAck, error) {
 	var out CaseRecordAck
 	p, err := pathf(ServiceRegistry, "/registry/v1/cases/%s", rec.CaseID)
 	if err == nil {

@@ -62,7 +62,7 @@ func TestCalls(t *testing.T) {
 		{
 			name: "UpsertCase",
 			call: func(c *Client) (any, error) {
-				return c.UpsertCase(ctx, "case-1/registry/3", CaseRecord{CaseID: "c 1", Reference: "HW-1", Stage: contract.StageTravel,
+				return c.UpsertCase(ctx, "case-1/registry/3", contract.CaseRecord{CaseID: "c 1", Reference: "HW-1", Stage: contract.StageTravel,
 					Status: contract.StatusActive, WaitingOn: contract.WaitingCaseworker, CountryOfReturn: "GN",
 					SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP", UpdatedAt: t0})
 			},
@@ -308,7 +308,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	require.NoError(t, ln.Close())
 
 	c := New("http://"+addr, "k", time.Second)
-	_, err = c.UpsertCase(context.Background(), "k", CaseRecord{CaseID: "c"})
+	_, err = c.UpsertCase(context.Background(), "k", contract.CaseRecord{CaseID: "c"})
 	var un *Unavailable
 	require.ErrorAs(t, err, &un)
 	require.Equal(t, ServiceRegistry, un.Service)

@@ -43,7 +43,7 @@ func (s *Simulator) routes() {
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
 
 func (s *Simulator) upsertCase(c *call) reply {
-	var rec partners.CaseRecord
+	var rec contract.CaseRecord
 	if r := decode(c, &rec); r != nil {
 		return *r
 	}

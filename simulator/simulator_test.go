@@ -116,7 +116,7 @@ func TestInjected503HasNoEffect(t *testing.T) {
 			return err
 		},
 		func() error {
-			_, err := c.UpsertCase(ctx, "u", partners.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
+			_, err := c.UpsertCase(ctx, "u", contract.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
 				Status: contract.StatusActive, UpdatedAt: t0})
 			return err
 		},

@@ -33,9 +33,9 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		write := func(seq int64, st contract.CaseState, types ...string) {
 			st.Seq = seq
-			ch := store.Changes{CaseID: c.ID, WrittenIn: seq, State: st}
+			ch := contract.Changes{CaseID: c.ID, WrittenIn: seq, State: st}
 			for i, typ := range types {
-				ch.Events = append(ch.Events, store.Event{Key: c.ID + "/" + typ + string(rune('a'+i)), Type: typ, Actor: sys,
+				ch.Events = append(ch.Events, contract.Event{Key: c.ID + "/" + typ + string(rune('a'+i)), Type: typ, Actor: sys,
 					Summary: typ, At: at.Add(time.Duration(seq) * time.Hour)})
 			}
 			require.NoError(t, s.RecordChanges(ctx, ch))
@@ -116,7 +116,7 @@ func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", ChosenSupplier: "portal",
 				Quotes:        []contract.Quote{{Supplier: "portal", Price: money.Of(210000, "EUR"), Compliant: true}},
 				PriceDecision: &contract.DecisionLog{Decision: "approve", By: approver.User, At: at.Add(time.Hour)}}}}
-		require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []store.Event{
+		require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []contract.Event{
 			{Key: c.ID + "/plan", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
 			{Key: c.ID + "/price", Type: "price_decision", Actor: approver, Summary: "Item p1-1: approve", At: at.Add(time.Hour)}}}))
 		sp, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)

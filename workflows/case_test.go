@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 )
 
 func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
@@ -503,7 +502,7 @@ func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testi
 		at(7*time.Hour, decide("approve", apGN, "approve")).
 		at(7*time.Hour+2*time.Minute, withdraw("absconded"))
 	failing := 0
-	c.p.writeFails = func(ch store.Changes) bool {
+	c.p.writeFails = func(ch contract.Changes) bool {
 		for _, e := range ch.Events {
 			if e.Type == "paid" && failing < 12 { // about 7 minutes of retries
 				failing++
@@ -661,7 +660,7 @@ func TestAWithdrawalOfConsentClosesTheCase(t *testing.T) {
 	require.Equal(t, contract.RefusedForbidden, c.refusal("approver"))
 	require.Equal(t, contract.RefusedForbidden, c.refusal("other office"))
 	require.Equal(t, []string{"travel/1/cancel=1"}, c.p.keysWithPrefix("/travel/1/cancel"))
-	var closed store.Event
+	var closed contract.Event
 	for _, w := range c.p.writes {
 		for _, e := range w.Events {
 			if e.Type == "closed" {
@@ -744,7 +743,7 @@ func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
 	}
 	slices.Sort(offices) // the two notifications run side by side: their order is not the case's
 	require.Equal(t, []string{"GN-CKY", "GN-NZR"}, offices, "both receiving offices are told, once")
-	var moved []store.Event
+	var moved []contract.Event
 	for _, w := range c.p.writes {
 		for _, e := range w.Events {
 			if e.Type == "transferred" {

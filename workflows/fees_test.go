@@ -12,7 +12,6 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // agreedRules are the test rules with the programme's agreed rates.
@@ -91,7 +90,7 @@ func TestFeesAreRecordedFromThePartnersAnswers(t *testing.T) {
 	// workflows/cost_test.go counts the recorded histories' commands.
 	c.p.mu.Lock()
 	for _, w := range c.p.writes {
-		require.True(t, slices.ContainsFunc(w.Events, func(e store.Event) bool { return e.Type != "fee" }),
+		require.True(t, slices.ContainsFunc(w.Events, func(e contract.Event) bool { return e.Type != "fee" }),
 			"a write with fee lines only")
 	}
 	c.p.mu.Unlock()

@@ -26,7 +26,6 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
 )
 
@@ -64,9 +63,9 @@ type fakePartners struct {
 	calls   map[string]int // activity name -> calls
 	effects map[string]int // idempotency key -> calls
 	fail    map[string][]error
-	writes  []store.Changes // case-file writes, in order
+	writes  []contract.Changes // case-file writes, in order
 	// writeFails, when set, refuses a case-file write (the database down).
-	writeFails func(store.Changes) bool
+	writeFails func(contract.Changes) bool
 	// down, when set, says whether a partner's activity fails now (503).
 	down   func(name string) bool
 	notes  []partners.Message
@@ -292,7 +291,7 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	var a *activities.Activities
 	env.RegisterActivity(a)
 	p := c.p
-	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch store.Changes) error {
+	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch contract.Changes) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.writeFails != nil && p.writeFails(ch) {
@@ -301,7 +300,7 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		p.writes = append(p.writes, ch)
 		return nil
 	})
-	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.CaseRecord) error {
+	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ contract.CaseRecord) error {
 		return p.hit("UpsertRegistry", key)
 	})
 	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.EligibilityRequest) (partners.Eligibility, error) {

@@ -9,14 +9,13 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // events are the case file's timeline events of a type, in order.
-func (p *fakePartners) events(typ string) []store.Event {
+func (p *fakePartners) events(typ string) []contract.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []store.Event
+	var out []contract.Event
 	for _, w := range p.writes {
 		for _, e := range w.Events {
 			if e.Type == typ {
