@@ -21,7 +21,6 @@ import (
 
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // Error types the workflow tells apart.
@@ -38,14 +37,18 @@ type Activities struct {
 	Partners *partners.Client
 }
 
-// CaseFile is what the activities write in the case file (*store.Store).
+// CaseFile is what the activities write in the case file (*store.Store). Its
+// methods take contract's types only: the workflow package imports this one, and
+// must not link the database.
 type CaseFile interface {
 	RecordCase(ctx context.Context, r contract.Record) error
 	RecordChanges(ctx context.Context, ch contract.Changes) error
 	// DueForAnonymisation is up to limit cases closed before cutoff that still
 	// hold personal data.
 	DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
-	Anonymise(ctx context.Context, ids []string, by store.AuditEntry) (int, error)
+	// AnonymiseForRetention anonymises the cases ids, as the retention schedule
+	// whose workflow is workflowID.
+	AnonymiseForRetention(ctx context.Context, ids []string, workflowID string) (int, error)
 }
 
 // RecordCase writes a change of the case to the case file and its timeline. It runs
@@ -77,8 +80,7 @@ func (a *Activities) AnonymiseClosedCases(ctx context.Context, cutoff time.Time,
 		return 0, err
 	}
 	erased := a.eraseFromRegistry(ctx, ids)
-	return a.Store.Anonymise(ctx, erased,
-		store.AuditEntry{ActorUser: "homeward-retention", ActorRole: "system", RequestID: activity.GetInfo(ctx).WorkflowExecution.ID})
+	return a.Store.AnonymiseForRetention(ctx, erased, activity.GetInfo(ctx).WorkflowExecution.ID)
 }
 
 // eraseFromRegistry asks the registry to delete its record of each case, a few at
