@@ -102,16 +102,6 @@ func (c *Client) OpenPostArrivalAssistance(ctx context.Context, key string, req 
 
 // --- Travel agency ---------------------------------------------------------------
 
-// Booking and escort statuses.
-const (
-	BookingHeld      = "held"
-	BookingTicketed  = "ticketed"
-	BookingCancelled = "cancelled"
-	BookingRefunded  = "refunded"
-	EscortBooked     = "booked"
-	EscortCancelled  = "cancelled"
-)
-
 // BookingRequest asks the travel agency to hold seats on the first suitable flight.
 type BookingRequest struct {
 	CaseID      string    `json:"case_id"`
@@ -128,11 +118,11 @@ type BookingRequest struct {
 // empty in the answer to a cancellation. Fee is the agency's fee for ticketing,
 // in the answer to the ticketing (charged to the case).
 type Booking struct {
-	BookingRef  string       `json:"booking_ref"`
-	Status      string       `json:"status"` // held, ticketed, cancelled, refunded
-	Flight      string       `json:"flight,omitempty"`
-	DepartureAt time.Time    `json:"departure_at,omitzero"`
-	Fee         *money.Money `json:"fee,omitempty"`
+	BookingRef  string                 `json:"booking_ref"`
+	Status      contract.BookingStatus `json:"status"` // held, ticketed, cancelled, refunded
+	Flight      string                 `json:"flight,omitempty"`
+	DepartureAt time.Time              `json:"departure_at,omitzero"`
+	Fee         *money.Money           `json:"fee,omitempty"`
 }
 
 // HoldBooking holds a flight: POST /travel/v1/bookings -> 201 (status "held").
@@ -199,11 +189,11 @@ type EscortRequest struct {
 // escort, in the answer to the booking (charged to the case); Refund and FeeKept
 // come with a cancellation once the escort was paid (its flight ticketed).
 type Escort struct {
-	EscortRef string       `json:"escort_ref"`
-	Status    string       `json:"status"` // booked, cancelled
-	Fee       *money.Money `json:"fee,omitempty"`
-	Refund    *money.Money `json:"refund,omitempty"`
-	FeeKept   *money.Money `json:"fee_kept,omitempty"`
+	EscortRef string                `json:"escort_ref"`
+	Status    contract.EscortStatus `json:"status"` // booked, cancelled
+	Fee       *money.Money          `json:"fee,omitempty"`
+	Refund    *money.Money          `json:"refund,omitempty"`
+	FeeKept   *money.Money          `json:"fee_kept,omitempty"`
 }
 
 // BookEscort books an escort: POST /travel/v1/escorts -> 201 (status "booked").

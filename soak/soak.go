@@ -351,7 +351,7 @@ func (d *Driver) path(c *Case) error {
 			return err
 		}
 		if _, err := d.waitFor(c, fmt.Sprintf("flight %d ticketed", attempt), func(v caseView) bool {
-			return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.Attempt == attempt && v.Travel.BookingStatus == "ticketed"
+			return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.Attempt == attempt && v.Travel.BookingStatus == contract.BookingTicketed
 		}); err != nil {
 			return err
 		}
@@ -412,7 +412,7 @@ func (d *Driver) path(c *Case) error {
 		v, err := d.waitFor(c, "orders", func(v caseView) bool {
 			n := 0
 			for _, p := range v.Procurement {
-				if p.Status == "ordered" {
+				if p.Status == contract.ItemOrdered {
 					n++
 				}
 			}
@@ -422,7 +422,7 @@ func (d *Driver) path(c *Case) error {
 			return err
 		}
 		for _, p := range v.Procurement {
-			if p.Status == "ordered" {
+			if p.Status == contract.ItemOrdered {
 				if err := d.act(c, "/procurement/"+p.ItemID+"/delivery", d.Tokens.Procurement,
 					map[string]any{"delivered_at": now(), "handover_certificate": "HC-" + p.ItemID}, "deliver-"+p.ItemID); err != nil {
 					return err
@@ -445,7 +445,7 @@ func (d *Driver) path(c *Case) error {
 			return nil // it waits on the caseworker
 		}
 		if _, err := d.waitFor(c, fmt.Sprintf("visit %d due", visit), func(v caseView) bool {
-			return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == "due"
+			return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == contract.VisitDue
 		}); err != nil {
 			return err
 		}
@@ -669,7 +669,7 @@ func (iv *Invariants) CheckCase(c *Case) {
 
 	// Closed, or waiting on someone named, or in monitoring between visits.
 	between := st.Stage == contract.StageMonitoring && st.WaitingOn == contract.WaitingNobody &&
-		slices.ContainsFunc(st.Monitoring, func(v contract.VisitState) bool { return v.Status == "scheduled" })
+		slices.ContainsFunc(st.Monitoring, func(v contract.VisitState) bool { return v.Status == contract.VisitScheduled })
 	iv.Check("every case is closed or waiting on someone named",
 		st.Status == contract.StatusClosed || slices.Contains(namedWaiters, st.WaitingOn) || between,
 		"case %d (%s) is %s in %s waiting on %q (blocked: %q)", c.N, id, st.Status, st.Stage, st.WaitingOn, st.Blocked)
@@ -734,7 +734,7 @@ func (iv *Invariants) CheckCase(c *Case) {
 		"case %d (%s): %d decisions accepted, %d in the timeline", c.N, id, c.decided, decisions)
 }
 
-func bookingStatus(st contract.CaseState) string {
+func bookingStatus(st contract.CaseState) contract.BookingStatus {
 	if st.Travel == nil {
 		return "none"
 	}

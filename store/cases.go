@@ -411,7 +411,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 }
 
 func committed(st contract.CaseState) int64 {
-	if st.Plan == nil || st.Plan.Status != "approved" {
+	if st.Plan == nil || st.Plan.Status != contract.PlanApproved {
 		return 0
 	}
 	c, err := st.Plan.Total.Cents()
@@ -422,7 +422,7 @@ func committed(st contract.CaseState) int64 {
 }
 
 func planApprovedAt(st contract.CaseState) *time.Time {
-	if st.Plan == nil || st.Plan.Status != "approved" || len(st.Plan.Decisions) == 0 {
+	if st.Plan == nil || st.Plan.Status != contract.PlanApproved || len(st.Plan.Decisions) == 0 {
 		return nil
 	}
 	if d := st.Plan.DonorDecision; d != nil { // the donor approved it last

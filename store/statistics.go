@@ -84,7 +84,7 @@ func countedEvents(events []contract.Event, st contract.CaseState) []string {
 			}
 		}
 	}
-	if lastDecision >= 0 && st.Plan != nil && st.Plan.Status == "approved" {
+	if lastDecision >= 0 && st.Plan != nil && st.Plan.Status == contract.PlanApproved {
 		out[lastDecision] = CountsPlanApproved
 	}
 	return out

@@ -44,10 +44,10 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		write(1, active, "registered", "stage")
 		write(2, active, "departed")
 		write(3, active, "arrived")
-		plan := &contract.PlanState{Version: 1, Status: "submitted", Total: money.Of(130000, "EUR")}
+		plan := &contract.PlanState{Version: 1, Status: contract.PlanSubmitted, Total: money.Of(130000, "EUR")}
 		write(4, contract.CaseState{Stage: contract.StagePlanApproval, Status: contract.StatusActive, Plan: plan}, "plan_decision")
 		approved := *plan
-		approved.Status = "approved"
+		approved.Status = contract.PlanApproved
 		approved.Decisions = []contract.DecisionLog{{Decision: "approve", At: at}, {Decision: "approve", At: at}}
 		paid := contract.CaseState{Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: &approved,
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", Payment: &contract.PaymentInfo{PaymentID: "pay-1",
@@ -109,7 +109,7 @@ func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		approver := contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
-		plan := &contract.PlanState{Version: 1, Status: "approved", Total: money.Of(199900, "EUR"),
+		plan := &contract.PlanState{Version: 1, Status: contract.PlanApproved, Total: money.Of(199900, "EUR"),
 			Items:     []contract.PlanItem{{ID: "p1-1", Kind: contract.KindInKind, Cost: money.Of(199900, "EUR")}},
 			Decisions: []contract.DecisionLog{{Decision: "approve", By: "approver-gn", At: at}}}
 		st := contract.CaseState{Seq: 1, Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: plan,

@@ -401,7 +401,7 @@ func (w *caseRun) expectsArrival(a contract.Actor) error {
 	if err := w.mayReport(a, contract.PartnerReceiving); err != nil {
 		return err
 	}
-	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == "ticketed"
+	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == contract.BookingTicketed
 	if !ticketed && w.st.Stage != contract.StageArrival {
 		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
 	}

@@ -32,18 +32,18 @@ func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	require.Equal(t, contract.RefusedDuplicate, c.refusal("delivery-again"))
 
 	require.Equal(t, []string{"pay/p1-1=1", "pay/p1-2=1", "pay/p1-3=1"}, c.p.keysWithPrefix("/pay/"), "every payment exactly once")
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, "1700.00", st.Plan.Total.Amount)
-	require.Equal(t, "paid", st.Procurement[1].Status)
+	require.Equal(t, contract.ItemPaid, st.Procurement[1].Status)
 	require.Equal(t, "supplier-1", st.Procurement[1].ChosenSupplier, "the lowest compliant quote")
 	require.Len(t, st.Procurement[1].Quotes, 1, "below the threshold one quote is enough")
-	require.Equal(t, "referred", st.Procurement[3].Status)
-	require.Equal(t, "ticketed", st.Travel.BookingStatus)
+	require.Equal(t, contract.ItemReferred, st.Procurement[3].Status)
+	require.Equal(t, contract.BookingTicketed, st.Travel.BookingStatus)
 	require.True(t, st.Travel.PreArrivalSent)
 	require.False(t, st.Medical.PAMAOpened, "no health needs: no post-arrival medical assistance")
 	require.Len(t, st.Monitoring, 3)
 	for _, v := range st.Monitoring {
-		require.Equal(t, "done", v.Status)
+		require.Equal(t, contract.VisitDone, v.Status)
 		require.InDelta(t, 0.8, *v.Composite, 1e-9)
 	}
 	require.Equal(t, []string{"visit/1/referral/0=1"}, c.p.keysWithPrefix("/visit/"))
@@ -135,7 +135,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			reason: contract.ClosedWithdrawn,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Empty(t, c.refusal("withdrawal"))
-				require.Equal(t, "cancelled", st.Travel.BookingStatus)
+				require.Equal(t, contract.BookingCancelled, st.Travel.BookingStatus)
 				require.Equal(t, 1, c.p.count("CancelFlight"))
 				require.Equal(t, 0, c.p.count("TicketFlight"))
 			},
@@ -149,7 +149,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Empty(t, c.refusal("withdrawal"))
 				require.Equal(t, 1, c.p.count("CancelFlight"), "a refusal is not retried")
-				require.Equal(t, "held", st.Travel.BookingStatus, "the case says the hold was not released")
+				require.Equal(t, contract.BookingHeld, st.Travel.BookingStatus, "the case says the hold was not released")
 				require.Empty(t, st.Blocked)
 				require.Contains(t, c.p.eventTypes(), "undo_refused")
 				require.Equal(t, []string{"manager"}, c.p.notified("undo_refused"))
@@ -170,7 +170,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			},
 			reason: contract.ClosedAbsconded,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
-				require.Equal(t, "scheduled", st.Monitoring[0].Status, "the visit was open (due), not missed")
+				require.Equal(t, contract.VisitScheduled, st.Monitoring[0].Status, "the visit was open (due), not missed")
 				require.NotContains(t, c.p.eventTypes(), "visit_missed")
 				require.Empty(t, c.p.notified("missed_visit"))
 			},
@@ -184,7 +184,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			reason: contract.ClosedAbsconded,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Equal(t, 0, c.p.count("Pay"))
-				require.Equal(t, "cancelled", st.Procurement[0].Status)
+				require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 			},
 		},
 	} {
@@ -221,7 +221,7 @@ func TestMedicalReassessmentWaitsTheGivenDays(t *testing.T) {
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, 2, st.Medical.Requests)
 	require.Equal(t, 1, c.p.count("TicketFlight"), "booked and ticketed once cleared")
-	require.Equal(t, "refunded", st.Travel.BookingStatus, "and refunded at the withdrawal (version 7)")
+	require.Equal(t, contract.BookingRefunded, st.Travel.BookingStatus, "and refunded at the withdrawal (version 7)")
 }
 
 func TestAnExpiringClearanceIsRenewedBeforeTicketing(t *testing.T) {
@@ -250,7 +250,7 @@ func TestHealthCasesGetAnEscortAndPostArrivalMedicalAssistance(t *testing.T) {
 		at(6*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Equal(t, 1, c.p.count("BookEscort"))
-	require.Equal(t, "booked", st.Travel.EscortStatus, "an escort who travelled is not cancelled")
+	require.Equal(t, contract.EscortBooked, st.Travel.EscortStatus, "an escort who travelled is not cancelled")
 	require.True(t, st.Medical.PAMAOpened)
 	require.Equal(t, 1, c.p.count("OpenPostArrivalMedical"))
 }
@@ -299,7 +299,7 @@ func TestARejectedPlanGoesBackToPlanning(t *testing.T) {
 		at(7*time.Hour+time.Minute, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.StageReintegrationPlanning, st.Stage)
-			require.Equal(c.t, "rejected", st.Plan.Status)
+			require.Equal(c.t, contract.PlanRejected, st.Plan.Status)
 		}).
 		at(8*time.Hour, plan("v2", cwGN, item("cash", "400.00"))).
 		at(9*time.Hour, decide("approve", apDE, "approve")).
@@ -307,7 +307,7 @@ func TestARejectedPlanGoesBackToPlanning(t *testing.T) {
 	st := c.run()
 	require.Empty(t, c.refusal("v2"))
 	require.Equal(t, 2, st.Plan.Version)
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 }
 
 func TestActionsInTheWrongStageAreRefused(t *testing.T) {
@@ -388,7 +388,7 @@ func TestMissedVisitsAreReportedAndTheCaseStillCompletes(t *testing.T) {
 		at(5*time.Hour+180*day+time.Hour, visit(2))
 	st := c.run()
 	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
-	require.Equal(t, []string{"missed", "done", "missed"}, []string{st.Monitoring[0].Status, st.Monitoring[1].Status, st.Monitoring[2].Status})
+	require.Equal(t, []contract.VisitStatus{contract.VisitMissed, contract.VisitDone, contract.VisitMissed}, []contract.VisitStatus{st.Monitoring[0].Status, st.Monitoring[1].Status, st.Monitoring[2].Status})
 	require.Equal(t, []string{"manager", "manager"}, c.p.notified("missed_visit"))
 }
 
@@ -490,7 +490,7 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("departure@"+start.Add(4*time.Hour+time.Second).Format(time.RFC3339)))
 	require.Nil(t, st.Travel.DepartedAt)
-	require.Equal(t, "cancelled", st.Travel.EscortStatus, "the release went through in the end")
+	require.Equal(t, contract.EscortCancelled, st.Travel.EscortStatus, "the release went through in the end")
 }
 
 // A withdrawal that comes while the first run's last case-file write keeps failing
@@ -518,7 +518,7 @@ func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testi
 	require.Equal(t, contract.StatusClosed, st.Status)
 	require.Equal(t, contract.ClosureReason("absconded"), st.ClosureReason)
 	require.Empty(t, c.refusal("withdrawal"))
-	require.Equal(t, "paid", st.Procurement[0].Status, "the payment made before stays paid")
+	require.Equal(t, contract.ItemPaid, st.Procurement[0].Status, "the payment made before stays paid")
 	c.p.requireWrittenOncePerTask(t, st)
 }
 

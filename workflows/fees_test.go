@@ -116,7 +116,7 @@ func withdrawnAfterTicketing(c *caseTest) *caseTest {
 	return c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
 		at(3*time.Hour, medical("fit", 30*day, 0)).
 		at(4*time.Hour, func(c *caseTest) {
-			require.Equal(c.t, "ticketed", c.state().Travel.BookingStatus)
+			require.Equal(c.t, contract.BookingTicketed, c.state().Travel.BookingStatus)
 			require.True(c.t, c.state().Travel.PreArrivalSent)
 		}).
 		at(5*time.Hour, withdraw("withdrawn"))
@@ -134,7 +134,7 @@ func TestAWithdrawalAfterTicketingRefundsTheTicketAndWithdrawsTheNotice(t *testi
 
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	tr := st.Travel
-	require.Equal(t, "refunded", tr.BookingStatus)
+	require.Equal(t, contract.BookingRefunded, tr.BookingStatus)
 	require.NotNil(t, tr.Refund)
 	require.Equal(t, eur("640.00"), tr.Refund.Refund)
 	require.Equal(t, eur("40.00"), tr.Refund.FeeKept)
@@ -168,7 +168,7 @@ func TestARefundTheAgencyRefusesIsRecordedAndAManagerTold(t *testing.T) {
 
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Empty(t, st.Blocked, "a refusal does not block the closure")
-	require.Equal(t, "ticketed", st.Travel.BookingStatus)
+	require.Equal(t, contract.BookingTicketed, st.Travel.BookingStatus)
 	require.Nil(t, st.Travel.Refund)
 	require.Equal(t, 1, c.p.count("RefundFlight"), "a refusal is not retried")
 	require.Contains(t, c.p.eventTypes(), "undo_refused")
@@ -183,7 +183,7 @@ func TestAWithdrawalBeforeTicketingRefundsNothing(t *testing.T) {
 	c := newCase(t, agreedRules)
 	withdrawnWithAFlightHeld(c)
 	st := c.run()
-	require.Equal(t, "cancelled", st.Travel.BookingStatus)
+	require.Equal(t, contract.BookingCancelled, st.Travel.BookingStatus)
 	require.Zero(t, c.p.count("RefundFlight"))
 	require.Zero(t, c.p.count("WithdrawPreArrivalNotice"))
 }

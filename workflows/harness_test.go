@@ -314,11 +314,11 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		return p.hit("OpenPostArrivalMedical", key)
 	})
 	env.OnActivity(a.HoldFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.BookingRequest) (partners.Booking, error) {
-		return partners.Booking{BookingRef: fmt.Sprintf("BK-%d", in.Attempt), Status: "held", Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
+		return partners.Booking{BookingRef: fmt.Sprintf("BK-%d", in.Attempt), Status: contract.BookingHeld, Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
 			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", key)
 	})
 	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Booking, error) {
-		return partners.Booking{BookingRef: ref, Status: "ticketed", Fee: p.fee("TicketFlight")}, p.hit("TicketFlight", key)
+		return partners.Booking{BookingRef: ref, Status: contract.BookingTicketed, Fee: p.fee("TicketFlight")}, p.hit("TicketFlight", key)
 	})
 	env.OnActivity(a.RefundFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Refund, error) {
 		p.mu.Lock()
@@ -340,10 +340,10 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		return p.hit("CancelFlight", key)
 	})
 	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.EscortRequest) (partners.Escort, error) {
-		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: "booked", Fee: p.fee("BookEscort")}, p.hit("BookEscort", key)
+		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: contract.EscortBooked, Fee: p.fee("BookEscort")}, p.hit("BookEscort", key)
 	})
 	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Escort, error) {
-		return partners.Escort{EscortRef: ref, Status: "cancelled"}, p.hit("CancelEscort", key)
+		return partners.Escort{EscortRef: ref, Status: contract.EscortCancelled}, p.hit("CancelEscort", key)
 	})
 	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, n partners.PreArrivalNotice) (partners.NoticeAccepted, error) {
 		return partners.NoticeAccepted{NoticeID: "PAN-" + n.BookingRef}, p.hit("SendPreArrivalNotice", key)

@@ -66,7 +66,7 @@ func TestAPlanTheDonorMustApproveWaitsForTheDonorsDecision(t *testing.T) {
 		at(12*time.Hour, donorDecision("donor-approves", apDE, approve))
 	st := c.run()
 
-	require.Equal(t, "donor_approval", waiting.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, waiting.Plan.Status)
 	require.Equal(t, "the plan has an item of kind service", waiting.Plan.DonorApprovalReason)
 	require.Equal(t, contract.StagePlanApproval, waiting.Stage)
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
@@ -85,14 +85,14 @@ func TestAPlanTheDonorMustApproveWaitsForTheDonorsDecision(t *testing.T) {
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("after-refusal"))
 
 	require.Equal(t, contract.StageReintegrationPlanning, replanning.Stage)
-	require.Equal(t, "donor_refused", replanning.Plan.Status)
+	require.Equal(t, contract.PlanDonorRefused, replanning.Plan.Status)
 	require.Equal(t, "refuse", replanning.Plan.DonorDecision.Decision)
 	require.Equal(t, "the service is not eligible", replanning.Plan.DonorDecision.Reason)
 	require.Equal(t, apDE.User, replanning.Plan.DonorDecision.By)
 
 	require.Empty(t, c.refusal("donor-approves"))
 	require.Equal(t, 2, st.Plan.Version)
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, "ECHO/2026/18", st.Plan.DonorDecision.DonorReference)
 	require.Equal(t, "doc-1", st.Plan.DonorDecision.DonorLetter)
 	require.Equal(t, []string{"pay/p2-1=1", "pay/p2-2=1"}, c.p.keysWithPrefix("/pay/"), "only the plan the donor approved is paid")
@@ -115,12 +115,12 @@ func TestTheDonorsDecisionHasItsOwnDueDate(t *testing.T) {
 		at(7*time.Hour+22*day, donorDecision("donor-approves", apDE2, contract.DonorDecision{Decision: "approve", DonorReference: "D-1"}))
 	st := c.run()
 
-	require.Equal(t, "donor_approval", overdue.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, overdue.Plan.Status)
 	require.Equal(t, "the total is above 2000.00 EUR", overdue.Plan.DonorApprovalReason)
 	require.True(t, overdue.Overdue)
 	require.ElementsMatch(t, []string{"supervisor", "sending_office"}, c.p.notified("overdue"))
 	require.Empty(t, c.refusal("donor-approves"))
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
 }
 
@@ -141,7 +141,7 @@ func TestAPlanAboveTheCapGoesToTheDonorWhereTheProgrammeSaysSo(t *testing.T) {
 		at(8*time.Hour+time.Minute, withdraw("withdrawn"))
 	c.run()
 	require.Empty(t, c.refusal("plan"))
-	require.Equal(t, "donor_approval", waiting.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, waiting.Plan.Status)
 	require.Equal(t, "the total is above the household's cap of 2500.00 EUR", waiting.Plan.DonorApprovalReason)
 	require.Equal(t, 0, c.p.count("Pay"))
 }
@@ -173,8 +173,8 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 	st := c.run()
 
 	p := waiting.Procurement[0]
-	require.Equal(t, "payment_validation", p.Status)
-	require.Equal(t, "paid", waiting.Procurement[2].Status, "a payment within the threshold goes at once")
+	require.Equal(t, contract.ItemPaymentValidation, p.Status)
+	require.Equal(t, contract.ItemPaid, waiting.Procurement[2].Status, "a payment within the threshold goes at once")
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
 	require.True(t, waiting.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "DE-BER"))
 	require.False(t, waiting.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "GN-CKY"))
@@ -185,7 +185,7 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 	require.Equal(t, contract.RefusedInvalid, c.refusal("no-reason"))
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("not-waiting"))
 	require.Empty(t, c.refusal("refuse"))
-	require.Equal(t, "payment_refused", refusedState.Procurement[0].Status)
+	require.Equal(t, contract.ItemPaymentRefused, refusedState.Procurement[0].Status)
 	require.Equal(t, "the bank account is not the returnee's", refusedState.Procurement[0].PaymentValidation.Comment)
 	require.Nil(t, refusedState.Procurement[0].Payment)
 	require.True(t, refusedState.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "DE-BER"),
@@ -214,5 +214,5 @@ func TestAWithdrawalWhileAPaymentWaitsPaysNothing(t *testing.T) {
 	st := c.run()
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 }

@@ -478,8 +478,8 @@ func (w *caseRun) closeWithText(ctx workflow.Context, reason contract.ClosureRea
 	w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = contract.WaitingNobody, nil, false
 	w.st.StageEnteredAt = workflow.Now(ctx)
 	for i := range w.st.Procurement {
-		if p := &w.st.Procurement[i]; p.Payment == nil && p.Status != "referred" {
-			p.Status = "cancelled"
+		if p := &w.st.Procurement[i]; p.Payment == nil && p.Status != contract.ItemReferred {
+			p.Status = contract.ItemCancelled
 		}
 	}
 	w.next = ""

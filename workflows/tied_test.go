@@ -172,7 +172,7 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 	st := c.run()
 
 	p := waiting.Procurement[0]
-	require.Equal(t, "price_approval", p.Status)
+	require.Equal(t, contract.ItemPriceApproval, p.Status)
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
 	require.True(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "DE-BER"))
 	require.False(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "GN-CKY"),
@@ -187,7 +187,7 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 
 	require.Equal(t, 0, c.p.count("IssuePurchaseOrder"))
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 	require.Equal(t, "reject", st.Procurement[0].PriceDecision.Decision)
 	require.Equal(t, apDE.User, st.Procurement[0].PriceDecision.By)
 	require.Len(t, c.p.events("quote_above_cost"), 1)
@@ -211,7 +211,7 @@ func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 
 	require.Empty(t, c.refusal("approve-price"))
 	require.Empty(t, c.refusal("delivery"))
-	require.Equal(t, "paid", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemPaid, st.Procurement[0].Status)
 	require.Equal(t, money.Money{Amount: "2100.00", Currency: "EUR"}, st.Procurement[0].Payment.Amount)
 	require.Equal(t, []string{"pay/p1-1=1"}, c.p.keysWithPrefix("/pay/"))
 }
@@ -233,7 +233,7 @@ func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 	require.Contains(t, c.refusals["approve-2500"].Error(), "3 compliant quotes")
 	require.Empty(t, c.refusal("reject"))
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 }
 
 // A quote in another currency than the programme's is refused whatever its amount:
