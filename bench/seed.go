@@ -119,7 +119,7 @@ func stateJSON(stage contract.Stage, status contract.Status, reason contract.Clo
 			Items: []contract.PlanItem{{ID: "p1-1", Dimension: "economic", Kind: "cash", Description: "start-up cash grant", Cost: eur("400.00")},
 				{ID: "p1-2", Dimension: "economic", Kind: "in_kind", Description: "sewing machine", Cost: eur("900.00")}},
 			Total:     eur("1300.00"),
-			Decisions: []contract.DecisionLog{{PlanVersion: 1, Decision: "approve", Comment: "within the cap", By: "approver-gn", Office: "GN-CKY", At: at}}}
+			Decisions: []contract.DecisionLog{{PlanVersion: 1, Decision: contract.DecisionApprove, Comment: "within the cap", By: "approver-gn", Office: "GN-CKY", At: at}}}
 	}
 	if i > stageIndex(contract.StagePlanApproval) {
 		st.Procurement = []contract.ProcurementItem{{ItemID: "p1-1", Kind: "cash", Status: contract.ItemPaid},

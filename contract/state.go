@@ -155,7 +155,7 @@ type ScreeningState struct {
 	Flags           []string `json:"flags,omitempty"`
 	Mitigations     []string `json:"mitigations,omitempty"`
 	ScreenedBy      string   `json:"screened_by"`
-	Clearance       string   `json:"clearance,omitempty"` // cleared, not_cleared
+	Clearance       Decision `json:"clearance,omitempty"` // cleared, not_cleared
 	ClearedBy       string   `json:"cleared_by,omitempty"`
 	Eligible        *bool    `json:"eligible,omitempty"`
 	AssistanceLevel string   `json:"assistance_level,omitempty"`
@@ -252,9 +252,9 @@ type PlanState struct {
 
 // DonorDecisionLog is the donor's decision on one version of the plan.
 type DonorDecisionLog struct {
-	PlanVersion    int    `json:"plan_version"`
-	Decision       string `json:"decision"` // approve or refuse
-	DonorReference string `json:"donor_reference"`
+	PlanVersion    int      `json:"plan_version"`
+	Decision       Decision `json:"decision"` // approve or refuse
+	DonorReference string   `json:"donor_reference"`
 	// DonorLetter is the ID of the donor's letter among the case's documents (kind donor_letter).
 	DonorLetter string    `json:"donor_letter,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
@@ -275,7 +275,7 @@ type PlanItem struct {
 // DecisionLog is one approver's decision on one version of the plan.
 type DecisionLog struct {
 	PlanVersion int       `json:"plan_version"`
-	Decision    string    `json:"decision"`
+	Decision    Decision  `json:"decision"`
 	Comment     string    `json:"comment,omitempty"`
 	By          string    `json:"by"`
 	Office      string    `json:"office"`

@@ -1,9 +1,9 @@
 package contract
 
 // The sub-statuses of a case's state: where its booking, escort, plan, plan items
-// and monitoring visits are. Each is a type of its own, so a value written wrong
-// does not compile; the values are what the JSON (the API, the case file,
-// workflow histories) has always carried.
+// and monitoring visits are, and the decisions people record on them. Each is a
+// type of its own, so a value written wrong does not compile; the values are what
+// the JSON (the API, the case file, workflow histories) has always carried.
 
 // BookingStatus is where the case's flight booking is (TravelState.BookingStatus):
 // what the travel agency answers (partners.Booking.Status), and no_show.
@@ -67,4 +67,21 @@ const (
 	VisitDue       VisitStatus = "due" // its report is open
 	VisitDone      VisitStatus = "done"
 	VisitMissed    VisitStatus = "missed"
+)
+
+// Decision is what a person decides: on a plan (approve, reject,
+// request_changes), a price (approve, reject), for the donor (approve, refuse),
+// on a payment (validate, refuse) or on a high-risk screening (cleared,
+// not_cleared). The requests take it and the state keeps it (DecisionLog,
+// DonorDecisionLog, ScreeningState.Clearance).
+type Decision string
+
+const (
+	DecisionApprove        Decision = "approve"
+	DecisionReject         Decision = "reject"
+	DecisionRequestChanges Decision = "request_changes"
+	DecisionRefuse         Decision = "refuse"
+	DecisionValidate       Decision = "validate"
+	DecisionCleared        Decision = "cleared"
+	DecisionNotCleared     Decision = "not_cleared"
 )

@@ -110,14 +110,14 @@ type Case struct {
 	withdrawWhy string
 	counselling string // confirmed or withdrawn
 	risk        string
-	clearance   string // for a high risk: cleared or not_cleared
+	clearance   contract.Decision // for a high risk: cleared or not_cleared
 	medical     []string
 	eligible    bool
 	noShows     int
-	plans       [][]map[string]any // the plan versions submitted
-	decisions   []string           // the decision on each version
-	deliver     bool               // record every delivery
-	visits      int                // visits reported
+	plans       [][]map[string]any  // the plan versions submitted
+	decisions   []contract.Decision // the decision on each version
+	deliver     bool                // record every delivery
+	visits      int                 // visits reported
 
 	ID         string   // once registered
 	Outcome    string   // where the driver left it
@@ -148,7 +148,7 @@ func NewCase(seed int64, n int) *Case {
 	}
 	switch x := r.Float64(); {
 	case x < 0.15:
-		c.risk, c.clearance = "high", map[bool]string{true: "cleared", false: "not_cleared"}[chance(0.7)]
+		c.risk, c.clearance = "high", map[bool]contract.Decision{true: contract.DecisionCleared, false: contract.DecisionNotCleared}[chance(0.7)]
 	case x < 0.45:
 		c.risk = "medium"
 	}
@@ -171,13 +171,13 @@ func NewCase(seed int64, n int) *Case {
 		c.plans = append(c.plans, randomPlan(r))
 		switch x := r.Float64(); {
 		case v < 2 && x < 0.12:
-			c.decisions = append(c.decisions, "reject")
+			c.decisions = append(c.decisions, contract.DecisionReject)
 			continue
 		case v < 2 && x < 0.25:
-			c.decisions = append(c.decisions, "request_changes")
+			c.decisions = append(c.decisions, contract.DecisionRequestChanges)
 			continue
 		}
-		c.decisions = append(c.decisions, "approve")
+		c.decisions = append(c.decisions, contract.DecisionApprove)
 		break
 	}
 	c.deliver = !chance(0.08)
@@ -323,7 +323,7 @@ func (d *Driver) path(c *Case) error {
 		if err := d.act(c, "/screening/clearance", d.Tokens.Approver, map[string]any{"decision": c.clearance, "comment": "reviewed"}, "clear"); err != nil {
 			return err
 		}
-		if c.clearance == "not_cleared" {
+		if c.clearance == contract.DecisionNotCleared {
 			c.expect = "ineligible"
 			return nil
 		}

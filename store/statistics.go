@@ -99,7 +99,7 @@ func priceOverrun(e contract.Event, st contract.CaseState) (int64, bool) {
 	}
 	for i, p := range st.Procurement {
 		d := p.PriceDecision
-		if d == nil || d.Decision != "approve" || d.By != e.Actor.User || !d.At.Equal(e.At) || i >= len(st.Plan.Items) {
+		if d == nil || d.Decision != contract.DecisionApprove || d.By != e.Actor.User || !d.At.Equal(e.At) || i >= len(st.Plan.Items) {
 			continue
 		}
 		cost, err1 := st.Plan.Items[i].Cost.Cents()

@@ -48,7 +48,7 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		write(4, contract.CaseState{Stage: contract.StagePlanApproval, Status: contract.StatusActive, Plan: plan}, "plan_decision")
 		approved := *plan
 		approved.Status = contract.PlanApproved
-		approved.Decisions = []contract.DecisionLog{{Decision: "approve", At: at}, {Decision: "approve", At: at}}
+		approved.Decisions = []contract.DecisionLog{{Decision: contract.DecisionApprove, At: at}, {Decision: contract.DecisionApprove, At: at}}
 		paid := contract.CaseState{Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: &approved,
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", Payment: &contract.PaymentInfo{PaymentID: "pay-1",
 				Amount: money.Of(40000, "EUR"), Payee: "beneficiary", PaidAt: at.Add(5 * time.Hour)}}}}
@@ -111,11 +111,11 @@ func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
 		approver := contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
 		plan := &contract.PlanState{Version: 1, Status: contract.PlanApproved, Total: money.Of(199900, "EUR"),
 			Items:     []contract.PlanItem{{ID: "p1-1", Kind: contract.KindInKind, Cost: money.Of(199900, "EUR")}},
-			Decisions: []contract.DecisionLog{{Decision: "approve", By: "approver-gn", At: at}}}
+			Decisions: []contract.DecisionLog{{Decision: contract.DecisionApprove, By: "approver-gn", At: at}}}
 		st := contract.CaseState{Seq: 1, Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: plan,
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", ChosenSupplier: "portal",
 				Quotes:        []contract.Quote{{Supplier: "portal", Price: money.Of(210000, "EUR"), Compliant: true}},
-				PriceDecision: &contract.DecisionLog{Decision: "approve", By: approver.User, At: at.Add(time.Hour)}}}}
+				PriceDecision: &contract.DecisionLog{Decision: contract.DecisionApprove, By: approver.User, At: at.Add(time.Hour)}}}}
 		require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []contract.Event{
 			{Key: c.ID + "/plan", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
 			{Key: c.ID + "/price", Type: "price_decision", Actor: approver, Summary: "Item p1-1: approve", At: at.Add(time.Hour)}}}))

@@ -149,7 +149,7 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	for _, p := range w.st.Procurement {
 		offer(contract.UpdatePriceDecision, p.ItemID, func(a contract.Actor) error {
 			return w.canDecidePrice(contract.Action[contract.PriceDecision]{Actor: a,
-				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: "reject"}})
+				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: contract.DecisionReject}})
 		})
 	}
 	for _, p := range w.st.Procurement {
@@ -294,7 +294,7 @@ func (w *caseRun) canClear(a contract.Action[contract.Clearance]) error {
 
 func (w *caseRun) cleared(ctx workflow.Context, a contract.Action[contract.Clearance]) {
 	w.st.Screening.Clearance, w.st.Screening.ClearedBy = a.Body.Decision, a.Actor.User
-	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision, a.Body.Comment)
+	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+string(a.Body.Decision), a.Body.Comment)
 }
 
 // Departure.
@@ -407,7 +407,7 @@ func (w *caseRun) canDecide(a contract.Action[contract.PlanDecision]) error {
 			return refuse(contract.RefusedDuplicate, "you already decided on plan v%d", p.Version)
 		}
 	}
-	if a.Body.Decision == "approve" && w.needsSecondApproval(p) && len(p.Decisions) == 1 &&
+	if a.Body.Decision == contract.DecisionApprove && w.needsSecondApproval(p) && len(p.Decisions) == 1 &&
 		p.Decisions[0].Office != w.in.SendingOffice && a.Actor.Office != w.in.SendingOffice && a.Actor.Office != "*" {
 		return refuse(contract.RefusedForbidden, "the second approval of a plan above %s must come from the sending office",
 			w.rules.Programme.SecondApprovalAbove)
@@ -420,11 +420,11 @@ func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanD
 	p.Decisions = append(p.Decisions, contract.DecisionLog{PlanVersion: p.Version, Decision: a.Body.Decision,
 		Comment: a.Body.Comment, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()})
 	switch a.Body.Decision {
-	case "reject":
+	case contract.DecisionReject:
 		p.Status = contract.PlanRejected
-	case "request_changes":
+	case contract.DecisionRequestChanges:
 		p.Status = contract.PlanChangesRequested
-	case "approve":
+	case contract.DecisionApprove:
 		if !w.needsSecondApproval(p) || len(p.Decisions) >= 2 {
 			p.Status = contract.PlanApproved
 			if p.DonorApprovalReason != "" { // version 6 on: the donor decides next
@@ -463,7 +463,7 @@ func (w *caseRun) donorDecided(ctx workflow.Context, a contract.Action[contract.
 		DonorLetter: d.DonorLetter, Reason: d.Reason, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
 	p.Status = contract.PlanApproved
 	summary := fmt.Sprintf("Plan v%d: the donor approved (reference %s)", p.Version, d.DonorReference)
-	if d.Decision != "approve" {
+	if d.Decision != contract.DecisionApprove {
 		p.Status = contract.PlanDonorRefused
 		summary = fmt.Sprintf("Plan v%d: the donor refused (reference %s); back to planning", p.Version, d.DonorReference)
 	}
@@ -523,14 +523,14 @@ func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) erro
 	}) {
 		return refuse(contract.RefusedForbidden, "a price above the approved cost is decided by an approver who did not submit or decide the plan")
 	}
-	if a.Body.Decision != "approve" {
+	if a.Body.Decision != contract.DecisionApprove {
 		return nil
 	}
 	// The plan's cap still holds: the total with the prices approved so far.
 	var total money.Cents
 	for j, it := range w.st.Plan.Items {
 		c, _ := money.Parse(it.Cost.Amount)
-		if p := w.st.Procurement[j]; j == i || (p.PriceDecision != nil && p.PriceDecision.Decision == "approve") {
+		if p := w.st.Procurement[j]; j == i || (p.PriceDecision != nil && p.PriceDecision.Decision == contract.DecisionApprove) {
 			c = w.chosenPrice(p)
 		}
 		total += c
@@ -613,7 +613,7 @@ func (w *caseRun) paymentValidation(ctx workflow.Context, a contract.Action[cont
 	p := &w.st.Procurement[i]
 	p.PaymentValidation = &contract.DecisionLog{PlanVersion: w.st.Plan.Version, Decision: a.Body.Decision, Comment: a.Body.Reason,
 		By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
-	if a.Body.Decision == "validate" {
+	if a.Body.Decision == contract.DecisionValidate {
 		p.Status = contract.ItemPaymentValidated
 		w.record(ctx, "payment_validation", a.Actor, fmt.Sprintf("Item %s: payment validated by the sending office", p.ItemID))
 		return

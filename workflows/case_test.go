@@ -14,7 +14,7 @@ import (
 func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"), item("in_kind", "600.00"), item("in_kind", "600.00"), item("referral", "0"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, deliver("delivery", "p1-2")).
 		at(8*time.Hour+time.Minute, deliver("delivery-again", "p1-2")).
 		at(9*time.Hour, deliver("delivery-3", "p1-3")).
@@ -95,11 +95,11 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("high", "victim_of_trafficking")).
 					at(3*time.Hour, func(c *caseTest) {
 						c.act("clearance-by-caseworker", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: cwDE,
-							Body: contract.Clearance{Decision: "cleared"}})
+							Body: contract.Clearance{Decision: contract.DecisionCleared}})
 					}).
 					at(4*time.Hour, func(c *caseTest) {
 						c.act("clearance", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-							Body: contract.Clearance{Decision: "not_cleared", Comment: "protection concerns"}})
+							Body: contract.Clearance{Decision: contract.DecisionNotCleared, Comment: "protection concerns"}})
 					})
 			},
 			reason: contract.ClosedIneligible,
@@ -165,7 +165,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		"absconded while a follow-up visit is due": {
 			script: func(c *caseTest) {
 				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 					at(5*time.Hour+90*day+time.Hour, withdraw("absconded"))
 			},
 			reason: contract.ClosedAbsconded,
@@ -178,7 +178,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		"absconded during procurement: nothing more is paid": {
 			script: func(c *caseTest) {
 				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
-					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 					at(8*time.Hour, withdraw("absconded"))
 			},
 			reason: contract.ClosedAbsconded,
@@ -259,15 +259,15 @@ func TestPlanApprovalRules(t *testing.T) {
 	c := newCase(t, func(in *contract.CaseInput) { in.Adults, in.Minors = 2, 2 }).toArrival().
 		at(6*time.Hour, plan("over-cap", cwGN, item("cash", "3000.00"), item("in_kind", "1500.00"))).
 		at(6*time.Hour+time.Minute, plan("plan-v1", cwGN, item("cash", "1500.00"), item("in_kind", "1000.00"))).
-		at(7*time.Hour, decide("self-approval", contract.Actor{User: "caseworker-gn", Role: contract.RoleApprover, Office: "GN-CKY"}, "approve")).
-		at(7*time.Hour+time.Minute, decide("caseworker-decides", cwDE, "approve")).
-		at(7*time.Hour+2*time.Minute, decide("changes", apGN, "request_changes")).
+		at(7*time.Hour, decide("self-approval", contract.Actor{User: "caseworker-gn", Role: contract.RoleApprover, Office: "GN-CKY"}, contract.DecisionApprove)).
+		at(7*time.Hour+time.Minute, decide("caseworker-decides", cwDE, contract.DecisionApprove)).
+		at(7*time.Hour+2*time.Minute, decide("changes", apGN, contract.DecisionRequestChanges)).
 		at(8*time.Hour, plan("plan-v2", cwGN, item("cash", "300.00"), item("in_kind", "2600.00"))).
-		at(9*time.Hour, decide("first-approval", apGN, "approve")).
-		at(9*time.Hour+time.Minute, decide("same-approver-again", apGN, "approve")).
-		at(9*time.Hour+2*time.Minute, decide("second-from-receiving-office", apGN2, "approve")).
-		at(9*time.Hour+3*time.Minute, decide("second-from-sending-office", apDE, "approve")).
-		at(9*time.Hour+4*time.Minute, decide("too-late", apGN2, "reject")).
+		at(9*time.Hour, decide("first-approval", apGN, contract.DecisionApprove)).
+		at(9*time.Hour+time.Minute, decide("same-approver-again", apGN, contract.DecisionApprove)).
+		at(9*time.Hour+2*time.Minute, decide("second-from-receiving-office", apGN2, contract.DecisionApprove)).
+		at(9*time.Hour+3*time.Minute, decide("second-from-sending-office", apDE, contract.DecisionApprove)).
+		at(9*time.Hour+4*time.Minute, decide("too-late", apGN2, contract.DecisionReject)).
 		at(10*time.Hour, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.StageProcurement, st.Stage)
@@ -295,14 +295,14 @@ func TestPlanApprovalRules(t *testing.T) {
 func TestARejectedPlanGoesBackToPlanning(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("v1", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("reject", apGN, "reject")).
+		at(7*time.Hour, decide("reject", apGN, contract.DecisionReject)).
 		at(7*time.Hour+time.Minute, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.StageReintegrationPlanning, st.Stage)
 			require.Equal(c.t, contract.PlanRejected, st.Plan.Status)
 		}).
 		at(8*time.Hour, plan("v2", cwGN, item("cash", "400.00"))).
-		at(9*time.Hour, decide("approve", apDE, "approve")).
+		at(9*time.Hour, decide("approve", apDE, contract.DecisionApprove)).
 		at(10*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Empty(t, c.refusal("v2"))
@@ -342,7 +342,7 @@ func TestActionsInTheWrongStageAreRefused(t *testing.T) {
 func TestSLATimersEndWithTheirStage(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(5*time.Hour+90*day+time.Hour, visit(1)).
 		at(5*time.Hour+180*day+time.Hour, visit(2)).
 		at(5*time.Hour+365*day+time.Hour, visit(3))
@@ -384,7 +384,7 @@ func TestAnOverdueStageNotifiesOnceAndKeepsWaiting(t *testing.T) {
 func TestMissedVisitsAreReportedAndTheCaseStillCompletes(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(5*time.Hour+180*day+time.Hour, visit(2))
 	st := c.run()
 	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
@@ -398,7 +398,7 @@ func TestAFailingPartnerFlagsTheCaseAndItHeals(t *testing.T) {
 	c.p.fail["Pay"] = []error{unavailable, unavailable, unavailable, unavailable, unavailable, unavailable}
 	c.toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+8*time.Second, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.WaitingSystem, st.WaitingOn, "flagged after the configured attempts")
@@ -499,7 +499,7 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+2*time.Minute, withdraw("absconded"))
 	failing := 0
 	c.p.writeFails = func(ch contract.Changes) bool {
@@ -558,7 +558,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		}).
 		at(3*time.Hour, func(c *caseTest) {
 			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(210*time.Minute, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()),
@@ -575,7 +575,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 			require.Equal(c.t, map[string][]contract.Role{"plan-decision/": {contract.RoleApprover},
 				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
-		at(10*time.Hour, decide("approve", apGN, "approve")).
+		at(10*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(11*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"delivery/p1-2": {contract.RoleCaseworker, contract.RoleProcurement},
 				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
@@ -609,13 +609,13 @@ func TestWhatPeopleWriteReachesTheCaseFile(t *testing.T) {
 		at(2*time.Hour, screening("high")).
 		at(3*time.Hour, func(c *caseTest) {
 			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-				Body: contract.Clearance{Decision: "cleared", Comment: "mitigations adequate"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared, Comment: "mitigations adequate"}})
 		}).
 		at(4*time.Hour, medical("fit", 30*day, 0)).
 		at(5*time.Hour, departed).
 		at(6*time.Hour, arrived).
 		at(7*time.Hour, plan("plan", cwGN, item("cash", "400.00"))).
-		at(8*time.Hour, decide("approve", apGN, "approve")).
+		at(8*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(100*day, func(c *caseTest) {
 			c.act("visit-1", contract.UpdateVisit, contract.Action[contract.Visit]{Actor: cwGN,
 				Body: contract.Visit{Visit: 1, VisitedAt: c.now(), Notes: "shop open",
@@ -713,11 +713,11 @@ func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
 		at(3*time.Hour, screening("high")).
 		at(4*time.Hour, func(c *caseTest) {
 			c.act("old office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apGN,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(5*time.Hour, func(c *caseTest) {
 			c.act("new office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apNZR,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(6*time.Hour, medical("fit", 30*day, 0)).
 		at(7*time.Hour, departed).

@@ -482,7 +482,7 @@ func plan(label string, by contract.Actor, items ...contract.PlanItemInput) func
 	}
 }
 
-func decide(label string, by contract.Actor, decision string) func(*caseTest) {
+func decide(label string, by contract.Actor, decision contract.Decision) func(*caseTest) {
 	return func(c *caseTest) {
 		c.act(label, contract.UpdatePlanDecision, contract.Action[contract.PlanDecision]{Actor: by,
 			Body: contract.PlanDecision{Decision: decision, Comment: "reviewed"}})

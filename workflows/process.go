@@ -66,7 +66,7 @@ func (w *caseRun) screen(ctx workflow.Context) error {
 		if err := w.wait(ctx, "clearance", func() bool { return sc.Clearance != "" }); err != nil {
 			return err
 		}
-		if sc.Clearance == "not_cleared" {
+		if sc.Clearance == contract.DecisionNotCleared {
 			return closure{contract.ClosedIneligible, contract.Actor{User: sc.ClearedBy, Role: contract.RoleApprover},
 				"High-risk return not cleared"}
 		}
@@ -429,7 +429,7 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 	if err := w.settled(ctx); err != nil {
 		return false, err
 	}
-	if p.PriceDecision.Decision != "approve" {
+	if p.PriceDecision.Decision != contract.DecisionApprove {
 		p.Status = contract.ItemCancelled
 		return false, nil
 	}
@@ -470,7 +470,9 @@ func (w *caseRun) paymentValidated(ctx workflow.Context, p *contract.Procurement
 	w.approverAwaited(ctx)
 	w.record(ctx, "payment_held", systemActor, fmt.Sprintf("Item %s: the payment of %s %s waits for the sending office's validation (above %s %s)",
 		p.ItemID, amount.Amount, amount.Currency, *w.rules.Programme.PaymentValidationAbove, w.rules.Programme.Currency))
-	err := workflow.Await(ctx, func() bool { return p.PaymentValidation != nil && p.PaymentValidation.Decision == "validate" })
+	err := workflow.Await(ctx, func() bool {
+		return p.PaymentValidation != nil && p.PaymentValidation.Decision == contract.DecisionValidate
+	})
 	w.approverAnswered(ctx)
 	if err != nil {
 		return err

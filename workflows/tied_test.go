@@ -147,7 +147,7 @@ func quotesAt(c *caseTest, price, currency string, rounds int) {
 	}
 }
 
-func priceDecision(label string, by contract.Actor, itemID, decision string) func(*caseTest) {
+func priceDecision(label string, by contract.Actor, itemID string, decision contract.Decision) func(*caseTest) {
 	return func(c *caseTest) {
 		c.act(label, contract.UpdatePriceDecision, contract.Action[contract.PriceDecision]{Actor: by,
 			Body: contract.PriceDecision{ItemID: itemID, Decision: decision, Comment: "checked the quote"}})
@@ -160,14 +160,14 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 	var waiting contract.CaseState
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
 		at(8*time.Hour+time.Minute, deliver("delivery", "p1-1")).
-		at(8*time.Hour+2*time.Minute, priceDecision("by-procurement", proc, "p1-1", "approve")).
-		at(8*time.Hour+3*time.Minute, priceDecision("by-the-plan's-approver", apGN, "p1-1", "approve")).
-		at(9*time.Hour, priceDecision("approve-25000", apDE, "p1-1", "approve")).
-		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject")).
-		at(11*time.Hour, priceDecision("again", apGN, "p1-1", "approve"))
+		at(8*time.Hour+2*time.Minute, priceDecision("by-procurement", proc, "p1-1", contract.DecisionApprove)).
+		at(8*time.Hour+3*time.Minute, priceDecision("by-the-plan's-approver", apGN, "p1-1", contract.DecisionApprove)).
+		at(9*time.Hour, priceDecision("approve-25000", apDE, "p1-1", contract.DecisionApprove)).
+		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", contract.DecisionReject)).
+		at(11*time.Hour, priceDecision("again", apGN, "p1-1", contract.DecisionApprove))
 	quotesAt(c, "25000.00", "EUR", 1)
 	st := c.run()
 
@@ -188,7 +188,7 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 	require.Equal(t, 0, c.p.count("IssuePurchaseOrder"))
 	require.Equal(t, 0, c.p.count("Pay"))
 	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
-	require.Equal(t, "reject", st.Procurement[0].PriceDecision.Decision)
+	require.Equal(t, contract.DecisionReject, st.Procurement[0].PriceDecision.Decision)
 	require.Equal(t, apDE.User, st.Procurement[0].PriceDecision.By)
 	require.Len(t, c.p.events("quote_above_cost"), 1)
 	require.Equal(t, []string{"supervisor"}, c.p.notified("price_approval"))
@@ -200,11 +200,11 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, 0, c.p.count("IssuePurchaseOrder"), "no order before the approval")
 		}).
-		at(9*time.Hour, priceDecision("approve-price", apDE, "p1-1", "approve")).
+		at(9*time.Hour, priceDecision("approve-price", apDE, "p1-1", contract.DecisionApprove)).
 		at(10*time.Hour, deliver("delivery", "p1-1"))
 	quotesAt(c, "2100.00", "EUR", 1)
 	st := c.run()
@@ -223,9 +223,9 @@ func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(9*time.Hour, priceDecision("approve-2500", apDE, "p1-1", "approve")).
-		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject"))
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(9*time.Hour, priceDecision("approve-2500", apDE, "p1-1", contract.DecisionApprove)).
+		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", contract.DecisionReject))
 	quotesAt(c, "2500.00", "EUR", 1)
 	st := c.run()
 
@@ -241,7 +241,7 @@ func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 func TestAQuoteInAnotherCurrencyIsRefused(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+25*time.Hour, deliver("delivery", "p1-1"))
 	quotesAt(c, "10.00", "USD", 1)
 	st := c.run()
