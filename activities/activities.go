@@ -19,8 +19,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // Error types the workflow tells apart.
@@ -37,20 +37,24 @@ type Activities struct {
 	Partners *partners.Client
 }
 
-// CaseFile is what the activities write in the case file (*store.Store).
+// CaseFile is what the activities write in the case file (*store.Store). Its
+// methods take contract's types only: the workflow package imports this one, and
+// must not link the database.
 type CaseFile interface {
-	RecordCase(ctx context.Context, r store.Record) error
-	RecordChanges(ctx context.Context, ch store.Changes) error
+	RecordCase(ctx context.Context, r contract.Record) error
+	RecordChanges(ctx context.Context, ch contract.Changes) error
 	// DueForAnonymisation is up to limit cases closed before cutoff that still
 	// hold personal data.
 	DueForAnonymisation(ctx context.Context, cutoff time.Time, limit int) ([]string, error)
-	Anonymise(ctx context.Context, ids []string, by store.AuditEntry) (int, error)
+	// AnonymiseForRetention anonymises the cases ids, as the retention schedule
+	// whose workflow is workflowID.
+	AnonymiseForRetention(ctx context.Context, ids []string, workflowID string) (int, error)
 }
 
 // RecordCase writes a change of the case to the case file and its timeline. It runs
 // as a local activity: it is bookkeeping in Homeward's own database, idempotent by
 // the record's event key, and far cheaper than a round trip through the server.
-func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
+func (a *Activities) RecordCase(ctx context.Context, r contract.Record) error {
 	r.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordCase(ctx, r)
 }
@@ -58,7 +62,7 @@ func (a *Activities) RecordCase(ctx context.Context, r store.Record) error {
 // RecordChanges writes what one workflow task of a case changed (its events and the
 // state after them) to the case file, as one transaction. A local activity, like
 // RecordCase, which cases started before it still use.
-func (a *Activities) RecordChanges(ctx context.Context, ch store.Changes) error {
+func (a *Activities) RecordChanges(ctx context.Context, ch contract.Changes) error {
 	ch.RunID = activity.GetInfo(ctx).WorkflowExecution.RunID
 	return a.Store.RecordChanges(ctx, ch)
 }
@@ -76,8 +80,7 @@ func (a *Activities) AnonymiseClosedCases(ctx context.Context, cutoff time.Time,
 		return 0, err
 	}
 	erased := a.eraseFromRegistry(ctx, ids)
-	return a.Store.Anonymise(ctx, erased,
-		store.AuditEntry{ActorUser: "homeward-retention", ActorRole: "system", RequestID: activity.GetInfo(ctx).WorkflowExecution.ID})
+	return a.Store.AnonymiseForRetention(ctx, erased, activity.GetInfo(ctx).WorkflowExecution.ID)
 }
 
 // eraseFromRegistry asks the registry to delete its record of each case, a few at
@@ -116,7 +119,7 @@ func (a *Activities) eraseFromRegistry(ctx context.Context, ids []string) []stri
 }
 
 // UpsertRegistry writes the case record in the case registry (the system of record).
-func (a *Activities) UpsertRegistry(ctx context.Context, key string, rec partners.CaseRecord) error {
+func (a *Activities) UpsertRegistry(ctx context.Context, key string, rec contract.CaseRecord) error {
 	_, err := a.Partners.UpsertCase(ctx, key, rec)
 	return classify(err)
 }

@@ -124,7 +124,7 @@ func (s *Server) Budget(ctx context.Context, programme, currency string, year in
 // while a plan waits for a decision, what is left of this year's envelope and
 // whether the plan would exceed it.
 func (s *Server) withBudget(ctx context.Context, v *CaseView) error {
-	if v.Plan == nil || v.Plan.Status != "submitted" || s.mayReadBudget(principal(ctx), v.Programme) != nil {
+	if v.Plan == nil || v.Plan.Status != contract.PlanSubmitted || s.mayReadBudget(principal(ctx), v.Programme) != nil {
 		return nil
 	}
 	b, err := s.Budget(ctx, v.Programme, v.Plan.Total.Currency, s.now().Year())

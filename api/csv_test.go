@@ -47,9 +47,9 @@ func TestCSVDownloadsNeutraliseFormulas(t *testing.T) {
 		require.NoError(t, st.CreateCase(context.Background(), cs, nil,
 			func(context.Context, *store.Case) (string, error) { return "run-1", nil }))
 		sys := contract.Actor{User: "homeward", Role: "system"}
-		require.NoError(t, st.RecordChanges(context.Background(), store.Changes{CaseID: id, WrittenIn: 1,
+		require.NoError(t, st.RecordChanges(context.Background(), contract.Changes{CaseID: id, WrittenIn: 1,
 			State: contract.CaseState{Seq: 2, Stage: contract.StageArrival, Status: contract.StatusActive},
-			Events: []store.Event{{Key: id + "/1", Type: "registered", Actor: sys, At: now},
+			Events: []contract.Event{{Key: id + "/1", Type: "registered", Actor: sys, At: now},
 				{Key: id + "/2", Type: "departed", Actor: sys, At: now}}}))
 	}
 	h := api.New(slog.New(slog.NewTextHandler(io.Discard, nil)), cfg, st, nil, codec.GenerateKeyRing()).Handler()

@@ -350,7 +350,7 @@ func TestARegistrationThatStoppedIsStartedByTheSweeper(t *testing.T) {
 func TestTheSweeperLeavesACaseWhoseWorkflowWrote(t *testing.T) {
 	eachDriver(t, func(t *testing.T, e *regEnv) {
 		id := e.stopBetweenTheSteps("camara", false)
-		require.NoError(t, e.st.RecordCase(context.Background(), store.Record{CaseID: id, EventKey: id + "-registered",
+		require.NoError(t, e.st.RecordCase(context.Background(), contract.Record{CaseID: id, EventKey: id + "-registered",
 			Type: "registered", Summary: "Case registered", At: time.Now().UTC(), RunID: "run-1",
 			State: contract.CaseState{Seq: 1, Stage: contract.StageIntake, Status: contract.StatusActive}}))
 		e.later.Store(true)

@@ -316,7 +316,7 @@ func (e *env) apiLoad(ctx context.Context, o Options, w io.Writer, res *results)
 			u, err := e.stack.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: contract.WorkflowID(id),
 				UpdateID: key, UpdateName: contract.UpdatePlanDecision, WaitForStage: client.WorkflowUpdateStageCompleted,
 				Args: []any{contract.Action[contract.PlanDecision]{Actor: approver, RequestID: key,
-					Body: contract.PlanDecision{Decision: "request_changes", Comment: "bench"}}}})
+					Body: contract.PlanDecision{Decision: contract.DecisionRequestChanges, Comment: "bench"}}}})
 			if err == nil {
 				var done contract.Accepted
 				err = u.Get(ctx, &done)

@@ -317,7 +317,7 @@ func (e *env) driveToPlanApproval(ctx context.Context, id string) error {
 			return false
 		}
 		st := r.State()
-		return st.Travel != nil && st.Travel.BookingStatus == "ticketed"
+		return st.Travel != nil && st.Travel.BookingStatus == contract.BookingTicketed
 	}); err != nil {
 		return err
 	}
@@ -351,7 +351,7 @@ func (e *env) driveFromPlanApproval(ctx context.Context, id string) error {
 			return false
 		}
 		for _, it := range r.State().Procurement {
-			if it.Status == "ordered" {
+			if it.Status == contract.ItemOrdered {
 				return true
 			}
 		}
@@ -361,7 +361,7 @@ func (e *env) driveFromPlanApproval(ctx context.Context, id string) error {
 		return err
 	}
 	for _, it := range st.Procurement {
-		if it.Status == "ordered" {
+		if it.Status == contract.ItemOrdered {
 			if err := e.act(ctx, p+"/procurement/"+it.ItemID+"/delivery", "dev-procurement",
 				map[string]any{"delivered_at": stamp(), "handover_certificate": "HC-" + it.ItemID}); err != nil {
 				return err
@@ -374,7 +374,7 @@ func (e *env) driveFromPlanApproval(ctx context.Context, id string) error {
 				return false
 			}
 			st := r.State()
-			return len(st.Monitoring) >= visit && st.Monitoring[visit-1].Status == "due"
+			return len(st.Monitoring) >= visit && st.Monitoring[visit-1].Status == contract.VisitDue
 		}); err != nil {
 			return err
 		}

@@ -107,7 +107,7 @@ func stateJSON(stage contract.Stage, status contract.Status, reason contract.Clo
 		st.Medical = &contract.MedicalState{Requests: 1, Result: "fit", AssessedAt: &at, ValidUntil: &until, PAMAOpened: true}
 	}
 	if i > stageIndex(contract.StageMedicalClearance) {
-		st.Travel = &contract.TravelState{Attempt: 1, BookingRef: "BK-000123", BookingStatus: "ticketed", DepartureAt: &at,
+		st.Travel = &contract.TravelState{Attempt: 1, BookingRef: "BK-000123", BookingStatus: contract.BookingTicketed, DepartureAt: &at,
 			DepartedAt: &at, Flight: "HW5004", PreArrivalSent: true}
 	}
 	if i > stageIndex(contract.StageArrival) {
@@ -115,19 +115,19 @@ func stateJSON(stage contract.Stage, status contract.Status, reason contract.Clo
 	}
 	if i > stageIndex(contract.StageReintegrationPlanning) {
 		eur := func(s string) money.Money { return money.Money{Amount: s, Currency: "EUR"} }
-		st.Plan = &contract.PlanState{Version: 1, Status: "approved", SubmittedBy: "caseworker-gn", SubmittedAt: at,
+		st.Plan = &contract.PlanState{Version: 1, Status: contract.PlanApproved, SubmittedBy: "caseworker-gn", SubmittedAt: at,
 			Items: []contract.PlanItem{{ID: "p1-1", Dimension: "economic", Kind: "cash", Description: "start-up cash grant", Cost: eur("400.00")},
 				{ID: "p1-2", Dimension: "economic", Kind: "in_kind", Description: "sewing machine", Cost: eur("900.00")}},
 			Total:     eur("1300.00"),
-			Decisions: []contract.DecisionLog{{PlanVersion: 1, Decision: "approve", Comment: "within the cap", By: "approver-gn", Office: "GN-CKY", At: at}}}
+			Decisions: []contract.DecisionLog{{PlanVersion: 1, Decision: contract.DecisionApprove, Comment: "within the cap", By: "approver-gn", Office: "GN-CKY", At: at}}}
 	}
 	if i > stageIndex(contract.StagePlanApproval) {
-		st.Procurement = []contract.ProcurementItem{{ItemID: "p1-1", Kind: "cash", Status: "paid"},
-			{ItemID: "p1-2", Kind: "in_kind", Status: "ordered", ChosenSupplier: "supplier-2", PurchaseOrder: "PO-000456"}}
+		st.Procurement = []contract.ProcurementItem{{ItemID: "p1-1", Kind: "cash", Status: contract.ItemPaid},
+			{ItemID: "p1-2", Kind: "in_kind", Status: contract.ItemOrdered, ChosenSupplier: "supplier-2", PurchaseOrder: "PO-000456"}}
 	}
 	if i > stageIndex(contract.StageProcurement) {
 		for v := 1; v <= 3; v++ {
-			st.Monitoring = append(st.Monitoring, contract.VisitState{Visit: v, DueAt: at.Add(time.Duration(v) * 90 * 24 * time.Hour), Status: "scheduled"})
+			st.Monitoring = append(st.Monitoring, contract.VisitState{Visit: v, DueAt: at.Add(time.Duration(v) * 90 * 24 * time.Hour), Status: contract.VisitScheduled})
 		}
 	}
 	b, _ := json.Marshal(st)

@@ -57,7 +57,7 @@ func (a *benchActivities) Noop(context.Context) error { return nil }
 func (a *benchActivities) Record(ctx context.Context, seq int64) error {
 	st := a.state
 	st.Seq = seq
-	return a.store.RecordCase(ctx, store.Record{CaseID: a.caseID, EventKey: fmt.Sprintf("%s/bench/%d", a.caseID, seq),
+	return a.store.RecordCase(ctx, contract.Record{CaseID: a.caseID, EventKey: fmt.Sprintf("%s/bench/%d", a.caseID, seq),
 		Type: "stage", Actor: contract.Actor{User: "homeward", Role: "system"}, Summary: "bench", At: time.Now().UTC(), State: st})
 }
 

@@ -31,7 +31,7 @@ func (p *problems) add(field, format string, args ...any) {
 	*p = append(*p, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p *problems) oneOf(field, value string, allowed ...string) {
+func oneOf[T ~string](p *problems, field string, value T, allowed ...T) {
 	if !slices.Contains(allowed, value) {
 		p.add(field, "must be one of %v", allowed)
 	}
@@ -39,8 +39,8 @@ func (p *problems) oneOf(field, value string, allowed ...string) {
 
 // decision checks a decision that is yes or no, and that a no gives its reason
 // (in the free-text field named): a refusal always says why.
-func (p *problems) decision(value, yes, no, reasonField, reason, whenNo string) {
-	p.oneOf("decision", value, yes, no)
+func (p *problems) decision(value, yes, no Decision, reasonField, reason, whenNo string) {
+	oneOf(p, "decision", value, yes, no)
 	if value == no && reason == "" {
 		p.add(reasonField, "is required when %s", whenNo)
 	}
@@ -77,7 +77,7 @@ type Counselling struct {
 // Validate checks the request's shape; the workflow checks the stage.
 func (c Counselling) Validate(now time.Time) []FieldError {
 	var p problems
-	p.oneOf("outcome", c.Outcome, "confirmed", "withdrawn")
+	oneOf(&p, "outcome", c.Outcome, "confirmed", "withdrawn")
 	p.notFuture("held_at", c.HeldAt, now)
 	p.freeText("notes", c.Notes)
 	return p
@@ -93,7 +93,7 @@ type Screening struct {
 // Validate checks the request's shape.
 func (s Screening) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("risk", s.Risk, "low", "medium", "high")
+	oneOf(&p, "risk", s.Risk, "low", "medium", "high")
 	for i, f := range s.Flags {
 		if !slices.Contains(Vulnerabilities, f) {
 			p.add(fmt.Sprintf("flags[%d]", i), "must be one of %v", Vulnerabilities)
@@ -113,14 +113,14 @@ var Vulnerabilities = []string{"victim_of_trafficking", "unaccompanied_minor", "
 
 // Clearance is a supervisor's decision on a high-risk screening.
 type Clearance struct {
-	Decision string `json:"decision"` // cleared or not_cleared
-	Comment  string `json:"comment,omitempty"`
+	Decision Decision `json:"decision"` // cleared or not_cleared
+	Comment  string   `json:"comment,omitempty"`
 }
 
 // Validate checks the request's shape.
 func (c Clearance) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("decision", c.Decision, "cleared", "not_cleared")
+	oneOf(&p, "decision", c.Decision, DecisionCleared, DecisionNotCleared)
 	p.freeText("comment", c.Comment)
 	return p
 }
@@ -150,7 +150,7 @@ func (m MedicalResult) Validate(now time.Time) []FieldError {
 	if m.RequestNo < 1 {
 		p.add("request_no", "is required: the number of the assessment request this result answers (from 1)")
 	}
-	p.oneOf("result", m.Result, MedicalFit, MedicalFitWithEscort, MedicalUnfitTemporary, MedicalUnfit)
+	oneOf(&p, "result", m.Result, MedicalFit, MedicalFitWithEscort, MedicalUnfitTemporary, MedicalUnfit)
 	p.notFuture("assessed_at", m.AssessedAt, now)
 	fit := m.Result == MedicalFit || m.Result == MedicalFitWithEscort
 	switch {
@@ -242,8 +242,8 @@ func (pl Plan) Validate(time.Time) []FieldError {
 	}
 	for i, it := range pl.Items {
 		f := func(name string) string { return fmt.Sprintf("items[%d].%s", i, name) }
-		p.oneOf(f("dimension"), it.Dimension, "economic", "social", "psychosocial")
-		p.oneOf(f("kind"), it.Kind, KindCash, KindInKind, KindService, KindReferral)
+		oneOf(&p, f("dimension"), it.Dimension, "economic", "social", "psychosocial")
+		oneOf(&p, f("kind"), it.Kind, KindCash, KindInKind, KindService, KindReferral)
 		if it.Description == "" || len(it.Description) > 500 {
 			p.add(f("description"), "must be 1 to 500 characters")
 		}
@@ -259,15 +259,15 @@ func (pl Plan) Validate(time.Time) []FieldError {
 
 // PlanDecision is an approver's decision on the submitted plan.
 type PlanDecision struct {
-	Decision string `json:"decision"` // approve, reject, request_changes
-	Comment  string `json:"comment,omitempty"`
+	Decision Decision `json:"decision"` // approve, reject, request_changes
+	Comment  string   `json:"comment,omitempty"`
 }
 
 // Validate checks the request's shape.
 func (d PlanDecision) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("decision", d.Decision, "approve", "reject", "request_changes")
-	if d.Decision != "approve" && d.Comment == "" {
+	oneOf(&p, "decision", d.Decision, DecisionApprove, DecisionReject, DecisionRequestChanges)
+	if d.Decision != DecisionApprove && d.Comment == "" {
 		p.add("comment", "is required when the plan is not approved")
 	}
 	p.freeText("comment", d.Comment)
@@ -277,15 +277,15 @@ func (d PlanDecision) Validate(time.Time) []FieldError {
 // PriceDecision is an approver's decision on an in-kind item whose lowest
 // compliant quote is above the item's approved cost: pay that price, or not buy it.
 type PriceDecision struct {
-	ItemID   string `json:"item_id,omitempty"` // the API takes it from the path
-	Decision string `json:"decision"`          // approve or reject
-	Comment  string `json:"comment,omitempty"`
+	ItemID   string   `json:"item_id,omitempty"` // the API takes it from the path
+	Decision Decision `json:"decision"`          // approve or reject
+	Comment  string   `json:"comment,omitempty"`
 }
 
 // Validate checks the request's shape; the workflow checks the item and the cap.
 func (d PriceDecision) Validate(time.Time) []FieldError {
 	var p problems
-	p.decision(d.Decision, "approve", "reject", "comment", d.Comment, "the price is rejected")
+	p.decision(d.Decision, DecisionApprove, DecisionReject, "comment", d.Comment, "the price is rejected")
 	return p
 }
 
@@ -296,16 +296,16 @@ func (d *PriceDecision) SetItemID(id string) { d.ItemID = id }
 // of the sending office records it: the donor's reference is required, the
 // donor's letter (a case document of kind donor_letter) is optional.
 type DonorDecision struct {
-	Decision       string `json:"decision"` // approve or refuse
-	DonorReference string `json:"donor_reference"`
-	DonorLetter    string `json:"donor_letter,omitempty"`
-	Reason         string `json:"reason,omitempty"`
+	Decision       Decision `json:"decision"` // approve or refuse
+	DonorReference string   `json:"donor_reference"`
+	DonorLetter    string   `json:"donor_letter,omitempty"`
+	Reason         string   `json:"reason,omitempty"`
 }
 
 // Validate checks the request's shape (the workflow's validator checks it too).
 func (d DonorDecision) Validate(time.Time) []FieldError {
 	var p problems
-	p.decision(d.Decision, "approve", "refuse", "reason", d.Reason, "the donor refuses")
+	p.decision(d.Decision, DecisionApprove, DecisionRefuse, "reason", d.Reason, "the donor refuses")
 	if d.DonorReference == "" || utf8.RuneCountInString(d.DonorReference) > 100 {
 		p.add("donor_reference", "is required: the donor's reference for this decision (at most 100 characters)")
 	}
@@ -319,15 +319,15 @@ func (d DonorDecision) Validate(time.Time) []FieldError {
 // for it: validate (it goes to finance) or refuse, with the reason (it waits
 // for a new validation).
 type PaymentValidation struct {
-	ItemID   string `json:"item_id,omitempty"` // the API takes it from the path
-	Decision string `json:"decision"`          // validate or refuse
-	Reason   string `json:"reason,omitempty"`
+	ItemID   string   `json:"item_id,omitempty"` // the API takes it from the path
+	Decision Decision `json:"decision"`          // validate or refuse
+	Reason   string   `json:"reason,omitempty"`
 }
 
 // Validate checks the request's shape (the workflow's validator checks it too).
 func (v PaymentValidation) Validate(time.Time) []FieldError {
 	var p problems
-	p.decision(v.Decision, "validate", "refuse", "reason", v.Reason, "the payment is refused")
+	p.decision(v.Decision, DecisionValidate, DecisionRefuse, "reason", v.Reason, "the payment is refused")
 	return p
 }
 
@@ -412,7 +412,7 @@ type Withdrawal struct {
 // Validate checks the request's shape.
 func (w Withdrawal) Validate(time.Time) []FieldError {
 	var p problems
-	p.oneOf("reason", w.Reason, string(ClosedWithdrawn), string(ClosedDeceased), string(ClosedAbsconded))
+	oneOf(&p, "reason", w.Reason, string(ClosedWithdrawn), string(ClosedDeceased), string(ClosedAbsconded))
 	p.freeText("comment", w.Comment)
 	return p
 }

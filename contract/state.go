@@ -98,8 +98,8 @@ func (st CaseState) AsOf(now time.Time) CaseState {
 		}
 		if a.From != nil && a.Name == UpdateVisit {
 			for i, v := range st.Monitoring {
-				if strconv.Itoa(v.Visit) == a.Target && v.Status == "scheduled" {
-					st.Monitoring[i].Status = "due"
+				if strconv.Itoa(v.Visit) == a.Target && v.Status == VisitScheduled {
+					st.Monitoring[i].Status = VisitDue
 				}
 			}
 		}
@@ -155,7 +155,7 @@ type ScreeningState struct {
 	Flags           []string `json:"flags,omitempty"`
 	Mitigations     []string `json:"mitigations,omitempty"`
 	ScreenedBy      string   `json:"screened_by"`
-	Clearance       string   `json:"clearance,omitempty"` // cleared, not_cleared
+	Clearance       Decision `json:"clearance,omitempty"` // cleared, not_cleared
 	ClearedBy       string   `json:"cleared_by,omitempty"`
 	Eligible        *bool    `json:"eligible,omitempty"`
 	AssistanceLevel string   `json:"assistance_level,omitempty"`
@@ -173,16 +173,16 @@ type MedicalState struct {
 
 // TravelState records bookings and the departure.
 type TravelState struct {
-	Attempt        int        `json:"attempt"` // 1 for the first booking, +1 per rebooking
-	BookingRef     string     `json:"booking_ref,omitempty"`
-	BookingStatus  string     `json:"booking_status,omitempty"` // held, ticketed, no_show, cancelled, refunded
-	DepartureAt    *time.Time `json:"departure_at,omitempty"`   // scheduled
-	EscortRef      string     `json:"escort_ref,omitempty"`
-	EscortStatus   string     `json:"escort_status,omitempty"` // booked, cancelled
-	NoShows        int        `json:"no_shows"`
-	DepartedAt     *time.Time `json:"departed_at,omitempty"`
-	Flight         string     `json:"flight,omitempty"`
-	PreArrivalSent bool       `json:"pre_arrival_sent"`
+	Attempt        int           `json:"attempt"` // 1 for the first booking, +1 per rebooking
+	BookingRef     string        `json:"booking_ref,omitempty"`
+	BookingStatus  BookingStatus `json:"booking_status,omitempty"`
+	DepartureAt    *time.Time    `json:"departure_at,omitempty"` // scheduled
+	EscortRef      string        `json:"escort_ref,omitempty"`
+	EscortStatus   EscortStatus  `json:"escort_status,omitempty"`
+	NoShows        int           `json:"no_shows"`
+	DepartedAt     *time.Time    `json:"departed_at,omitempty"`
+	Flight         string        `json:"flight,omitempty"`
+	PreArrivalSent bool          `json:"pre_arrival_sent"`
 	// NoticeID is the receiving office's reference of the last pre-arrival notice;
 	// NoticeWithdrawn says the office was told it no longer stands (version 7 on).
 	NoticeID        string `json:"notice_id,omitempty"`
@@ -236,9 +236,8 @@ type ArrivalState struct {
 // PlanState is the current reintegration plan and the decisions on it.
 type PlanState struct {
 	Version int `json:"version"`
-	// submitted, approved, rejected, changes_requested; from version 6 also
-	// donor_approval (the approvers approved, the donor decides) and donor_refused.
-	Status      string        `json:"status"`
+	// Status is donor_approval or donor_refused only from version 6 on.
+	Status      PlanStatus    `json:"status"`
 	Items       []PlanItem    `json:"items"`
 	Total       money.Money   `json:"total"`
 	SubmittedBy string        `json:"submitted_by"`
@@ -253,9 +252,9 @@ type PlanState struct {
 
 // DonorDecisionLog is the donor's decision on one version of the plan.
 type DonorDecisionLog struct {
-	PlanVersion    int    `json:"plan_version"`
-	Decision       string `json:"decision"` // approve or refuse
-	DonorReference string `json:"donor_reference"`
+	PlanVersion    int      `json:"plan_version"`
+	Decision       Decision `json:"decision"` // approve or refuse
+	DonorReference string   `json:"donor_reference"`
 	// DonorLetter is the ID of the donor's letter among the case's documents (kind donor_letter).
 	DonorLetter string    `json:"donor_letter,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
@@ -276,7 +275,7 @@ type PlanItem struct {
 // DecisionLog is one approver's decision on one version of the plan.
 type DecisionLog struct {
 	PlanVersion int       `json:"plan_version"`
-	Decision    string    `json:"decision"`
+	Decision    Decision  `json:"decision"`
 	Comment     string    `json:"comment,omitempty"`
 	By          string    `json:"by"`
 	Office      string    `json:"office"`
@@ -287,12 +286,11 @@ type DecisionLog struct {
 type ProcurementItem struct {
 	ItemID string `json:"id"`
 	Kind   string `json:"kind"`
-	// quoting, price_approval, ordered, delivered, paid, cancelled; from version 6
-	// also payment_validation (the payment waits for the sending office) and
-	// payment_refused (refused, with the reason: it waits for a new validation).
-	Status         string  `json:"status"`
-	Quotes         []Quote `json:"quotes,omitempty"`
-	ChosenSupplier string  `json:"chosen_supplier,omitempty"`
+	// Status is payment_validation, payment_refused or payment_validated only
+	// from version 6 on.
+	Status         ItemStatus `json:"status"`
+	Quotes         []Quote    `json:"quotes,omitempty"`
+	ChosenSupplier string     `json:"chosen_supplier,omitempty"`
 	// PriceDecision is the approvers' decision on a chosen quote above the item's
 	// approved cost (workflow version 4 on): nothing is ordered or paid without it.
 	PriceDecision *DecisionLog `json:"price_decision,omitempty"`
@@ -330,11 +328,11 @@ type PaymentInfo struct {
 
 // VisitState is one follow-up visit.
 type VisitState struct {
-	Visit     int        `json:"visit"`
-	DueAt     time.Time  `json:"due_at"`
-	Status    string     `json:"status"` // scheduled, due, done, missed
-	VisitedAt *time.Time `json:"visited_at,omitempty"`
-	Scores    *Scores    `json:"scores,omitempty"`
-	Composite *float64   `json:"composite,omitempty"`
-	Referrals []string   `json:"referrals,omitempty"`
+	Visit     int         `json:"visit"`
+	DueAt     time.Time   `json:"due_at"`
+	Status    VisitStatus `json:"status"`
+	VisitedAt *time.Time  `json:"visited_at,omitempty"`
+	Scores    *Scores     `json:"scores,omitempty"`
+	Composite *float64    `json:"composite,omitempty"`
+	Referrals []string    `json:"referrals,omitempty"`
 }

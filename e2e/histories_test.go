@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/homeward/homeward/config"
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/simulator"
 	"github.com/homeward/homeward/stack"
@@ -164,7 +165,7 @@ func TestRecordHistories(t *testing.T) {
 			} {
 				h.submitPlan(id, cost("cash", "400.00"), cost("service", fmt.Sprintf("%d00.00", 5-i)))
 				h.decide(id, "dev-approver-gn", "approve")
-				h.waitCase(id, "the donor's decision", planStatus("donor_approval"))
+				h.waitCase(id, "the donor's decision", planStatus(contract.PlanDonorApproval))
 				h.accept("POST", "/api/v1/cases/"+id+"/plan/donor-decision", "dev-approver", decision)
 			}
 			h.visitAll(id)

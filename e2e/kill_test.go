@@ -872,7 +872,7 @@ func (c *retryingClient) completeCase(id string, arrived func()) error {
 		},
 		func() error {
 			_, err := c.waitFor(id, "a ticketed flight", func(v caseView) bool {
-				return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.BookingStatus == "ticketed"
+				return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.BookingStatus == contract.BookingTicketed
 			})
 			return err
 		},
@@ -895,7 +895,7 @@ func (c *retryingClient) completeCase(id string, arrived func()) error {
 		},
 		func() error {
 			v, err := c.waitFor(id, "an order", func(v caseView) bool {
-				return len(v.Procurement) == 2 && v.Procurement[1].Status == "ordered"
+				return len(v.Procurement) == 2 && v.Procurement[1].Status == contract.ItemOrdered
 			})
 			if err != nil {
 				return err
@@ -908,7 +908,7 @@ func (c *retryingClient) completeCase(id string, arrived func()) error {
 		steps = append(steps,
 			func() error {
 				_, err := c.waitFor(id, fmt.Sprintf("visit %d due", visit), func(v caseView) bool {
-					return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == "due"
+					return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == contract.VisitDue
 				})
 				return err
 			},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/homeward/homeward/contract"
 )
 
 // Issue 21, points 1 and 2, on the real stack (workflow version 6).
@@ -25,10 +27,10 @@ func openTo(c map[string]any, name, target string) (offered bool, offices []stri
 	return false, nil
 }
 
-func planStatus(status string) func(map[string]any) bool {
+func planStatus(status contract.PlanStatus) func(map[string]any) bool {
 	return func(c map[string]any) bool {
 		p, _ := c["plan"].(map[string]any)
-		return p != nil && p["status"] == status
+		return p != nil && p["status"] == string(status)
 	}
 }
 
@@ -51,7 +53,7 @@ func TestTheDonorsDecisionThroughTheAPIAndTheWorkspace(t *testing.T) {
 		http.StatusConflict) // the approvers first
 	h.decide(id, "dev-approver-gn", "approve")
 
-	c := h.waitCase(id, "the donor's decision", planStatus("donor_approval"))
+	c := h.waitCase(id, "the donor's decision", planStatus(contract.PlanDonorApproval))
 	require.Equal(t, "PlanApproval", c["stage"])
 	require.Equal(t, "approver", c["waiting_on"])
 	require.NotNil(t, c["stage_due_at"])
@@ -89,7 +91,7 @@ func TestTheDonorsDecisionThroughTheAPIAndTheWorkspace(t *testing.T) {
 
 	h.submitPlan(id, cost("cash", "400.00"), cost("service", "300.00"))
 	h.decide(id, "dev-approver-gn", "approve")
-	h.waitCase(id, "the donor's decision", planStatus("donor_approval"))
+	h.waitCase(id, "the donor's decision", planStatus(contract.PlanDonorApproval))
 	letter := h.upload(id, "dev-caseworker", "donor_letter", "donor letter.pdf", "application/pdf", pdf)
 	require.Equal(t, http.StatusCreated, letter.Status, string(letter.Body))
 	letterID := letter.JSON(t)["id"].(string)

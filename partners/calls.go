@@ -18,21 +18,8 @@ import (
 
 // --- Case registry ---------------------------------------------------------------
 
-// CaseRecord is what the case registry keeps of a case: where it is, not who it is.
-// The registry keeps the record with the latest UpdatedAt.
-type CaseRecord struct {
-	CaseID          string                 `json:"case_id"` // also the last path segment
-	Reference       string                 `json:"reference"`
-	Stage           contract.Stage         `json:"stage"`
-	Status          contract.Status        `json:"status"`
-	ClosureReason   contract.ClosureReason `json:"closure_reason,omitempty"`
-	WaitingOn       contract.WaitingOn     `json:"waiting_on,omitempty"`
-	CountryOfReturn string                 `json:"country_of_return"` // ISO 3166-1 alpha-2
-	SendingOffice   string                 `json:"sending_office"`
-	ReceivingOffice string                 `json:"receiving_office"`
-	Programme       string                 `json:"programme"`
-	UpdatedAt       time.Time              `json:"updated_at"`
-}
+// The record the registry keeps of a case is contract.CaseRecord: the workflow
+// makes it from the case's state.
 
 // CaseRecordAck is the registry's answer to an upsert.
 type CaseRecordAck struct {
@@ -41,7 +28,7 @@ type CaseRecordAck struct {
 
 // UpsertCase creates or replaces the registry's record of a case:
 // PUT /registry/v1/cases/{case_id} -> 200.
-func (c *Client) UpsertCase(ctx context.Context, key string, rec CaseRecord) (CaseRecordAck, error) {
+func (c *Client) UpsertCase(ctx context.Context, key string, rec contract.CaseRecord) (CaseRecordAck, error) {
 	var out CaseRecordAck
 	p, err := pathf(ServiceRegistry, "/registry/v1/cases/%s", rec.CaseID)
 	if err == nil {
@@ -115,16 +102,6 @@ func (c *Client) OpenPostArrivalAssistance(ctx context.Context, key string, req 
 
 // --- Travel agency ---------------------------------------------------------------
 
-// Booking and escort statuses.
-const (
-	BookingHeld      = "held"
-	BookingTicketed  = "ticketed"
-	BookingCancelled = "cancelled"
-	BookingRefunded  = "refunded"
-	EscortBooked     = "booked"
-	EscortCancelled  = "cancelled"
-)
-
 // BookingRequest asks the travel agency to hold seats on the first suitable flight.
 type BookingRequest struct {
 	CaseID      string    `json:"case_id"`
@@ -141,11 +118,11 @@ type BookingRequest struct {
 // empty in the answer to a cancellation. Fee is the agency's fee for ticketing,
 // in the answer to the ticketing (charged to the case).
 type Booking struct {
-	BookingRef  string       `json:"booking_ref"`
-	Status      string       `json:"status"` // held, ticketed, cancelled, refunded
-	Flight      string       `json:"flight,omitempty"`
-	DepartureAt time.Time    `json:"departure_at,omitzero"`
-	Fee         *money.Money `json:"fee,omitempty"`
+	BookingRef  string                 `json:"booking_ref"`
+	Status      contract.BookingStatus `json:"status"` // held, ticketed, cancelled, refunded
+	Flight      string                 `json:"flight,omitempty"`
+	DepartureAt time.Time              `json:"departure_at,omitzero"`
+	Fee         *money.Money           `json:"fee,omitempty"`
 }
 
 // HoldBooking holds a flight: POST /travel/v1/bookings -> 201 (status "held").
@@ -212,11 +189,11 @@ type EscortRequest struct {
 // escort, in the answer to the booking (charged to the case); Refund and FeeKept
 // come with a cancellation once the escort was paid (its flight ticketed).
 type Escort struct {
-	EscortRef string       `json:"escort_ref"`
-	Status    string       `json:"status"` // booked, cancelled
-	Fee       *money.Money `json:"fee,omitempty"`
-	Refund    *money.Money `json:"refund,omitempty"`
-	FeeKept   *money.Money `json:"fee_kept,omitempty"`
+	EscortRef string                `json:"escort_ref"`
+	Status    contract.EscortStatus `json:"status"` // booked, cancelled
+	Fee       *money.Money          `json:"fee,omitempty"`
+	Refund    *money.Money          `json:"refund,omitempty"`
+	FeeKept   *money.Money          `json:"fee_kept,omitempty"`
 }
 
 // BookEscort books an escort: POST /travel/v1/escorts -> 201 (status "booked").

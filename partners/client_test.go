@@ -62,7 +62,7 @@ func TestCalls(t *testing.T) {
 		{
 			name: "UpsertCase",
 			call: func(c *Client) (any, error) {
-				return c.UpsertCase(ctx, "case-1/registry/3", CaseRecord{CaseID: "c 1", Reference: "HW-1", Stage: contract.StageTravel,
+				return c.UpsertCase(ctx, "case-1/registry/3", contract.CaseRecord{CaseID: "c 1", Reference: "HW-1", Stage: contract.StageTravel,
 					Status: contract.StatusActive, WaitingOn: contract.WaitingCaseworker, CountryOfReturn: "GN",
 					SendingOffice: "DE-BER", ReceivingOffice: "GN-CKY", Programme: "REAG-GARP", UpdatedAt: t0})
 			},
@@ -100,21 +100,21 @@ func TestCalls(t *testing.T) {
 			sent: map[string]any{"case_id": "c1", "reference": "HW-1", "attempt": 1.0, "from_country": "DE", "to_country": "GN",
 				"passengers": 3.0, "escort": true, "not_before": "2026-11-02T09:30:00Z"},
 			status: 201, answer: `{"booking_ref":"BK1","status":"held","flight":"HW1234","departure_at":"2026-11-05T09:30:00Z"}`,
-			want: Booking{BookingRef: "BK1", Status: BookingHeld, Flight: "HW1234", DepartureAt: t0.Add(72 * time.Hour)},
+			want: Booking{BookingRef: "BK1", Status: contract.BookingHeld, Flight: "HW1234", DepartureAt: t0.Add(72 * time.Hour)},
 		},
 		{
 			name:   "TicketBooking",
 			call:   func(c *Client) (any, error) { return c.TicketBooking(ctx, "k", "BK/1") },
 			method: "POST", path: "/travel/v1/bookings/BK%2F1/ticket",
 			status: 200, answer: `{"booking_ref":"BK/1","status":"ticketed","flight":"HW1234","departure_at":"2026-11-05T09:30:00Z"}`,
-			want: Booking{BookingRef: "BK/1", Status: BookingTicketed, Flight: "HW1234", DepartureAt: t0.Add(72 * time.Hour)},
+			want: Booking{BookingRef: "BK/1", Status: contract.BookingTicketed, Flight: "HW1234", DepartureAt: t0.Add(72 * time.Hour)},
 		},
 		{
 			name:   "CancelBooking",
 			call:   func(c *Client) (any, error) { return c.CancelBooking(ctx, "k", "BK1") },
 			method: "POST", path: "/travel/v1/bookings/BK1/cancel",
 			status: 200, answer: `{"booking_ref":"BK1","status":"cancelled"}`,
-			want: Booking{BookingRef: "BK1", Status: BookingCancelled},
+			want: Booking{BookingRef: "BK1", Status: contract.BookingCancelled},
 		},
 		{
 			name: "BookEscort",
@@ -123,13 +123,13 @@ func TestCalls(t *testing.T) {
 			},
 			method: "POST", path: "/travel/v1/escorts",
 			sent:   map[string]any{"case_id": "c1", "booking_ref": "BK1"},
-			status: 201, answer: `{"escort_ref":"ES1","status":"booked"}`, want: Escort{EscortRef: "ES1", Status: EscortBooked},
+			status: 201, answer: `{"escort_ref":"ES1","status":"booked"}`, want: Escort{EscortRef: "ES1", Status: contract.EscortBooked},
 		},
 		{
 			name:   "CancelEscort",
 			call:   func(c *Client) (any, error) { return c.CancelEscort(ctx, "k", "ES1") },
 			method: "POST", path: "/travel/v1/escorts/ES1/cancel",
-			status: 200, answer: `{"escort_ref":"ES1","status":"cancelled"}`, want: Escort{EscortRef: "ES1", Status: EscortCancelled},
+			status: 200, answer: `{"escort_ref":"ES1","status":"cancelled"}`, want: Escort{EscortRef: "ES1", Status: contract.EscortCancelled},
 		},
 		{
 			name: "CheckEligibility",
@@ -308,7 +308,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	require.NoError(t, ln.Close())
 
 	c := New("http://"+addr, "k", time.Second)
-	_, err = c.UpsertCase(context.Background(), "k", CaseRecord{CaseID: "c"})
+	_, err = c.UpsertCase(context.Background(), "k", contract.CaseRecord{CaseID: "c"})
 	var un *Unavailable
 	require.ErrorAs(t, err, &un)
 	require.Equal(t, ServiceRegistry, un.Service)

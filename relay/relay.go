@@ -19,12 +19,13 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
 )
 
 // Send delivers one change to the registry under key.
-type Send func(ctx context.Context, key string, rec partners.CaseRecord) error
+type Send func(ctx context.Context, key string, rec contract.CaseRecord) error
 
 // Outbox is the registry's outbox in the case file (*store.Store): claims, and
 // the outcome of each change sent.
@@ -72,7 +73,7 @@ func New(st Outbox, send Send, log *slog.Logger) *Relay {
 
 // ToRegistry sends changes with the partners' client.
 func ToRegistry(c *partners.Client) Send {
-	return func(ctx context.Context, key string, rec partners.CaseRecord) error {
+	return func(ctx context.Context, key string, rec contract.CaseRecord) error {
 		_, err := c.UpsertCase(ctx, key, rec)
 		return err
 	}

@@ -34,7 +34,7 @@ type registry struct {
 	lost    float64 // share of calls whose effect happens but whose answer is lost
 }
 
-func (r *registry) send(_ context.Context, key string, rec partners.CaseRecord) error {
+func (r *registry) send(_ context.Context, key string, rec contract.CaseRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls++
@@ -116,10 +116,10 @@ func queueCase(t *testing.T, st *store.Store) string {
 	require.NoError(t, st.CreateCase(ctx, c, nil, func(context.Context, *store.Case) (string, error) { return "run-1", nil }))
 	for i, stage := range stages {
 		seq := int64(i + 1)
-		require.NoError(t, st.RecordChanges(ctx, store.Changes{CaseID: id, WrittenIn: seq,
+		require.NoError(t, st.RecordChanges(ctx, contract.Changes{CaseID: id, WrittenIn: seq,
 			State:    contract.CaseState{Seq: seq, Stage: stage, Status: contract.StatusActive},
-			Events:   []store.Event{{Key: fmt.Sprintf("%s/%d", id, seq), Type: "stage", Summary: string(stage), At: now}},
-			Registry: []store.RegistryChange{{Seq: seq, Record: partners.CaseRecord{CaseID: id, Reference: c.Reference, Stage: stage}}}}))
+			Events:   []contract.Event{{Key: fmt.Sprintf("%s/%d", id, seq), Type: "stage", Summary: string(stage), At: now}},
+			Registry: []contract.RegistryChange{{Seq: seq, Record: contract.CaseRecord{CaseID: id, Reference: c.Reference, Stage: stage}}}}))
 	}
 	return id
 }
@@ -135,7 +135,7 @@ func TestARefusedCredentialDropsNoChange(t *testing.T) {
 			id := queueCase(t, st)
 			var mended bool
 			var got []contract.Stage
-			send := func(_ context.Context, _ string, rec partners.CaseRecord) error {
+			send := func(_ context.Context, _ string, rec contract.CaseRecord) error {
 				if !mended {
 					return &partners.Rejected{Service: partners.ServiceRegistry, Status: 401, Message: "bad API key"}
 				}

@@ -37,7 +37,7 @@ func TestClientAgainstSimulator(t *testing.T) {
 	}
 
 	twice("registry", func() (any, error) {
-		return c.UpsertCase(ctx, "c1/registry/1", partners.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
+		return c.UpsertCase(ctx, "c1/registry/1", contract.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
 			Status: contract.StatusActive, WaitingOn: contract.WaitingCaseworker, CountryOfReturn: "GN", SendingOffice: "DE-BER",
 			ReceivingOffice: "GN-CKY", Programme: "REAG-GARP", UpdatedAt: now})
 	})

@@ -43,7 +43,7 @@ func (s *Simulator) routes() {
 var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
 
 func (s *Simulator) upsertCase(c *call) reply {
-	var rec partners.CaseRecord
+	var rec contract.CaseRecord
 	if r := decode(c, &rec); r != nil {
 		return *r
 	}
@@ -142,7 +142,7 @@ func (s *Simulator) holdBooking(c *call) reply {
 	r := s.rnd("flight", req.CaseID, req.FromCountry, req.ToCountry, req.NotBefore.String(), strconv.Itoa(req.Attempt))
 	b := partners.Booking{
 		BookingRef:  s.nextIDLocked("BK"),
-		Status:      partners.BookingHeld,
+		Status:      contract.BookingHeld,
 		Flight:      "HW" + strconv.Itoa(1000+r.IntN(9000)),
 		DepartureAt: req.NotBefore.UTC().Truncate(time.Minute).Add(72 * time.Hour),
 	}
@@ -158,12 +158,12 @@ func (s *Simulator) ticketBooking(c *call) reply {
 	}
 	c.caseID = bk.caseID
 	switch bk.b.Status {
-	case partners.BookingCancelled:
+	case contract.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is cancelled and cannot be ticketed", bk.b.BookingRef)
-	case partners.BookingRefunded:
+	case contract.BookingRefunded:
 		return refuse(http.StatusConflict, "booking %s is refunded and cannot be ticketed", bk.b.BookingRef)
-	case partners.BookingHeld:
-		bk.b.Status = partners.BookingTicketed
+	case contract.BookingHeld:
+		bk.b.Status = contract.BookingTicketed
 		fee := s.feeLocked(bk.caseID, contract.FeeTravel)
 		bk.b.Fee = &fee
 		s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Ticketed++ })
@@ -180,12 +180,12 @@ func (s *Simulator) refundBooking(c *call) reply {
 	}
 	c.caseID = bk.caseID
 	switch bk.b.Status {
-	case partners.BookingHeld, partners.BookingCancelled:
+	case contract.BookingHeld, contract.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is %s: only a ticketed booking is refunded", bk.b.BookingRef, bk.b.Status)
-	case partners.BookingRefunded:
+	case contract.BookingRefunded:
 		return ok(http.StatusOK, *bk.refund)
 	}
-	r := partners.Refund{BookingRef: bk.b.BookingRef, Status: partners.BookingRefunded,
+	r := partners.Refund{BookingRef: bk.b.BookingRef, Status: string(contract.BookingRefunded),
 		Refund: money.Of(money.Cents(bk.passengers)*Fare, "EUR"), FeeKept: money.Of(CancellationFee, "EUR")}
 	if sc := s.caseLocked(bk.caseID).refund; sc != nil {
 		if sc.Refuse != "" {
@@ -193,7 +193,7 @@ func (s *Simulator) refundBooking(c *call) reply {
 		}
 		r.Refund, r.FeeKept = sc.Refund, sc.FeeKept
 	}
-	bk.b.Status, bk.refund = partners.BookingRefunded, &r
+	bk.b.Status, bk.refund = contract.BookingRefunded, &r
 	s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Refunded++ })
 	return ok(http.StatusOK, r)
 }
@@ -205,13 +205,13 @@ func (s *Simulator) cancelBooking(c *call) reply {
 	}
 	c.caseID = bk.caseID
 	switch bk.b.Status {
-	case partners.BookingTicketed:
+	case contract.BookingTicketed:
 		return refuse(http.StatusConflict, "booking %s is ticketed and cannot be cancelled", bk.b.BookingRef)
-	case partners.BookingHeld:
-		bk.b.Status = partners.BookingCancelled
+	case contract.BookingHeld:
+		bk.b.Status = contract.BookingCancelled
 		s.countBookingLocked(bk.caseID, func(n *BookingCounts) { n.Cancelled++ })
 	}
-	return ok(http.StatusOK, partners.Booking{BookingRef: bk.b.BookingRef, Status: partners.BookingCancelled})
+	return ok(http.StatusOK, partners.Booking{BookingRef: bk.b.BookingRef, Status: contract.BookingCancelled})
 }
 
 func boolInt(b bool) int {
@@ -260,10 +260,10 @@ func (s *Simulator) bookEscort(c *call) reply {
 		return refuse(http.StatusUnprocessableEntity, "case_id and booking_ref are required")
 	case !found || bk.caseID != req.CaseID:
 		return refuse(http.StatusUnprocessableEntity, "booking_ref is not a booking of this case")
-	case bk.b.Status == partners.BookingCancelled:
+	case bk.b.Status == contract.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is cancelled", req.BookingRef)
 	}
-	e := partners.Escort{EscortRef: s.nextIDLocked("ES"), Status: partners.EscortBooked}
+	e := partners.Escort{EscortRef: s.nextIDLocked("ES"), Status: contract.EscortBooked}
 	s.escorts[e.EscortRef] = &escort{caseID: req.CaseID, bookingRef: req.BookingRef, e: e}
 	s.counts.EscortsBooked++
 	fee := s.feeLocked(req.CaseID, contract.FeeEscort)
@@ -277,10 +277,10 @@ func (s *Simulator) cancelEscort(c *call) reply {
 		return refuse(http.StatusNotFound, "no such escort")
 	}
 	c.caseID = es.caseID
-	if es.e.Status == partners.EscortBooked {
-		es.e.Status = partners.EscortCancelled
+	if es.e.Status == contract.EscortBooked {
+		es.e.Status = contract.EscortCancelled
 		s.counts.EscortsCancelled++
-		if bk := s.bookings[es.bookingRef]; bk != nil && (bk.b.Status == partners.BookingTicketed || bk.b.Status == partners.BookingRefunded) {
+		if bk := s.bookings[es.bookingRef]; bk != nil && (bk.b.Status == contract.BookingTicketed || bk.b.Status == contract.BookingRefunded) {
 			// Paid with the tickets: the escort's fare comes back, but the cancellation fee.
 			refund, kept := money.Of(Fare, "EUR"), money.Of(CancellationFee, "EUR")
 			es.e.Refund, es.e.FeeKept = &refund, &kept

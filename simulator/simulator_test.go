@@ -116,7 +116,7 @@ func TestInjected503HasNoEffect(t *testing.T) {
 			return err
 		},
 		func() error {
-			_, err := c.UpsertCase(ctx, "u", partners.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
+			_, err := c.UpsertCase(ctx, "u", contract.CaseRecord{CaseID: "c1", Reference: "HW-1", Stage: contract.StageIntake,
 				Status: contract.StatusActive, UpdatedAt: t0})
 			return err
 		},
@@ -221,7 +221,7 @@ func TestBookingAndQuotesArePlausible(t *testing.T) {
 
 	b, err := c.HoldBooking(ctx, "hold", holdReq("c1"))
 	require.NoError(t, err)
-	require.Equal(t, partners.BookingHeld, b.Status)
+	require.Equal(t, contract.BookingHeld, b.Status)
 	require.Regexp(t, `^HW[0-9]{4}$`, b.Flight)
 	require.Equal(t, t0.Add(72*time.Hour), b.DepartureAt)
 
@@ -266,7 +266,7 @@ func TestBookingRules(t *testing.T) {
 	require.NoError(t, err)
 	cancelled, err := c.CancelBooking(ctx, "c1/cancel/1", b1.BookingRef)
 	require.NoError(t, err)
-	require.Equal(t, partners.Booking{BookingRef: b1.BookingRef, Status: partners.BookingCancelled}, cancelled)
+	require.Equal(t, partners.Booking{BookingRef: b1.BookingRef, Status: contract.BookingCancelled}, cancelled)
 	_, err = c.TicketBooking(ctx, "c1/ticket/1", b1.BookingRef)
 	require.ErrorAs(t, err, &rej)
 	require.Equal(t, http.StatusConflict, rej.Status)
@@ -275,7 +275,7 @@ func TestBookingRules(t *testing.T) {
 	require.NoError(t, err)
 	ticketed, err := c.TicketBooking(ctx, "c1/ticket/2", b2.BookingRef)
 	require.NoError(t, err)
-	require.Equal(t, partners.BookingTicketed, ticketed.Status)
+	require.Equal(t, contract.BookingTicketed, ticketed.Status)
 	_, err = c.CancelBooking(ctx, "c1/cancel/2", b2.BookingRef)
 	require.ErrorAs(t, err, &rej)
 	require.Equal(t, http.StatusConflict, rej.Status)

@@ -110,14 +110,14 @@ type Case struct {
 	withdrawWhy string
 	counselling string // confirmed or withdrawn
 	risk        string
-	clearance   string // for a high risk: cleared or not_cleared
+	clearance   contract.Decision // for a high risk: cleared or not_cleared
 	medical     []string
 	eligible    bool
 	noShows     int
-	plans       [][]map[string]any // the plan versions submitted
-	decisions   []string           // the decision on each version
-	deliver     bool               // record every delivery
-	visits      int                // visits reported
+	plans       [][]map[string]any  // the plan versions submitted
+	decisions   []contract.Decision // the decision on each version
+	deliver     bool                // record every delivery
+	visits      int                 // visits reported
 
 	ID         string   // once registered
 	Outcome    string   // where the driver left it
@@ -148,7 +148,7 @@ func NewCase(seed int64, n int) *Case {
 	}
 	switch x := r.Float64(); {
 	case x < 0.15:
-		c.risk, c.clearance = "high", map[bool]string{true: "cleared", false: "not_cleared"}[chance(0.7)]
+		c.risk, c.clearance = "high", map[bool]contract.Decision{true: contract.DecisionCleared, false: contract.DecisionNotCleared}[chance(0.7)]
 	case x < 0.45:
 		c.risk = "medium"
 	}
@@ -171,13 +171,13 @@ func NewCase(seed int64, n int) *Case {
 		c.plans = append(c.plans, randomPlan(r))
 		switch x := r.Float64(); {
 		case v < 2 && x < 0.12:
-			c.decisions = append(c.decisions, "reject")
+			c.decisions = append(c.decisions, contract.DecisionReject)
 			continue
 		case v < 2 && x < 0.25:
-			c.decisions = append(c.decisions, "request_changes")
+			c.decisions = append(c.decisions, contract.DecisionRequestChanges)
 			continue
 		}
-		c.decisions = append(c.decisions, "approve")
+		c.decisions = append(c.decisions, contract.DecisionApprove)
 		break
 	}
 	c.deliver = !chance(0.08)
@@ -323,7 +323,7 @@ func (d *Driver) path(c *Case) error {
 		if err := d.act(c, "/screening/clearance", d.Tokens.Approver, map[string]any{"decision": c.clearance, "comment": "reviewed"}, "clear"); err != nil {
 			return err
 		}
-		if c.clearance == "not_cleared" {
+		if c.clearance == contract.DecisionNotCleared {
 			c.expect = "ineligible"
 			return nil
 		}
@@ -351,7 +351,7 @@ func (d *Driver) path(c *Case) error {
 			return err
 		}
 		if _, err := d.waitFor(c, fmt.Sprintf("flight %d ticketed", attempt), func(v caseView) bool {
-			return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.Attempt == attempt && v.Travel.BookingStatus == "ticketed"
+			return v.Stage == contract.StageTravel && v.Travel != nil && v.Travel.Attempt == attempt && v.Travel.BookingStatus == contract.BookingTicketed
 		}); err != nil {
 			return err
 		}
@@ -412,7 +412,7 @@ func (d *Driver) path(c *Case) error {
 		v, err := d.waitFor(c, "orders", func(v caseView) bool {
 			n := 0
 			for _, p := range v.Procurement {
-				if p.Status == "ordered" {
+				if p.Status == contract.ItemOrdered {
 					n++
 				}
 			}
@@ -422,7 +422,7 @@ func (d *Driver) path(c *Case) error {
 			return err
 		}
 		for _, p := range v.Procurement {
-			if p.Status == "ordered" {
+			if p.Status == contract.ItemOrdered {
 				if err := d.act(c, "/procurement/"+p.ItemID+"/delivery", d.Tokens.Procurement,
 					map[string]any{"delivered_at": now(), "handover_certificate": "HC-" + p.ItemID}, "deliver-"+p.ItemID); err != nil {
 					return err
@@ -445,7 +445,7 @@ func (d *Driver) path(c *Case) error {
 			return nil // it waits on the caseworker
 		}
 		if _, err := d.waitFor(c, fmt.Sprintf("visit %d due", visit), func(v caseView) bool {
-			return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == "due"
+			return len(v.Monitoring) == 3 && v.Monitoring[visit-1].Status == contract.VisitDue
 		}); err != nil {
 			return err
 		}
@@ -669,7 +669,7 @@ func (iv *Invariants) CheckCase(c *Case) {
 
 	// Closed, or waiting on someone named, or in monitoring between visits.
 	between := st.Stage == contract.StageMonitoring && st.WaitingOn == contract.WaitingNobody &&
-		slices.ContainsFunc(st.Monitoring, func(v contract.VisitState) bool { return v.Status == "scheduled" })
+		slices.ContainsFunc(st.Monitoring, func(v contract.VisitState) bool { return v.Status == contract.VisitScheduled })
 	iv.Check("every case is closed or waiting on someone named",
 		st.Status == contract.StatusClosed || slices.Contains(namedWaiters, st.WaitingOn) || between,
 		"case %d (%s) is %s in %s waiting on %q (blocked: %q)", c.N, id, st.Status, st.Stage, st.WaitingOn, st.Blocked)
@@ -734,7 +734,7 @@ func (iv *Invariants) CheckCase(c *Case) {
 		"case %d (%s): %d decisions accepted, %d in the timeline", c.N, id, c.decided, decisions)
 }
 
-func bookingStatus(st contract.CaseState) string {
+func bookingStatus(st contract.CaseState) contract.BookingStatus {
 	if st.Travel == nil {
 		return "none"
 	}

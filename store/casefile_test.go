@@ -274,10 +274,10 @@ func TestTimelineTextIsSealedAndErasedOnAnonymisation(t *testing.T) {
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		at := time.Now().UTC().Truncate(time.Millisecond)
 		actor := contract.Actor{User: "caseworker-de", Role: contract.RoleCaseworker}
-		ch := store.Changes{CaseID: c.ID, WrittenIn: 10, State: contract.CaseState{Seq: 2, Stage: contract.StageCounselling,
+		ch := contract.Changes{CaseID: c.ID, WrittenIn: 10, State: contract.CaseState{Seq: 2, Stage: contract.StageCounselling,
 			Status: contract.StatusActive, StageEnteredAt: at,
 			Plan: &contract.PlanState{Decisions: []contract.DecisionLog{{Comment: "Aminata's plan is fine"}}}},
-			Events: []store.Event{
+			Events: []contract.Event{
 				{Key: c.ID + "/1", Type: "stage", Actor: actor, Summary: "Counselling", At: at},
 				{Key: c.ID + "/2", Type: "counselling", Actor: actor, Summary: "Counselling held: confirmed", At: at,
 					Text: "Aminata confirmed; her brother in Kankan"}}}

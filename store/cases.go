@@ -12,7 +12,6 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/money"
 )
 
 // Case is a row of the case file: the registration as the API received it, and a
@@ -289,66 +288,16 @@ func (s *Store) open(c *Case) error {
 	return nil
 }
 
-// Record is what the workflow wrote to the case file after each change before
-// cases wrote one batch per workflow task (Changes): one event and the state after
-// it. Cases started on that code still write it.
-type Record struct {
-	CaseID   string             `json:"case_id"`
-	EventKey string             `json:"event_key"`
-	Type     string             `json:"type"`
-	Actor    contract.Actor     `json:"actor"`
-	Summary  string             `json:"summary"`
-	Text     string             `json:"text,omitempty"`
-	At       time.Time          `json:"at"`
-	State    contract.CaseState `json:"state"`
-	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
-	RunID string `json:"run_id,omitempty"`
-	// WrittenIn: see Changes.
-	WrittenIn int64 `json:"written_in,omitempty"`
+// RecordCase writes one contract.Record: Changes with one event.
+func (s *Store) RecordCase(ctx context.Context, r contract.Record) error {
+	return s.RecordChanges(ctx, contract.Changes{CaseID: r.CaseID, State: r.State, RunID: r.RunID, WrittenIn: r.WrittenIn,
+		Events: []contract.Event{{Key: r.EventKey, Type: r.Type, Actor: r.Actor, Summary: r.Summary, At: r.At, Text: r.Text}}})
 }
 
-// Event is one line the workflow adds to a case's timeline, under a key unique to
-// that change of the case.
-type Event struct {
-	Key     string         `json:"key"`
-	Type    string         `json:"type"`
-	Actor   contract.Actor `json:"actor"`
-	Summary string         `json:"summary"`
-	At      time.Time      `json:"at"`
-	// Text is what the person wrote with the action, if anything (free text,
-	// personal data: encrypted by the payload codec in Temporal, sealed at rest).
-	Text string `json:"text,omitempty"`
-	// Amount is the figure a "fee" line counts in the statistics: the fee charged.
-	Amount *money.Money `json:"amount,omitempty"`
-}
-
-// Changes is what one workflow task of a case writes to the case file: the events
-// it recorded, oldest first, and the state after the last of them.
-type Changes struct {
-	CaseID string             `json:"case_id"`
-	Events []Event            `json:"events"`
-	State  contract.CaseState `json:"state"`
-	// RunID is the workflow run that wrote it (a case has a second run for monitoring).
-	RunID string `json:"run_id,omitempty"`
-	// WrittenIn orders the workflow tasks that write: the run's generation (how many
-	// continue-as-new before it) in the high 32 bits, the history length when the
-	// task started in the low ones.
-	WrittenIn int64 `json:"written_in,omitempty"`
-	// Registry are the changes the case registry must hear of, queued in the same
-	// transaction (the registry's outbox, see ClaimRegistryChanges).
-	Registry []RegistryChange `json:"registry,omitempty"`
-}
-
-// RecordCase writes one Record: Changes with one event.
-func (s *Store) RecordCase(ctx context.Context, r Record) error {
-	return s.RecordChanges(ctx, Changes{CaseID: r.CaseID, State: r.State, RunID: r.RunID, WrittenIn: r.WrittenIn,
-		Events: []Event{{Key: r.EventKey, Type: r.Type, Actor: r.Actor, Summary: r.Summary, At: r.At, Text: r.Text}}})
-}
-
-// RecordChanges writes Changes idempotently, in one transaction: each event at
-// most once (by its key), the projection only if it is newer than the one
+// RecordChanges writes the Changes idempotently, in one transaction: each event
+// at most once (by its key), the projection only if it is newer than the one
 // stored, each payment once, each change for the registry once.
-func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
+func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 	st := ch.State
 	stateJSON, err := json.Marshal(st)
 	if err != nil {
@@ -462,7 +411,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch Changes) error {
 }
 
 func committed(st contract.CaseState) int64 {
-	if st.Plan == nil || st.Plan.Status != "approved" {
+	if st.Plan == nil || st.Plan.Status != contract.PlanApproved {
 		return 0
 	}
 	c, err := st.Plan.Total.Cents()
@@ -473,7 +422,7 @@ func committed(st contract.CaseState) int64 {
 }
 
 func planApprovedAt(st contract.CaseState) *time.Time {
-	if st.Plan == nil || st.Plan.Status != "approved" || len(st.Plan.Decisions) == 0 {
+	if st.Plan == nil || st.Plan.Status != contract.PlanApproved || len(st.Plan.Decisions) == 0 {
 		return nil
 	}
 	if d := st.Plan.DonorDecision; d != nil { // the donor approved it last

@@ -36,11 +36,11 @@ func TestFeesAsChargedAreKeptCountedAndReconciled(t *testing.T) {
 		seq := int64(0)
 		write := func(n int, at time.Time, types ...string) {
 			st.Fees = fees[:n]
-			var evs []store.Event
+			var evs []contract.Event
 			k := n - countFee(types) // the write's fee lines are the state's last fees
 			for _, typ := range types {
 				seq++
-				e := store.Event{Key: c.ID + "/" + time.Duration(seq).String(), Type: typ, Actor: sys, Summary: typ, At: at}
+				e := contract.Event{Key: c.ID + "/" + time.Duration(seq).String(), Type: typ, Actor: sys, Summary: typ, At: at}
 				if typ == "fee" {
 					a := fees[k].Amount
 					e.Amount, k = &a, k+1
@@ -48,7 +48,7 @@ func TestFeesAsChargedAreKeptCountedAndReconciled(t *testing.T) {
 				evs = append(evs, e)
 			}
 			st.Seq = seq
-			ch := store.Changes{CaseID: c.ID, WrittenIn: seq, State: st, Events: evs}
+			ch := contract.Changes{CaseID: c.ID, WrittenIn: seq, State: st, Events: evs}
 			require.NoError(t, s.RecordChanges(ctx, ch))
 			require.NoError(t, s.RecordChanges(ctx, ch), "a retried write adds nothing")
 		}

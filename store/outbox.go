@@ -9,23 +9,14 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/homeward/homeward/partners"
+	"github.com/homeward/homeward/contract"
 )
-
-// RegistryChange is a change of a case that the case registry must hear of, queued
-// by the case file's write that records it (Changes.Registry): the outbox keeps
-// it until the relay has sent it. Seq is the case's sequence number of the change
-// (the timeline event it follows), so the changes of a case go in its order.
-type RegistryChange struct {
-	Seq    int64               `json:"seq"`
-	Record partners.CaseRecord `json:"record"`
-}
 
 // RegistryOutbox is a row of the registry's outbox.
 type RegistryOutbox struct {
 	CaseID        string `gorm:"primaryKey"`
 	Seq           int64  `gorm:"primaryKey"`
-	Record        string // JSON of partners.CaseRecord
+	Record        string // JSON of contract.CaseRecord
 	CreatedAt     time.Time
 	Attempts      int
 	NextAttemptAt time.Time
@@ -45,15 +36,15 @@ func (RegistryOutbox) TableName() string { return "registry_outbox" }
 func (o RegistryOutbox) Key() string { return fmt.Sprintf("%s/registry/%d", o.CaseID, o.Seq) }
 
 // CaseRecord decodes the change.
-func (o RegistryOutbox) CaseRecord() (partners.CaseRecord, error) {
-	var r partners.CaseRecord
+func (o RegistryOutbox) CaseRecord() (contract.CaseRecord, error) {
+	var r contract.CaseRecord
 	err := json.Unmarshal([]byte(o.Record), &r)
 	return r, err
 }
 
 // queueRegistry writes a case-file change's registry changes into the outbox, in
 // the change's transaction. A change written again (a retried write) is queued once.
-func queueRegistry(tx *gorm.DB, caseID string, changes []RegistryChange, now time.Time) error {
+func queueRegistry(tx *gorm.DB, caseID string, changes []contract.RegistryChange, now time.Time) error {
 	if len(changes) == 0 {
 		return nil
 	}

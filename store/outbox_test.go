@@ -10,21 +10,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/partners"
 	"github.com/homeward/homeward/store"
 )
 
 // registryWrite is a case-file write that moves the case to stage and queues that
 // change for the registry.
-func registryWrite(caseID string, seq int64, stage contract.Stage) store.Changes {
+func registryWrite(caseID string, seq int64, stage contract.Stage) contract.Changes {
 	at := time.Now().UTC()
 	st := contract.CaseState{Seq: seq, Stage: stage, Status: contract.StatusActive}
 	if stage == contract.StageClosed {
 		st.Status = contract.StatusClosed
 	}
-	return store.Changes{CaseID: caseID, WrittenIn: seq, State: st,
-		Events: []store.Event{{Key: fmt.Sprintf("%s/%d", caseID, seq), Type: "stage", Summary: string(stage), At: at}},
-		Registry: []store.RegistryChange{{Seq: seq, Record: partners.CaseRecord{CaseID: caseID, Reference: "HW-1",
+	return contract.Changes{CaseID: caseID, WrittenIn: seq, State: st,
+		Events: []contract.Event{{Key: fmt.Sprintf("%s/%d", caseID, seq), Type: "stage", Summary: string(stage), At: at}},
+		Registry: []contract.RegistryChange{{Seq: seq, Record: contract.CaseRecord{CaseID: caseID, Reference: "HW-1",
 			Stage: stage, Status: st.Status, UpdatedAt: at}}}}
 }
 

@@ -22,7 +22,7 @@ func TestAReadAfterAWriteSeesIt(t *testing.T) {
 		c := newCase("GN")
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		for seq := int64(1); seq <= 150; seq++ {
-			require.NoError(t, s.RecordCase(ctx, store.Record{CaseID: c.ID, EventKey: fmt.Sprintf("%s/%d", c.ID, seq),
+			require.NoError(t, s.RecordCase(ctx, contract.Record{CaseID: c.ID, EventKey: fmt.Sprintf("%s/%d", c.ID, seq),
 				Type: "stage", Summary: "moved", At: time.Now().UTC(), Actor: contract.Actor{User: "u", Role: contract.RoleCaseworker},
 				State: contract.CaseState{Seq: seq, Stage: contract.StageCounselling, Status: contract.StatusActive}}))
 			var wg sync.WaitGroup

@@ -628,7 +628,7 @@ func TestTheInboxLeavesOutAWaitNotYetOpen(t *testing.T) {
 			c := newCase("GN")
 			require.NoError(t, s.CreateCase(ctx, c, nil, started))
 			due := now.Add(time.Duration(40+i) * 24 * time.Hour)
-			require.NoError(t, s.RecordCase(ctx, store.Record{CaseID: c.ID, EventKey: c.ID + "-visit", Type: "stage",
+			require.NoError(t, s.RecordCase(ctx, contract.Record{CaseID: c.ID, EventKey: c.ID + "-visit", Type: "stage",
 				Summary: "Monitoring: waiting on caseworker", At: now, RunID: "run-1",
 				State: contract.CaseState{Seq: 1, Stage: contract.StageMonitoring, Status: contract.StatusActive,
 					WaitingOn: contract.WaitingCaseworker, StageEnteredAt: now, StageDueAt: &due, WaitingFrom: from}}))

@@ -72,7 +72,7 @@ func benchRegistrations(b *testing.B, driver string, conc int) {
 				case <-tick.C:
 				}
 				t := time.Now()
-				err := s.RecordCase(ctx, store.Record{CaseID: id, EventKey: fmt.Sprintf("bench-%d-%d", i, seq), Type: "stage",
+				err := s.RecordCase(ctx, contract.Record{CaseID: id, EventKey: fmt.Sprintf("bench-%d-%d", i, seq), Type: "stage",
 					Summary: "moved", At: time.Now().UTC(), Actor: contract.Actor{User: "u", Role: contract.RoleCaseworker},
 					WrittenIn: seq, State: contract.CaseState{Seq: seq, Stage: contract.StageCounselling, Status: contract.StatusActive}})
 				d := time.Since(t)

@@ -89,7 +89,7 @@ func TestCreateCaseKeepsTheRunIDItsWorkflowWrote(t *testing.T) {
 		ctx := context.Background()
 		c := newCase("GN")
 		err := s.CreateCase(ctx, c, registrationAudit(), func(ctx context.Context, cs *store.Case) (string, error) {
-			require.NoError(t, s.RecordCase(ctx, store.Record{CaseID: cs.ID, EventKey: cs.ID + "-registered", Type: "registered",
+			require.NoError(t, s.RecordCase(ctx, contract.Record{CaseID: cs.ID, EventKey: cs.ID + "-registered", Type: "registered",
 				Summary: "Case registered", At: time.Now().UTC(), RunID: "run-7",
 				State: contract.CaseState{Seq: 1, Stage: contract.StageIntake, Status: contract.StatusActive}}))
 			return "", errors.New("context deadline exceeded")
@@ -172,7 +172,7 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 	errs := make([]error, 40)
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = s.RecordCase(ctx, store.Record{CaseID: c.ID, EventKey: fmt.Sprintf("%s-%d", c.ID, i),
+			errs[i] = s.RecordCase(ctx, contract.Record{CaseID: c.ID, EventKey: fmt.Sprintf("%s-%d", c.ID, i),
 				Type: "stage", Summary: "s", At: time.Now().UTC(), WrittenIn: int64(i),
 				State: contract.CaseState{Seq: int64(i), Stage: contract.StageCounselling, Status: contract.StatusActive}})
 		})

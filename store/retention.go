@@ -65,6 +65,16 @@ func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit
 	return ids, err
 }
 
+// RetentionActor is who the audit trail says anonymised a case at the end of its
+// retention period: the retention schedule's workflow.
+const RetentionActor = "homeward-retention"
+
+// AnonymiseForRetention is Anonymise by the retention schedule, whose workflow
+// run (workflowID) is the audit trail's request.
+func (s *Store) AnonymiseForRetention(ctx context.Context, ids []string, workflowID string) (int, error) {
+	return s.Anonymise(ctx, ids, AuditEntry{ActorUser: RetentionActor, ActorRole: "system", RequestID: workflowID})
+}
+
 // Anonymise removes the personal data of the cases ids (see AnonymiseClosedBefore;
 // the caller has checked they are due) and returns how many it did.
 func (s *Store) Anonymise(ctx context.Context, ids []string, by AuditEntry) (int, error) {

@@ -46,7 +46,7 @@ func BenchmarkSQLiteStatements(b *testing.B) {
 			b.ResetTimer()
 			for i := range b.N {
 				seq := int64(i + 1)
-				if err := s.RecordCase(ctx, Record{CaseID: id, EventKey: fmt.Sprintf("e-%d", seq), Type: "stage", Summary: "s",
+				if err := s.RecordCase(ctx, contract.Record{CaseID: id, EventKey: fmt.Sprintf("e-%d", seq), Type: "stage", Summary: "s",
 					At: time.Now().UTC(), WrittenIn: seq, State: contract.CaseState{Seq: seq, Stage: contract.StageCounselling,
 						Status: contract.StatusActive}}); err != nil {
 					b.Fatal(err)

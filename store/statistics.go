@@ -67,7 +67,7 @@ var countedColumns = []string{"counts_as", "country_of_return", "programme", "se
 // the plan is approved in that state and it is the write's last decision (an
 // approved plan takes no further decision; a plan the donor must approve is
 // approved by the donor's decision, recorded by an approver of the sending office).
-func countedEvents(events []Event, st contract.CaseState) []string {
+func countedEvents(events []contract.Event, st contract.CaseState) []string {
 	out := make([]string, len(events))
 	lastDecision := -1
 	for i, e := range events {
@@ -84,7 +84,7 @@ func countedEvents(events []Event, st contract.CaseState) []string {
 			}
 		}
 	}
-	if lastDecision >= 0 && st.Plan != nil && st.Plan.Status == "approved" {
+	if lastDecision >= 0 && st.Plan != nil && st.Plan.Status == contract.PlanApproved {
 		out[lastDecision] = CountsPlanApproved
 	}
 	return out
@@ -93,13 +93,13 @@ func countedEvents(events []Event, st contract.CaseState) []string {
 // priceOverrun is what an approved price decision (the event) adds to what the
 // plan committed: the chosen quote's price less the item's approved cost. The
 // decision is the item's whose decision this event recorded (same person, same time).
-func priceOverrun(e Event, st contract.CaseState) (int64, bool) {
+func priceOverrun(e contract.Event, st contract.CaseState) (int64, bool) {
 	if st.Plan == nil {
 		return 0, false
 	}
 	for i, p := range st.Procurement {
 		d := p.PriceDecision
-		if d == nil || d.Decision != "approve" || d.By != e.Actor.User || !d.At.Equal(e.At) || i >= len(st.Plan.Items) {
+		if d == nil || d.Decision != contract.DecisionApprove || d.By != e.Actor.User || !d.At.Equal(e.At) || i >= len(st.Plan.Items) {
 			continue
 		}
 		cost, err1 := st.Plan.Items[i].Cost.Cents()
@@ -132,7 +132,7 @@ const profileColumns = "country_of_return, programme, sex, age_band, vulnerable,
 // as (the plan's total for an approval, the programme's flat service charge of a
 // departure for a case that does not record its fees as charged, the fee of a fee
 // line, the reason of a closure).
-func (p profile) counted(countsAs string, e Event, st contract.CaseState) Counted {
+func (p profile) counted(countsAs string, e contract.Event, st contract.CaseState) Counted {
 	if countsAs == "" {
 		return Counted{}
 	}

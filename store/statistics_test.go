@@ -33,9 +33,9 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		write := func(seq int64, st contract.CaseState, types ...string) {
 			st.Seq = seq
-			ch := store.Changes{CaseID: c.ID, WrittenIn: seq, State: st}
+			ch := contract.Changes{CaseID: c.ID, WrittenIn: seq, State: st}
 			for i, typ := range types {
-				ch.Events = append(ch.Events, store.Event{Key: c.ID + "/" + typ + string(rune('a'+i)), Type: typ, Actor: sys,
+				ch.Events = append(ch.Events, contract.Event{Key: c.ID + "/" + typ + string(rune('a'+i)), Type: typ, Actor: sys,
 					Summary: typ, At: at.Add(time.Duration(seq) * time.Hour)})
 			}
 			require.NoError(t, s.RecordChanges(ctx, ch))
@@ -44,11 +44,11 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		write(1, active, "registered", "stage")
 		write(2, active, "departed")
 		write(3, active, "arrived")
-		plan := &contract.PlanState{Version: 1, Status: "submitted", Total: money.Of(130000, "EUR")}
+		plan := &contract.PlanState{Version: 1, Status: contract.PlanSubmitted, Total: money.Of(130000, "EUR")}
 		write(4, contract.CaseState{Stage: contract.StagePlanApproval, Status: contract.StatusActive, Plan: plan}, "plan_decision")
 		approved := *plan
-		approved.Status = "approved"
-		approved.Decisions = []contract.DecisionLog{{Decision: "approve", At: at}, {Decision: "approve", At: at}}
+		approved.Status = contract.PlanApproved
+		approved.Decisions = []contract.DecisionLog{{Decision: contract.DecisionApprove, At: at}, {Decision: contract.DecisionApprove, At: at}}
 		paid := contract.CaseState{Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: &approved,
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", Payment: &contract.PaymentInfo{PaymentID: "pay-1",
 				Amount: money.Of(40000, "EUR"), Payee: "beneficiary", PaidAt: at.Add(5 * time.Hour)}}}}
@@ -109,14 +109,14 @@ func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		approver := contract.Actor{User: "approver-de", Role: contract.RoleApprover, Office: "DE-BER"}
-		plan := &contract.PlanState{Version: 1, Status: "approved", Total: money.Of(199900, "EUR"),
+		plan := &contract.PlanState{Version: 1, Status: contract.PlanApproved, Total: money.Of(199900, "EUR"),
 			Items:     []contract.PlanItem{{ID: "p1-1", Kind: contract.KindInKind, Cost: money.Of(199900, "EUR")}},
-			Decisions: []contract.DecisionLog{{Decision: "approve", By: "approver-gn", At: at}}}
+			Decisions: []contract.DecisionLog{{Decision: contract.DecisionApprove, By: "approver-gn", At: at}}}
 		st := contract.CaseState{Seq: 1, Stage: contract.StageProcurement, Status: contract.StatusActive, Plan: plan,
 			Procurement: []contract.ProcurementItem{{ItemID: "p1-1", ChosenSupplier: "portal",
 				Quotes:        []contract.Quote{{Supplier: "portal", Price: money.Of(210000, "EUR"), Compliant: true}},
-				PriceDecision: &contract.DecisionLog{Decision: "approve", By: approver.User, At: at.Add(time.Hour)}}}}
-		require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []store.Event{
+				PriceDecision: &contract.DecisionLog{Decision: contract.DecisionApprove, By: approver.User, At: at.Add(time.Hour)}}}}
+		require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: c.ID, WrittenIn: 1, State: st, Events: []contract.Event{
 			{Key: c.ID + "/plan", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
 			{Key: c.ID + "/price", Type: "price_decision", Actor: approver, Summary: "Item p1-1: approve", At: at.Add(time.Hour)}}}))
 		sp, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)

@@ -68,8 +68,8 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		c := newCase("GN")
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		paid := time.Now().UTC()
-		rec := func(seq int64, key string, stage contract.Stage) store.Record {
-			return store.Record{CaseID: c.ID, EventKey: key, Type: "stage", Summary: "moved", At: time.Now().UTC(),
+		rec := func(seq int64, key string, stage contract.Stage) contract.Record {
+			return contract.Record{CaseID: c.ID, EventKey: key, Type: "stage", Summary: "moved", At: time.Now().UTC(),
 				Actor: contract.Actor{User: "u", Role: contract.RoleCaseworker},
 				State: contract.CaseState{Seq: seq, Stage: stage, Status: contract.StatusActive,
 					Procurement: []contract.ProcurementItem{{ItemID: "i1", Payment: &contract.PaymentInfo{
@@ -94,7 +94,7 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		// A workflow task (history length 10) wrote steps 3 and 4, then failed; its
 		// next attempt (history length 13) takes another path and writes only step 3.
 		// The row and the timeline keep what the case's history keeps.
-		inTask := func(r store.Record, task int64) store.Record { r.WrittenIn = task; return r }
+		inTask := func(r contract.Record, task int64) contract.Record { r.WrittenIn = task; return r }
 		require.NoError(t, s.RecordCase(ctx, inTask(rec(3, "e3", contract.StageMedicalClearance), 10)))
 		require.NoError(t, s.RecordCase(ctx, inTask(rec(4, "e4", contract.StageTravel), 10)))
 		again := inTask(rec(3, "e3", contract.StageScreening), 13)
@@ -128,7 +128,7 @@ func TestRecordCaseIsIdempotentAndKeepsTheNewestState(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "PlanApproval", got.Stage)
 
-		err = s.RecordCase(ctx, store.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
+		err = s.RecordCase(ctx, contract.Record{CaseID: uuid.NewString(), EventKey: "x", State: contract.CaseState{Seq: 1}})
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 }
@@ -140,7 +140,7 @@ func TestRecordChangesWritesATasksEventsAtOnce(t *testing.T) {
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		at := time.Now().UTC().Truncate(time.Millisecond)
 		approver := contract.Actor{User: "approver-gn", Role: contract.RoleApprover}
-		ch := store.Changes{CaseID: c.ID, RunID: "run-2", WrittenIn: 40, Events: []store.Event{
+		ch := contract.Changes{CaseID: c.ID, RunID: "run-2", WrittenIn: 40, Events: []contract.Event{
 			{Key: c.ID + "/7", Type: "plan_decision", Actor: approver, Summary: "Plan v1: approve", At: at},
 			{Key: c.ID + "/8", Type: "stage", Actor: contract.Actor{User: "homeward", Role: "system"}, Summary: "Procurement", At: at.Add(time.Millisecond)},
 		}, State: contract.CaseState{Seq: 8, Stage: contract.StageProcurement, Status: contract.StatusActive}}
@@ -170,12 +170,12 @@ func TestWatchersHearOfCommittedWrites(t *testing.T) {
 		c := newCase("GN")
 		require.NoError(t, s.CreateCase(ctx, c, nil, started))
 		st := contract.CaseState{Seq: 1, Stage: contract.StageCounselling, Status: contract.StatusActive}
-		require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: c.ID, WrittenIn: 5, State: st,
-			Events: []store.Event{{Key: c.ID + "/1", Type: "stage", Summary: "Counselling", At: time.Now().UTC()}}}))
+		require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: c.ID, WrittenIn: 5, State: st,
+			Events: []contract.Event{{Key: c.ID + "/1", Type: "stage", Summary: "Counselling", At: time.Now().UTC()}}}))
 		require.Equal(t, []string{c.ID}, heard)
 
 		missing := uuid.NewString()
-		require.ErrorIs(t, s.RecordChanges(ctx, store.Changes{CaseID: missing, WrittenIn: 5, State: st}), store.ErrNotFound)
+		require.ErrorIs(t, s.RecordChanges(ctx, contract.Changes{CaseID: missing, WrittenIn: 5, State: st}), store.ErrNotFound)
 		require.Equal(t, []string{c.ID}, heard, "a write that failed is not heard of")
 	})
 }

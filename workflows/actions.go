@@ -149,7 +149,7 @@ func (w *caseRun) openActions() []contract.OpenAction {
 	for _, p := range w.st.Procurement {
 		offer(contract.UpdatePriceDecision, p.ItemID, func(a contract.Actor) error {
 			return w.canDecidePrice(contract.Action[contract.PriceDecision]{Actor: a,
-				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: "reject"}})
+				Body: contract.PriceDecision{ItemID: p.ItemID, Decision: contract.DecisionReject}})
 		})
 	}
 	for _, p := range w.st.Procurement {
@@ -162,7 +162,7 @@ func (w *caseRun) openActions() []contract.OpenAction {
 		// asked of the validator as at that date if it is ahead: nothing wakes the
 		// case then. Readers show it due from then on (contract.CaseState.AsOf).
 		at, from := w.now(), (*time.Time)(nil)
-		if w.fewerActions() && v.Status == "scheduled" {
+		if w.fewerActions() && v.Status == contract.VisitScheduled {
 			due := v.DueAt
 			from = &due
 			if due.After(at) {
@@ -294,7 +294,7 @@ func (w *caseRun) canClear(a contract.Action[contract.Clearance]) error {
 
 func (w *caseRun) cleared(ctx workflow.Context, a contract.Action[contract.Clearance]) {
 	w.st.Screening.Clearance, w.st.Screening.ClearedBy = a.Body.Decision, a.Actor.User
-	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+a.Body.Decision, a.Body.Comment)
+	w.recordText(ctx, "clearance", a.Actor, "High-risk screening "+string(a.Body.Decision), a.Body.Comment)
 }
 
 // Departure.
@@ -307,7 +307,7 @@ func (w *caseRun) canDepart(a contract.Action[contract.Departure]) error {
 		return err
 	}
 	switch {
-	case w.st.Travel == nil || w.st.Travel.BookingStatus != "ticketed":
+	case w.st.Travel == nil || w.st.Travel.BookingStatus != contract.BookingTicketed:
 		return refuse(contract.RefusedWrongStage, "no flight is ticketed yet")
 	case w.departure != nil:
 		return refuse(contract.RefusedDuplicate, "the departure of this flight is already reported")
@@ -360,7 +360,7 @@ func (w *caseRun) planSubmitted(ctx workflow.Context, a contract.Action[contract
 	if w.st.Plan != nil {
 		version = w.st.Plan.Version + 1
 	}
-	p := &contract.PlanState{Version: version, Status: "submitted", SubmittedBy: a.Actor.User,
+	p := &contract.PlanState{Version: version, Status: contract.PlanSubmitted, SubmittedBy: a.Actor.User,
 		SubmittedAt: workflow.Now(ctx).UTC(), Decisions: []contract.DecisionLog{}}
 	var total money.Cents
 	for i, it := range a.Body.Items {
@@ -393,7 +393,7 @@ func (w *caseRun) canDecide(a contract.Action[contract.PlanDecision]) error {
 		return err
 	}
 	p := w.st.Plan
-	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != "submitted" {
+	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != contract.PlanSubmitted {
 		return refuse(contract.RefusedWrongStage, "no plan is waiting for a decision")
 	}
 	if p.SubmittedBy == a.Actor.User {
@@ -407,7 +407,7 @@ func (w *caseRun) canDecide(a contract.Action[contract.PlanDecision]) error {
 			return refuse(contract.RefusedDuplicate, "you already decided on plan v%d", p.Version)
 		}
 	}
-	if a.Body.Decision == "approve" && w.needsSecondApproval(p) && len(p.Decisions) == 1 &&
+	if a.Body.Decision == contract.DecisionApprove && w.needsSecondApproval(p) && len(p.Decisions) == 1 &&
 		p.Decisions[0].Office != w.in.SendingOffice && a.Actor.Office != w.in.SendingOffice && a.Actor.Office != "*" {
 		return refuse(contract.RefusedForbidden, "the second approval of a plan above %s must come from the sending office",
 			w.rules.Programme.SecondApprovalAbove)
@@ -420,15 +420,15 @@ func (w *caseRun) decided(ctx workflow.Context, a contract.Action[contract.PlanD
 	p.Decisions = append(p.Decisions, contract.DecisionLog{PlanVersion: p.Version, Decision: a.Body.Decision,
 		Comment: a.Body.Comment, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()})
 	switch a.Body.Decision {
-	case "reject":
-		p.Status = "rejected"
-	case "request_changes":
-		p.Status = "changes_requested"
-	case "approve":
+	case contract.DecisionReject:
+		p.Status = contract.PlanRejected
+	case contract.DecisionRequestChanges:
+		p.Status = contract.PlanChangesRequested
+	case contract.DecisionApprove:
 		if !w.needsSecondApproval(p) || len(p.Decisions) >= 2 {
-			p.Status = "approved"
+			p.Status = contract.PlanApproved
 			if p.DonorApprovalReason != "" { // version 6 on: the donor decides next
-				p.Status = "donor_approval"
+				p.Status = contract.PlanDonorApproval
 			}
 		}
 	}
@@ -444,7 +444,7 @@ func (w *caseRun) mayRecordDonorDecision(a contract.Actor) error {
 		return err
 	}
 	p := w.st.Plan
-	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != "donor_approval" {
+	if w.st.Stage != contract.StagePlanApproval || p == nil || p.Status != contract.PlanDonorApproval {
 		return refuse(contract.RefusedWrongStage, "no plan is waiting for the donor's decision")
 	}
 	return w.ofSendingOffice(a, "records the donor's decision")
@@ -461,10 +461,10 @@ func (w *caseRun) donorDecided(ctx workflow.Context, a contract.Action[contract.
 	p, d := w.st.Plan, a.Body
 	p.DonorDecision = &contract.DonorDecisionLog{PlanVersion: p.Version, Decision: d.Decision, DonorReference: d.DonorReference,
 		DonorLetter: d.DonorLetter, Reason: d.Reason, By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
-	p.Status = "approved"
+	p.Status = contract.PlanApproved
 	summary := fmt.Sprintf("Plan v%d: the donor approved (reference %s)", p.Version, d.DonorReference)
-	if d.Decision != "approve" {
-		p.Status = "donor_refused"
+	if d.Decision != contract.DecisionApprove {
+		p.Status = contract.PlanDonorRefused
 		summary = fmt.Sprintf("Plan v%d: the donor refused (reference %s); back to planning", p.Version, d.DonorReference)
 	}
 	w.recordText(ctx, "donor_decision", a.Actor, summary, d.Reason)
@@ -485,7 +485,7 @@ func (w *caseRun) canDeliver(a contract.Action[contract.Delivery]) error {
 		return refuse(contract.RefusedWrongStage, "plan item %q is not being procured", a.Body.ItemID)
 	case w.st.Procurement[i].Delivery != nil:
 		return refuse(contract.RefusedDuplicate, "item %s is already delivered", a.Body.ItemID)
-	case w.st.Procurement[i].Status != "ordered":
+	case w.st.Procurement[i].Status != contract.ItemOrdered:
 		return refuse(contract.RefusedWrongStage, "item %s is %s, not awaiting delivery", a.Body.ItemID, w.st.Procurement[i].Status)
 	}
 	return nil
@@ -496,7 +496,7 @@ func (w *caseRun) delivered(ctx workflow.Context, a contract.Action[contract.Del
 	p := &w.st.Procurement[i]
 	p.Delivery = &contract.Delivered{DeliveredAt: a.Body.DeliveredAt, HandoverCertificate: a.Body.HandoverCertificate,
 		HandoverDocument: a.Body.HandoverDocument, RecordedBy: a.Actor.User}
-	p.Status = "delivered"
+	p.Status = contract.ItemDelivered
 	w.record(ctx, "delivered", a.Actor, "Item "+p.ItemID+" delivered, handover certificate "+a.Body.HandoverCertificate)
 }
 
@@ -507,7 +507,7 @@ func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) erro
 		return err
 	}
 	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == a.Body.ItemID })
-	if w.st.Stage != contract.StageProcurement || i < 0 || w.st.Procurement[i].Status != "price_approval" {
+	if w.st.Stage != contract.StageProcurement || i < 0 || w.st.Procurement[i].Status != contract.ItemPriceApproval {
 		return refuse(contract.RefusedWrongStage, "plan item %q has no price waiting for a decision", a.Body.ItemID)
 	}
 	if err := w.ofThisCase(a.Actor); err != nil {
@@ -523,14 +523,14 @@ func (w *caseRun) canDecidePrice(a contract.Action[contract.PriceDecision]) erro
 	}) {
 		return refuse(contract.RefusedForbidden, "a price above the approved cost is decided by an approver who did not submit or decide the plan")
 	}
-	if a.Body.Decision != "approve" {
+	if a.Body.Decision != contract.DecisionApprove {
 		return nil
 	}
 	// The plan's cap still holds: the total with the prices approved so far.
 	var total money.Cents
 	for j, it := range w.st.Plan.Items {
 		c, _ := money.Parse(it.Cost.Amount)
-		if p := w.st.Procurement[j]; j == i || (p.PriceDecision != nil && p.PriceDecision.Decision == "approve") {
+		if p := w.st.Procurement[j]; j == i || (p.PriceDecision != nil && p.PriceDecision.Decision == contract.DecisionApprove) {
 			c = w.chosenPrice(p)
 		}
 		total += c
@@ -589,7 +589,7 @@ func (w *caseRun) mayValidatePayment(a contract.Actor, itemID string) error {
 	}
 	i := slices.IndexFunc(w.st.Procurement, func(p contract.ProcurementItem) bool { return p.ItemID == itemID })
 	if w.st.Stage != contract.StageProcurement || i < 0 ||
-		(w.st.Procurement[i].Status != "payment_validation" && w.st.Procurement[i].Status != "payment_refused") {
+		(w.st.Procurement[i].Status != contract.ItemPaymentValidation && w.st.Procurement[i].Status != contract.ItemPaymentRefused) {
 		return refuse(contract.RefusedWrongStage, "plan item %q has no payment waiting for a validation", itemID)
 	}
 	if err := w.ofSendingOffice(a, "validates payments"); err != nil {
@@ -613,12 +613,12 @@ func (w *caseRun) paymentValidation(ctx workflow.Context, a contract.Action[cont
 	p := &w.st.Procurement[i]
 	p.PaymentValidation = &contract.DecisionLog{PlanVersion: w.st.Plan.Version, Decision: a.Body.Decision, Comment: a.Body.Reason,
 		By: a.Actor.User, Office: a.Actor.Office, At: workflow.Now(ctx).UTC()}
-	if a.Body.Decision == "validate" {
-		p.Status = "payment_validated"
+	if a.Body.Decision == contract.DecisionValidate {
+		p.Status = contract.ItemPaymentValidated
 		w.record(ctx, "payment_validation", a.Actor, fmt.Sprintf("Item %s: payment validated by the sending office", p.ItemID))
 		return
 	}
-	p.Status = "payment_refused"
+	p.Status = contract.ItemPaymentRefused
 	w.recordText(ctx, "payment_validation", a.Actor, fmt.Sprintf("Item %s: payment refused by the sending office; it waits for a new validation",
 		p.ItemID), a.Body.Reason)
 }
@@ -644,7 +644,7 @@ func (w *caseRun) canReportVisitAt(a contract.Action[contract.Visit], at time.Ti
 		return refuse(contract.RefusedInvalid, "visit: this case has visits 1 to %d", len(w.st.Monitoring))
 	}
 	v := w.st.Monitoring[n-1]
-	if w.fewerActions() && v.Status == "scheduled" {
+	if w.fewerActions() && v.Status == contract.VisitScheduled {
 		if current := w.currentVisit(); current != n {
 			return refuse(contract.RefusedWrongStage, "visit %d comes after visit %d", n, current)
 		}
@@ -654,9 +654,9 @@ func (w *caseRun) canReportVisitAt(a contract.Action[contract.Visit], at time.Ti
 		return nil
 	}
 	switch v.Status {
-	case "due":
+	case contract.VisitDue:
 		return nil
-	case "done":
+	case contract.VisitDone:
 		return refuse(contract.RefusedDuplicate, "visit %d is already reported", n)
 	default:
 		return refuse(contract.RefusedWrongStage, "visit %d is %s, not due", n, v.Status)
@@ -666,14 +666,14 @@ func (w *caseRun) canReportVisitAt(a contract.Action[contract.Visit], at time.Ti
 func (w *caseRun) visited(ctx workflow.Context, a contract.Action[contract.Visit]) {
 	v := &w.st.Monitoring[a.Body.Visit-1]
 	composite := a.Body.Scores.Composite()
-	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = "done", &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
+	v.Status, v.VisitedAt, v.Scores, v.Composite, v.Referrals = contract.VisitDone, &a.Body.VisitedAt, &a.Body.Scores, &composite, a.Body.Referrals
 	w.recordText(ctx, "visit", a.Actor, fmt.Sprintf("Monitoring visit %d: composite %.2f", v.Visit, composite), a.Body.Notes)
 }
 
 // currentVisit is the number of the first visit neither done nor missed (0: none).
 func (w *caseRun) currentVisit() int {
 	for _, v := range w.st.Monitoring {
-		if v.Status != "done" && v.Status != "missed" {
+		if v.Status != contract.VisitDone && v.Status != contract.VisitMissed {
 			return v.Visit
 		}
 	}

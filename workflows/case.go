@@ -16,7 +16,6 @@ import (
 
 	"github.com/homeward/homeward/activities"
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 )
 
 // acts is only used for its method values: the workflow names activities by method.
@@ -58,18 +57,18 @@ type caseRun struct {
 
 	// Events recorded and not yet handed to the case file's writer, and the Seq of
 	// the last change the case file has (version 2 on; see startWriter).
-	unwritten []store.Event
+	unwritten []contract.Event
 	written   int64
 	// quiet are events that wait for the next write instead of waking the writer
 	// (a fee, version 7 on: see charged).
-	quiet []store.Event
+	quiet []contract.Event
 	// applying counts the actions whose handlers are applying them.
 	applying int
 
 	// From version 5: the registry's changes waiting for the writer (they go into
 	// the case file's outbox with the events), the search attributes as last
 	// upserted and whether they may have changed since.
-	registry      []store.RegistryChange
+	registry      []contract.RegistryChange
 	searched      searched
 	searchPending bool
 }
@@ -402,7 +401,7 @@ func (w *caseRun) expectsArrival(a contract.Actor) error {
 	if err := w.mayReport(a, contract.PartnerReceiving); err != nil {
 		return err
 	}
-	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == "ticketed"
+	ticketed := w.st.Stage == contract.StageTravel && w.st.Travel != nil && w.st.Travel.BookingStatus == contract.BookingTicketed
 	if !ticketed && w.st.Stage != contract.StageArrival {
 		return refuse(contract.RefusedWrongStage, "no arrival is awaited")
 	}

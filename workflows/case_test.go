@@ -9,13 +9,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 )
 
 func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"), item("in_kind", "600.00"), item("in_kind", "600.00"), item("referral", "0"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, deliver("delivery", "p1-2")).
 		at(8*time.Hour+time.Minute, deliver("delivery-again", "p1-2")).
 		at(9*time.Hour, deliver("delivery-3", "p1-3")).
@@ -33,18 +32,18 @@ func TestACompleteCaseRunsEveryStageToCompleted(t *testing.T) {
 	require.Equal(t, contract.RefusedDuplicate, c.refusal("delivery-again"))
 
 	require.Equal(t, []string{"pay/p1-1=1", "pay/p1-2=1", "pay/p1-3=1"}, c.p.keysWithPrefix("/pay/"), "every payment exactly once")
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, "1700.00", st.Plan.Total.Amount)
-	require.Equal(t, "paid", st.Procurement[1].Status)
+	require.Equal(t, contract.ItemPaid, st.Procurement[1].Status)
 	require.Equal(t, "supplier-1", st.Procurement[1].ChosenSupplier, "the lowest compliant quote")
 	require.Len(t, st.Procurement[1].Quotes, 1, "below the threshold one quote is enough")
-	require.Equal(t, "referred", st.Procurement[3].Status)
-	require.Equal(t, "ticketed", st.Travel.BookingStatus)
+	require.Equal(t, contract.ItemReferred, st.Procurement[3].Status)
+	require.Equal(t, contract.BookingTicketed, st.Travel.BookingStatus)
 	require.True(t, st.Travel.PreArrivalSent)
 	require.False(t, st.Medical.PAMAOpened, "no health needs: no post-arrival medical assistance")
 	require.Len(t, st.Monitoring, 3)
 	for _, v := range st.Monitoring {
-		require.Equal(t, "done", v.Status)
+		require.Equal(t, contract.VisitDone, v.Status)
 		require.InDelta(t, 0.8, *v.Composite, 1e-9)
 	}
 	require.Equal(t, []string{"visit/1/referral/0=1"}, c.p.keysWithPrefix("/visit/"))
@@ -96,11 +95,11 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 				c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("high", "victim_of_trafficking")).
 					at(3*time.Hour, func(c *caseTest) {
 						c.act("clearance-by-caseworker", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: cwDE,
-							Body: contract.Clearance{Decision: "cleared"}})
+							Body: contract.Clearance{Decision: contract.DecisionCleared}})
 					}).
 					at(4*time.Hour, func(c *caseTest) {
 						c.act("clearance", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-							Body: contract.Clearance{Decision: "not_cleared", Comment: "protection concerns"}})
+							Body: contract.Clearance{Decision: contract.DecisionNotCleared, Comment: "protection concerns"}})
 					})
 			},
 			reason: contract.ClosedIneligible,
@@ -136,7 +135,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			reason: contract.ClosedWithdrawn,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Empty(t, c.refusal("withdrawal"))
-				require.Equal(t, "cancelled", st.Travel.BookingStatus)
+				require.Equal(t, contract.BookingCancelled, st.Travel.BookingStatus)
 				require.Equal(t, 1, c.p.count("CancelFlight"))
 				require.Equal(t, 0, c.p.count("TicketFlight"))
 			},
@@ -150,7 +149,7 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Empty(t, c.refusal("withdrawal"))
 				require.Equal(t, 1, c.p.count("CancelFlight"), "a refusal is not retried")
-				require.Equal(t, "held", st.Travel.BookingStatus, "the case says the hold was not released")
+				require.Equal(t, contract.BookingHeld, st.Travel.BookingStatus, "the case says the hold was not released")
 				require.Empty(t, st.Blocked)
 				require.Contains(t, c.p.eventTypes(), "undo_refused")
 				require.Equal(t, []string{"manager"}, c.p.notified("undo_refused"))
@@ -166,12 +165,12 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		"absconded while a follow-up visit is due": {
 			script: func(c *caseTest) {
 				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 					at(5*time.Hour+90*day+time.Hour, withdraw("absconded"))
 			},
 			reason: contract.ClosedAbsconded,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
-				require.Equal(t, "scheduled", st.Monitoring[0].Status, "the visit was open (due), not missed")
+				require.Equal(t, contract.VisitScheduled, st.Monitoring[0].Status, "the visit was open (due), not missed")
 				require.NotContains(t, c.p.eventTypes(), "visit_missed")
 				require.Empty(t, c.p.notified("missed_visit"))
 			},
@@ -179,13 +178,13 @@ func TestPathsThatCloseTheCaseEarly(t *testing.T) {
 		"absconded during procurement: nothing more is paid": {
 			script: func(c *caseTest) {
 				c.toArrival().at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
-					at(7*time.Hour, decide("approve", apGN, "approve")).
+					at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 					at(8*time.Hour, withdraw("absconded"))
 			},
 			reason: contract.ClosedAbsconded,
 			check: func(t *testing.T, c *caseTest, st contract.CaseState) {
 				require.Equal(t, 0, c.p.count("Pay"))
-				require.Equal(t, "cancelled", st.Procurement[0].Status)
+				require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 			},
 		},
 	} {
@@ -222,7 +221,7 @@ func TestMedicalReassessmentWaitsTheGivenDays(t *testing.T) {
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, 2, st.Medical.Requests)
 	require.Equal(t, 1, c.p.count("TicketFlight"), "booked and ticketed once cleared")
-	require.Equal(t, "refunded", st.Travel.BookingStatus, "and refunded at the withdrawal (version 7)")
+	require.Equal(t, contract.BookingRefunded, st.Travel.BookingStatus, "and refunded at the withdrawal (version 7)")
 }
 
 func TestAnExpiringClearanceIsRenewedBeforeTicketing(t *testing.T) {
@@ -251,7 +250,7 @@ func TestHealthCasesGetAnEscortAndPostArrivalMedicalAssistance(t *testing.T) {
 		at(6*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Equal(t, 1, c.p.count("BookEscort"))
-	require.Equal(t, "booked", st.Travel.EscortStatus, "an escort who travelled is not cancelled")
+	require.Equal(t, contract.EscortBooked, st.Travel.EscortStatus, "an escort who travelled is not cancelled")
 	require.True(t, st.Medical.PAMAOpened)
 	require.Equal(t, 1, c.p.count("OpenPostArrivalMedical"))
 }
@@ -260,15 +259,15 @@ func TestPlanApprovalRules(t *testing.T) {
 	c := newCase(t, func(in *contract.CaseInput) { in.Adults, in.Minors = 2, 2 }).toArrival().
 		at(6*time.Hour, plan("over-cap", cwGN, item("cash", "3000.00"), item("in_kind", "1500.00"))).
 		at(6*time.Hour+time.Minute, plan("plan-v1", cwGN, item("cash", "1500.00"), item("in_kind", "1000.00"))).
-		at(7*time.Hour, decide("self-approval", contract.Actor{User: "caseworker-gn", Role: contract.RoleApprover, Office: "GN-CKY"}, "approve")).
-		at(7*time.Hour+time.Minute, decide("caseworker-decides", cwDE, "approve")).
-		at(7*time.Hour+2*time.Minute, decide("changes", apGN, "request_changes")).
+		at(7*time.Hour, decide("self-approval", contract.Actor{User: "caseworker-gn", Role: contract.RoleApprover, Office: "GN-CKY"}, contract.DecisionApprove)).
+		at(7*time.Hour+time.Minute, decide("caseworker-decides", cwDE, contract.DecisionApprove)).
+		at(7*time.Hour+2*time.Minute, decide("changes", apGN, contract.DecisionRequestChanges)).
 		at(8*time.Hour, plan("plan-v2", cwGN, item("cash", "300.00"), item("in_kind", "2600.00"))).
-		at(9*time.Hour, decide("first-approval", apGN, "approve")).
-		at(9*time.Hour+time.Minute, decide("same-approver-again", apGN, "approve")).
-		at(9*time.Hour+2*time.Minute, decide("second-from-receiving-office", apGN2, "approve")).
-		at(9*time.Hour+3*time.Minute, decide("second-from-sending-office", apDE, "approve")).
-		at(9*time.Hour+4*time.Minute, decide("too-late", apGN2, "reject")).
+		at(9*time.Hour, decide("first-approval", apGN, contract.DecisionApprove)).
+		at(9*time.Hour+time.Minute, decide("same-approver-again", apGN, contract.DecisionApprove)).
+		at(9*time.Hour+2*time.Minute, decide("second-from-receiving-office", apGN2, contract.DecisionApprove)).
+		at(9*time.Hour+3*time.Minute, decide("second-from-sending-office", apDE, contract.DecisionApprove)).
+		at(9*time.Hour+4*time.Minute, decide("too-late", apGN2, contract.DecisionReject)).
 		at(10*time.Hour, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.StageProcurement, st.Stage)
@@ -296,19 +295,19 @@ func TestPlanApprovalRules(t *testing.T) {
 func TestARejectedPlanGoesBackToPlanning(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("v1", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("reject", apGN, "reject")).
+		at(7*time.Hour, decide("reject", apGN, contract.DecisionReject)).
 		at(7*time.Hour+time.Minute, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.StageReintegrationPlanning, st.Stage)
-			require.Equal(c.t, "rejected", st.Plan.Status)
+			require.Equal(c.t, contract.PlanRejected, st.Plan.Status)
 		}).
 		at(8*time.Hour, plan("v2", cwGN, item("cash", "400.00"))).
-		at(9*time.Hour, decide("approve", apDE, "approve")).
+		at(9*time.Hour, decide("approve", apDE, contract.DecisionApprove)).
 		at(10*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Empty(t, c.refusal("v2"))
 	require.Equal(t, 2, st.Plan.Version)
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 }
 
 func TestActionsInTheWrongStageAreRefused(t *testing.T) {
@@ -343,7 +342,7 @@ func TestActionsInTheWrongStageAreRefused(t *testing.T) {
 func TestSLATimersEndWithTheirStage(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(5*time.Hour+90*day+time.Hour, visit(1)).
 		at(5*time.Hour+180*day+time.Hour, visit(2)).
 		at(5*time.Hour+365*day+time.Hour, visit(3))
@@ -385,11 +384,11 @@ func TestAnOverdueStageNotifiesOnceAndKeepsWaiting(t *testing.T) {
 func TestMissedVisitsAreReportedAndTheCaseStillCompletes(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(5*time.Hour+180*day+time.Hour, visit(2))
 	st := c.run()
 	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
-	require.Equal(t, []string{"missed", "done", "missed"}, []string{st.Monitoring[0].Status, st.Monitoring[1].Status, st.Monitoring[2].Status})
+	require.Equal(t, []contract.VisitStatus{contract.VisitMissed, contract.VisitDone, contract.VisitMissed}, []contract.VisitStatus{st.Monitoring[0].Status, st.Monitoring[1].Status, st.Monitoring[2].Status})
 	require.Equal(t, []string{"manager", "manager"}, c.p.notified("missed_visit"))
 }
 
@@ -399,7 +398,7 @@ func TestAFailingPartnerFlagsTheCaseAndItHeals(t *testing.T) {
 	c.p.fail["Pay"] = []error{unavailable, unavailable, unavailable, unavailable, unavailable, unavailable}
 	c.toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+8*time.Second, func(c *caseTest) {
 			st := c.state()
 			require.Equal(c.t, contract.WaitingSystem, st.WaitingOn, "flagged after the configured attempts")
@@ -491,7 +490,7 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("departure@"+start.Add(4*time.Hour+time.Second).Format(time.RFC3339)))
 	require.Nil(t, st.Travel.DepartedAt)
-	require.Equal(t, "cancelled", st.Travel.EscortStatus, "the release went through in the end")
+	require.Equal(t, contract.EscortCancelled, st.Travel.EscortStatus, "the release went through in the end")
 }
 
 // A withdrawal that comes while the first run's last case-file write keeps failing
@@ -500,10 +499,10 @@ func TestActionsAreRefusedWhileAWithdrawalClosesTheCase(t *testing.T) {
 func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "500.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+2*time.Minute, withdraw("absconded"))
 	failing := 0
-	c.p.writeFails = func(ch store.Changes) bool {
+	c.p.writeFails = func(ch contract.Changes) bool {
 		for _, e := range ch.Events {
 			if e.Type == "paid" && failing < 12 { // about 7 minutes of retries
 				failing++
@@ -519,7 +518,7 @@ func TestAWithdrawalWhileTheLastWriteBeforeMonitoringFailsClosesTheCase(t *testi
 	require.Equal(t, contract.StatusClosed, st.Status)
 	require.Equal(t, contract.ClosureReason("absconded"), st.ClosureReason)
 	require.Empty(t, c.refusal("withdrawal"))
-	require.Equal(t, "paid", st.Procurement[0].Status, "the payment made before stays paid")
+	require.Equal(t, contract.ItemPaid, st.Procurement[0].Status, "the payment made before stays paid")
 	c.p.requireWrittenOncePerTask(t, st)
 }
 
@@ -559,7 +558,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 		}).
 		at(3*time.Hour, func(c *caseTest) {
 			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(210*time.Minute, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"medical-result/": cw, "withdrawal/": cw, "consent-withdrawal/": cw, "transfer/": cwAp}, open(c.state()),
@@ -576,7 +575,7 @@ func TestTheCasePublishesTheActionsItAccepts(t *testing.T) {
 			require.Equal(c.t, map[string][]contract.Role{"plan-decision/": {contract.RoleApprover},
 				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()))
 		}).
-		at(10*time.Hour, decide("approve", apGN, "approve")).
+		at(10*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(11*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, map[string][]contract.Role{"delivery/p1-2": {contract.RoleCaseworker, contract.RoleProcurement},
 				"withdrawal/": cw, "consent-withdrawal/": cw}, open(c.state()), "a delivery for the ordered item only")
@@ -610,13 +609,13 @@ func TestWhatPeopleWriteReachesTheCaseFile(t *testing.T) {
 		at(2*time.Hour, screening("high")).
 		at(3*time.Hour, func(c *caseTest) {
 			c.act("clear", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apDE,
-				Body: contract.Clearance{Decision: "cleared", Comment: "mitigations adequate"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared, Comment: "mitigations adequate"}})
 		}).
 		at(4*time.Hour, medical("fit", 30*day, 0)).
 		at(5*time.Hour, departed).
 		at(6*time.Hour, arrived).
 		at(7*time.Hour, plan("plan", cwGN, item("cash", "400.00"))).
-		at(8*time.Hour, decide("approve", apGN, "approve")).
+		at(8*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(100*day, func(c *caseTest) {
 			c.act("visit-1", contract.UpdateVisit, contract.Action[contract.Visit]{Actor: cwGN,
 				Body: contract.Visit{Visit: 1, VisitedAt: c.now(), Notes: "shop open",
@@ -661,7 +660,7 @@ func TestAWithdrawalOfConsentClosesTheCase(t *testing.T) {
 	require.Equal(t, contract.RefusedForbidden, c.refusal("approver"))
 	require.Equal(t, contract.RefusedForbidden, c.refusal("other office"))
 	require.Equal(t, []string{"travel/1/cancel=1"}, c.p.keysWithPrefix("/travel/1/cancel"))
-	var closed store.Event
+	var closed contract.Event
 	for _, w := range c.p.writes {
 		for _, e := range w.Events {
 			if e.Type == "closed" {
@@ -714,11 +713,11 @@ func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
 		at(3*time.Hour, screening("high")).
 		at(4*time.Hour, func(c *caseTest) {
 			c.act("old office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apGN,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(5*time.Hour, func(c *caseTest) {
 			c.act("new office clears", contract.UpdateClearance, contract.Action[contract.Clearance]{Actor: apNZR,
-				Body: contract.Clearance{Decision: "cleared"}})
+				Body: contract.Clearance{Decision: contract.DecisionCleared}})
 		}).
 		at(6*time.Hour, medical("fit", 30*day, 0)).
 		at(7*time.Hour, departed).
@@ -744,7 +743,7 @@ func TestATransferBeforeDepartureMovesTheCase(t *testing.T) {
 	}
 	slices.Sort(offices) // the two notifications run side by side: their order is not the case's
 	require.Equal(t, []string{"GN-CKY", "GN-NZR"}, offices, "both receiving offices are told, once")
-	var moved []store.Event
+	var moved []contract.Event
 	for _, w := range c.p.writes {
 		for _, e := range w.Events {
 			if e.Type == "transferred" {

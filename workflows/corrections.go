@@ -27,11 +27,11 @@ func (w *caseRun) canCorrect(a contract.Action[contract.Correction]) error {
 	if c.Adults == w.in.Adults && c.Minors == w.in.Minors {
 		return nil
 	}
-	if w.st.Plan != nil && (w.st.Plan.Status == "approved" || w.st.Plan.Status == "donor_approval") {
+	if w.st.Plan != nil && (w.st.Plan.Status == contract.PlanApproved || w.st.Plan.Status == contract.PlanDonorApproval) {
 		return refuse(contract.RefusedWrongStage, "the reintegration plan was approved within the household's caps; "+
 			"its size cannot change now")
 	}
-	if t := w.st.Travel; t != nil && t.DepartedAt == nil && (t.BookingStatus == "held" || t.BookingStatus == "ticketed") {
+	if t := w.st.Travel; t != nil && t.DepartedAt == nil && (t.BookingStatus == contract.BookingHeld || t.BookingStatus == contract.BookingTicketed) {
 		return refuse(contract.RefusedWrongStage, "the flight is booked for the household as it is; "+
 			"its size cannot change until the booking is released")
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // agreedRules are the test rules with the programme's agreed rates.
@@ -91,7 +90,7 @@ func TestFeesAreRecordedFromThePartnersAnswers(t *testing.T) {
 	// workflows/cost_test.go counts the recorded histories' commands.
 	c.p.mu.Lock()
 	for _, w := range c.p.writes {
-		require.True(t, slices.ContainsFunc(w.Events, func(e store.Event) bool { return e.Type != "fee" }),
+		require.True(t, slices.ContainsFunc(w.Events, func(e contract.Event) bool { return e.Type != "fee" }),
 			"a write with fee lines only")
 	}
 	c.p.mu.Unlock()
@@ -117,7 +116,7 @@ func withdrawnAfterTicketing(c *caseTest) *caseTest {
 	return c.at(time.Hour, counselling("confirmed")).at(2*time.Hour, screening("low")).
 		at(3*time.Hour, medical("fit", 30*day, 0)).
 		at(4*time.Hour, func(c *caseTest) {
-			require.Equal(c.t, "ticketed", c.state().Travel.BookingStatus)
+			require.Equal(c.t, contract.BookingTicketed, c.state().Travel.BookingStatus)
 			require.True(c.t, c.state().Travel.PreArrivalSent)
 		}).
 		at(5*time.Hour, withdraw("withdrawn"))
@@ -135,7 +134,7 @@ func TestAWithdrawalAfterTicketingRefundsTheTicketAndWithdrawsTheNotice(t *testi
 
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	tr := st.Travel
-	require.Equal(t, "refunded", tr.BookingStatus)
+	require.Equal(t, contract.BookingRefunded, tr.BookingStatus)
 	require.NotNil(t, tr.Refund)
 	require.Equal(t, eur("640.00"), tr.Refund.Refund)
 	require.Equal(t, eur("40.00"), tr.Refund.FeeKept)
@@ -169,7 +168,7 @@ func TestARefundTheAgencyRefusesIsRecordedAndAManagerTold(t *testing.T) {
 
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Empty(t, st.Blocked, "a refusal does not block the closure")
-	require.Equal(t, "ticketed", st.Travel.BookingStatus)
+	require.Equal(t, contract.BookingTicketed, st.Travel.BookingStatus)
 	require.Nil(t, st.Travel.Refund)
 	require.Equal(t, 1, c.p.count("RefundFlight"), "a refusal is not retried")
 	require.Contains(t, c.p.eventTypes(), "undo_refused")
@@ -184,7 +183,7 @@ func TestAWithdrawalBeforeTicketingRefundsNothing(t *testing.T) {
 	c := newCase(t, agreedRules)
 	withdrawnWithAFlightHeld(c)
 	st := c.run()
-	require.Equal(t, "cancelled", st.Travel.BookingStatus)
+	require.Equal(t, contract.BookingCancelled, st.Travel.BookingStatus)
 	require.Zero(t, c.p.count("RefundFlight"))
 	require.Zero(t, c.p.count("WithdrawPreArrivalNotice"))
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 	"github.com/homeward/homeward/workflows"
 )
 
@@ -64,9 +63,9 @@ type fakePartners struct {
 	calls   map[string]int // activity name -> calls
 	effects map[string]int // idempotency key -> calls
 	fail    map[string][]error
-	writes  []store.Changes // case-file writes, in order
+	writes  []contract.Changes // case-file writes, in order
 	// writeFails, when set, refuses a case-file write (the database down).
-	writeFails func(store.Changes) bool
+	writeFails func(contract.Changes) bool
 	// down, when set, says whether a partner's activity fails now (503).
 	down   func(name string) bool
 	notes  []partners.Message
@@ -292,7 +291,7 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 	var a *activities.Activities
 	env.RegisterActivity(a)
 	p := c.p
-	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch store.Changes) error {
+	env.OnActivity(a.RecordChanges, mock.Anything, mock.Anything).Return(func(_ context.Context, ch contract.Changes) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if p.writeFails != nil && p.writeFails(ch) {
@@ -301,7 +300,7 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		p.writes = append(p.writes, ch)
 		return nil
 	})
-	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.CaseRecord) error {
+	env.OnActivity(a.UpsertRegistry, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ contract.CaseRecord) error {
 		return p.hit("UpsertRegistry", key)
 	})
 	env.OnActivity(a.ConfirmEligibility, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, _ partners.EligibilityRequest) (partners.Eligibility, error) {
@@ -315,11 +314,11 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		return p.hit("OpenPostArrivalMedical", key)
 	})
 	env.OnActivity(a.HoldFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.BookingRequest) (partners.Booking, error) {
-		return partners.Booking{BookingRef: fmt.Sprintf("BK-%d", in.Attempt), Status: "held", Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
+		return partners.Booking{BookingRef: fmt.Sprintf("BK-%d", in.Attempt), Status: contract.BookingHeld, Flight: fmt.Sprintf("HW%d", 100+in.Attempt),
 			DepartureAt: in.NotBefore.Add(p.departIn)}, p.hit("HoldFlight", key)
 	})
 	env.OnActivity(a.TicketFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Booking, error) {
-		return partners.Booking{BookingRef: ref, Status: "ticketed", Fee: p.fee("TicketFlight")}, p.hit("TicketFlight", key)
+		return partners.Booking{BookingRef: ref, Status: contract.BookingTicketed, Fee: p.fee("TicketFlight")}, p.hit("TicketFlight", key)
 	})
 	env.OnActivity(a.RefundFlight, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Refund, error) {
 		p.mu.Lock()
@@ -341,10 +340,10 @@ func (c *caseTest) newEnv() *testsuite.TestWorkflowEnvironment {
 		return p.hit("CancelFlight", key)
 	})
 	env.OnActivity(a.BookEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, in partners.EscortRequest) (partners.Escort, error) {
-		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: "booked", Fee: p.fee("BookEscort")}, p.hit("BookEscort", key)
+		return partners.Escort{EscortRef: "ESC-" + in.BookingRef, Status: contract.EscortBooked, Fee: p.fee("BookEscort")}, p.hit("BookEscort", key)
 	})
 	env.OnActivity(a.CancelEscort, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key, ref string) (partners.Escort, error) {
-		return partners.Escort{EscortRef: ref, Status: "cancelled"}, p.hit("CancelEscort", key)
+		return partners.Escort{EscortRef: ref, Status: contract.EscortCancelled}, p.hit("CancelEscort", key)
 	})
 	env.OnActivity(a.SendPreArrivalNotice, mock.Anything, mock.Anything, mock.Anything).Return(func(_ context.Context, key string, n partners.PreArrivalNotice) (partners.NoticeAccepted, error) {
 		return partners.NoticeAccepted{NoticeID: "PAN-" + n.BookingRef}, p.hit("SendPreArrivalNotice", key)
@@ -483,7 +482,7 @@ func plan(label string, by contract.Actor, items ...contract.PlanItemInput) func
 	}
 }
 
-func decide(label string, by contract.Actor, decision string) func(*caseTest) {
+func decide(label string, by contract.Actor, decision contract.Decision) func(*caseTest) {
 	return func(c *caseTest) {
 		c.act(label, contract.UpdatePlanDecision, contract.Action[contract.PlanDecision]{Actor: by,
 			Body: contract.PlanDecision{Decision: decision, Comment: "reviewed"}})

@@ -35,7 +35,7 @@ func donorDecision(label string, by contract.Actor, d contract.DonorDecision) fu
 	}
 }
 
-func validatePayment(label string, by contract.Actor, itemID, decision, reason string) func(*caseTest) {
+func validatePayment(label string, by contract.Actor, itemID string, decision contract.Decision, reason string) func(*caseTest) {
 	return func(c *caseTest) {
 		c.act(label, contract.UpdatePaymentValidation, contract.Action[contract.PaymentValidation]{Actor: by,
 			Body: contract.PaymentValidation{ItemID: itemID, Decision: decision, Reason: reason}})
@@ -48,25 +48,25 @@ func validatePayment(label string, by contract.Actor, itemID, decision, reason s
 // and the next version, approved by the donor, is procured.
 func TestAPlanTheDonorMustApproveWaitsForTheDonorsDecision(t *testing.T) {
 	var waiting, replanning contract.CaseState
-	refuse := contract.DonorDecision{Decision: "refuse", DonorReference: "ECHO/2026/17", Reason: "the service is not eligible"}
-	approve := contract.DonorDecision{Decision: "approve", DonorReference: "ECHO/2026/18", DonorLetter: "doc-1"}
+	refuse := contract.DonorDecision{Decision: contract.DecisionRefuse, DonorReference: "ECHO/2026/17", Reason: "the service is not eligible"}
+	approve := contract.DonorDecision{Decision: contract.DecisionApprove, DonorReference: "ECHO/2026/18", DonorLetter: "doc-1"}
 	c := newCase(t, donorRules(func(d *contract.DonorApproval) { d.Kinds = []string{"service"} })).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "400.00"), item("service", "600.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
 		at(8*time.Hour+time.Minute, donorDecision("receiving-office", apGN, approve)).
 		at(8*time.Hour+2*time.Minute, donorDecision("caseworker", cwDE, approve)).
-		at(8*time.Hour+3*time.Minute, donorDecision("no-reference", apDE, contract.DonorDecision{Decision: "approve"})).
-		at(8*time.Hour+4*time.Minute, donorDecision("refuse-without-reason", apDE, contract.DonorDecision{Decision: "refuse", DonorReference: "X"})).
+		at(8*time.Hour+3*time.Minute, donorDecision("no-reference", apDE, contract.DonorDecision{Decision: contract.DecisionApprove})).
+		at(8*time.Hour+4*time.Minute, donorDecision("refuse-without-reason", apDE, contract.DonorDecision{Decision: contract.DecisionRefuse, DonorReference: "X"})).
 		at(9*time.Hour, donorDecision("refuse", apDE, refuse)).
 		at(9*time.Hour+time.Minute, func(c *caseTest) { replanning = c.state() }).
 		at(9*time.Hour+2*time.Minute, donorDecision("after-refusal", apDE, approve)).
 		at(10*time.Hour, plan("plan-v2", cwGN, item("cash", "400.00"), item("service", "500.00"))).
-		at(11*time.Hour, decide("approve-v2", apGN, "approve")).
+		at(11*time.Hour, decide("approve-v2", apGN, contract.DecisionApprove)).
 		at(12*time.Hour, donorDecision("donor-approves", apDE, approve))
 	st := c.run()
 
-	require.Equal(t, "donor_approval", waiting.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, waiting.Plan.Status)
 	require.Equal(t, "the plan has an item of kind service", waiting.Plan.DonorApprovalReason)
 	require.Equal(t, contract.StagePlanApproval, waiting.Stage)
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
@@ -85,14 +85,14 @@ func TestAPlanTheDonorMustApproveWaitsForTheDonorsDecision(t *testing.T) {
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("after-refusal"))
 
 	require.Equal(t, contract.StageReintegrationPlanning, replanning.Stage)
-	require.Equal(t, "donor_refused", replanning.Plan.Status)
-	require.Equal(t, "refuse", replanning.Plan.DonorDecision.Decision)
+	require.Equal(t, contract.PlanDonorRefused, replanning.Plan.Status)
+	require.Equal(t, contract.DecisionRefuse, replanning.Plan.DonorDecision.Decision)
 	require.Equal(t, "the service is not eligible", replanning.Plan.DonorDecision.Reason)
 	require.Equal(t, apDE.User, replanning.Plan.DonorDecision.By)
 
 	require.Empty(t, c.refusal("donor-approves"))
 	require.Equal(t, 2, st.Plan.Version)
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, "ECHO/2026/18", st.Plan.DonorDecision.DonorReference)
 	require.Equal(t, "doc-1", st.Plan.DonorDecision.DonorLetter)
 	require.Equal(t, []string{"pay/p2-1=1", "pay/p2-2=1"}, c.p.keysWithPrefix("/pay/"), "only the plan the donor approved is paid")
@@ -109,18 +109,18 @@ func TestTheDonorsDecisionHasItsOwnDueDate(t *testing.T) {
 	var overdue contract.CaseState
 	c := newCase(t, donorRules(func(d *contract.DonorApproval) { a := money.MustParse("2000"); d.Above = &a })).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "2100.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(7*time.Hour+time.Minute, decide("second", apDE, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(7*time.Hour+time.Minute, decide("second", apDE, contract.DecisionApprove)).
 		at(7*time.Hour+21*day, func(c *caseTest) { overdue = c.state() }).
-		at(7*time.Hour+22*day, donorDecision("donor-approves", apDE2, contract.DonorDecision{Decision: "approve", DonorReference: "D-1"}))
+		at(7*time.Hour+22*day, donorDecision("donor-approves", apDE2, contract.DonorDecision{Decision: contract.DecisionApprove, DonorReference: "D-1"}))
 	st := c.run()
 
-	require.Equal(t, "donor_approval", overdue.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, overdue.Plan.Status)
 	require.Equal(t, "the total is above 2000.00 EUR", overdue.Plan.DonorApprovalReason)
 	require.True(t, overdue.Overdue)
 	require.ElementsMatch(t, []string{"supervisor", "sending_office"}, c.p.notified("overdue"))
 	require.Empty(t, c.refusal("donor-approves"))
-	require.Equal(t, "approved", st.Plan.Status)
+	require.Equal(t, contract.PlanApproved, st.Plan.Status)
 	require.Equal(t, contract.ClosedCompleted, st.ClosureReason)
 }
 
@@ -135,13 +135,13 @@ func TestAPlanAboveTheCapGoesToTheDonorWhereTheProgrammeSaysSo(t *testing.T) {
 	var waiting contract.CaseState
 	c := newCase(t, donorRules(func(d *contract.DonorApproval) { d.AboveCap = true })).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, above)).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(7*time.Hour+time.Minute, decide("second", apDE, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(7*time.Hour+time.Minute, decide("second", apDE, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
 		at(8*time.Hour+time.Minute, withdraw("withdrawn"))
 	c.run()
 	require.Empty(t, c.refusal("plan"))
-	require.Equal(t, "donor_approval", waiting.Plan.Status)
+	require.Equal(t, contract.PlanDonorApproval, waiting.Plan.Status)
 	require.Equal(t, "the total is above the household's cap of 2500.00 EUR", waiting.Plan.DonorApprovalReason)
 	require.Equal(t, 0, c.p.count("Pay"))
 }
@@ -154,27 +154,27 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 	deliverer := contract.Actor{User: apDE.User, Role: contract.RoleProcurement, Office: "DE-BER"} // the same person, another role
 	c := newCase(t, paymentsAbove("1000.00")).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "1200.00"), item("in_kind", "1300.00"), item("cash", "0.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(7*time.Hour+time.Minute, decide("second", apDE, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(7*time.Hour+time.Minute, decide("second", apDE, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
-		at(8*time.Hour+time.Minute, validatePayment("receiving-office", apGN, "p1-1", "validate", "")).
-		at(8*time.Hour+2*time.Minute, validatePayment("procurement", proc, "p1-1", "validate", "")).
-		at(8*time.Hour+3*time.Minute, validatePayment("no-reason", apDE, "p1-1", "refuse", "")).
-		at(8*time.Hour+4*time.Minute, validatePayment("not-waiting", apDE, "p1-3", "validate", "")).
-		at(9*time.Hour, validatePayment("refuse", apDE, "p1-1", "refuse", "the bank account is not the returnee's")).
+		at(8*time.Hour+time.Minute, validatePayment("receiving-office", apGN, "p1-1", contract.DecisionValidate, "")).
+		at(8*time.Hour+2*time.Minute, validatePayment("procurement", proc, "p1-1", contract.DecisionValidate, "")).
+		at(8*time.Hour+3*time.Minute, validatePayment("no-reason", apDE, "p1-1", contract.DecisionRefuse, "")).
+		at(8*time.Hour+4*time.Minute, validatePayment("not-waiting", apDE, "p1-3", contract.DecisionValidate, "")).
+		at(9*time.Hour, validatePayment("refuse", apDE, "p1-1", contract.DecisionRefuse, "the bank account is not the returnee's")).
 		at(9*time.Hour+time.Minute, func(c *caseTest) { refusedState = c.state() }).
-		at(10*time.Hour, validatePayment("validate", apDE, "p1-1", "validate", "")).
+		at(10*time.Hour, validatePayment("validate", apDE, "p1-1", contract.DecisionValidate, "")).
 		at(11*time.Hour, func(c *caseTest) {
 			c.act("delivery", contract.UpdateDelivery, contract.Action[contract.Delivery]{Actor: deliverer,
 				Body: contract.Delivery{ItemID: "p1-2", DeliveredAt: c.now(), HandoverCertificate: "HC-p1-2"}})
 		}).
-		at(12*time.Hour, validatePayment("self", apDE, "p1-2", "validate", "")).
-		at(13*time.Hour, validatePayment("other", apDE2, "p1-2", "validate", ""))
+		at(12*time.Hour, validatePayment("self", apDE, "p1-2", contract.DecisionValidate, "")).
+		at(13*time.Hour, validatePayment("other", apDE2, "p1-2", contract.DecisionValidate, ""))
 	st := c.run()
 
 	p := waiting.Procurement[0]
-	require.Equal(t, "payment_validation", p.Status)
-	require.Equal(t, "paid", waiting.Procurement[2].Status, "a payment within the threshold goes at once")
+	require.Equal(t, contract.ItemPaymentValidation, p.Status)
+	require.Equal(t, contract.ItemPaid, waiting.Procurement[2].Status, "a payment within the threshold goes at once")
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
 	require.True(t, waiting.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "DE-BER"))
 	require.False(t, waiting.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "GN-CKY"))
@@ -185,7 +185,7 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 	require.Equal(t, contract.RefusedInvalid, c.refusal("no-reason"))
 	require.Equal(t, contract.RefusedWrongStage, c.refusal("not-waiting"))
 	require.Empty(t, c.refusal("refuse"))
-	require.Equal(t, "payment_refused", refusedState.Procurement[0].Status)
+	require.Equal(t, contract.ItemPaymentRefused, refusedState.Procurement[0].Status)
 	require.Equal(t, "the bank account is not the returnee's", refusedState.Procurement[0].PaymentValidation.Comment)
 	require.Nil(t, refusedState.Procurement[0].Payment)
 	require.True(t, refusedState.OpenTo(contract.UpdatePaymentValidation, "p1-1", contract.RoleApprover, "DE-BER"),
@@ -196,7 +196,7 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 	require.Empty(t, c.refusal("other"))
 
 	require.Equal(t, []string{"pay/p1-1=1", "pay/p1-2=1", "pay/p1-3=1"}, c.p.keysWithPrefix("/pay/"))
-	require.Equal(t, "validate", st.Procurement[1].PaymentValidation.Decision)
+	require.Equal(t, contract.DecisionValidate, st.Procurement[1].PaymentValidation.Decision)
 	require.Equal(t, apDE2.User, st.Procurement[1].PaymentValidation.By)
 	require.Equal(t, money.Money{Amount: "1299.00", Currency: "EUR"}, st.Procurement[1].Payment.Amount, "the chosen quote's price")
 	require.Len(t, c.p.events("payment_held"), 2)
@@ -208,11 +208,11 @@ func TestAPaymentAboveTheThresholdWaitsForTheSendingOffice(t *testing.T) {
 func TestAWithdrawalWhileAPaymentWaitsPaysNothing(t *testing.T) {
 	c := newCase(t, paymentsAbove("1000.00")).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("cash", "1200.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(8*time.Hour, validatePayment("refuse", apDE, "p1-1", "refuse", "documents missing")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(8*time.Hour, validatePayment("refuse", apDE, "p1-1", contract.DecisionRefuse, "documents missing")).
 		at(9*time.Hour, withdraw("withdrawn"))
 	st := c.run()
 	require.Equal(t, contract.ClosedWithdrawn, st.ClosureReason)
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 }

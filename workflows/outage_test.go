@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/homeward/homeward/contract"
-	"github.com/homeward/homeward/store"
 )
 
 // What a retried case-file write adds to a history, on the real server (SDK 1.50):
@@ -56,7 +55,7 @@ func TestATenDayDatabaseOutageCostsAtMostAThousandEventsADay(t *testing.T) {
 			require.Equal(c.t, contract.StageScreening, st.Stage, "the case went on where it was")
 		}).
 		at(outage+3*time.Hour, withdraw("withdrawn"))
-	c.p.writeFails = func(store.Changes) bool {
+	c.p.writeFails = func(contract.Changes) bool {
 		now := c.now()
 		return !now.Before(downFrom) && now.Before(downTo)
 	}

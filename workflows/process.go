@@ -66,7 +66,7 @@ func (w *caseRun) screen(ctx workflow.Context) error {
 		if err := w.wait(ctx, "clearance", func() bool { return sc.Clearance != "" }); err != nil {
 			return err
 		}
-		if sc.Clearance == "not_cleared" {
+		if sc.Clearance == contract.DecisionNotCleared {
 			return closure{contract.ClosedIneligible, contract.Actor{User: sc.ClearedBy, Role: contract.RoleApprover},
 				"High-risk return not cleared"}
 		}
@@ -154,7 +154,7 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 				Escort: m.Escort, NotBefore: workflow.Now(ctx).UTC()}); err != nil {
 			return err
 		}
-		t.BookingRef, t.BookingStatus, t.Flight, t.DepartureAt = b.BookingRef, "held", b.Flight, &b.DepartureAt
+		t.BookingRef, t.BookingStatus, t.Flight, t.DepartureAt = b.BookingRef, contract.BookingHeld, b.Flight, &b.DepartureAt
 		w.record(ctx, "booking_held", systemActor, "Flight "+b.Flight+" held")
 
 		// A clearance expires: an airline wants a certificate valid at departure.
@@ -166,14 +166,14 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 			w.enter(ctx, contract.StageTravel, contract.WaitingCaseworker, w.dueIn(ctx, w.rules.SLA.Travel),
 				"Travel is being ticketed; then confirm the departure or report a no-show.")
 		}
-		if m.Escort && t.EscortStatus != "booked" {
+		if m.Escort && t.EscortStatus != contract.EscortBooked {
 			var e partners.Escort
 			step := fmt.Sprintf("travel/%d/escort", t.Attempt)
 			if err := w.call(ctx, "Book an escort", acts.BookEscort, &e, w.key(step),
 				partners.EscortRequest{CaseID: w.in.CaseID, BookingRef: t.BookingRef}); err != nil {
 				return err
 			}
-			t.EscortRef, t.EscortStatus = e.EscortRef, "booked"
+			t.EscortRef, t.EscortStatus = e.EscortRef, contract.EscortBooked
 			w.record(ctx, "escort_booked", systemActor, "Escort booked")
 			w.charged(ctx, contract.FeeEscort, contract.ServiceEscort, step, e.EscortRef, e.Fee)
 		}
@@ -181,7 +181,7 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 		if err := w.call(ctx, "Ticket the flight", acts.TicketFlight, &b, w.key(step), t.BookingRef); err != nil {
 			return err
 		}
-		t.BookingStatus = "ticketed"
+		t.BookingStatus = contract.BookingTicketed
 		w.record(ctx, "ticketed", systemActor, "Flight "+t.Flight+" ticketed")
 		w.charged(ctx, contract.FeeTravel, contract.ServiceTicketing, step, t.BookingRef, b.Fee)
 		var notice partners.NoticeAccepted
@@ -204,12 +204,12 @@ func (w *caseRun) travel(ctx workflow.Context) error {
 			return nil
 		}
 		t.NoShows++
-		t.BookingStatus = "no_show" // the ticket is forfeited, never cancelled
+		t.BookingStatus = contract.BookingNoShow // the ticket is forfeited, never cancelled
 		if t.NoShows > w.rules.MaxRebookings {
 			w.cancelEscort(ctx)
 			return closure{contract.ClosedNoShow, systemActor, fmt.Sprintf("No-show %d times", t.NoShows)}
 		}
-		if t.EscortStatus == "booked" {
+		if t.EscortStatus == contract.EscortBooked {
 			w.cancelEscort(ctx) // the escort goes with the flight: rebooked with the next one
 		}
 	}
@@ -249,7 +249,7 @@ func (w *caseRun) planUntilApproved(ctx workflow.Context) error {
 		w.enter(ctx, contract.StageReintegrationPlanning, contract.WaitingCaseworker, &due,
 			"Counsel the returnee and submit the integrated reintegration plan.")
 		if err := w.wait(ctx, "reintegration plan", func() bool {
-			return w.st.Plan != nil && w.st.Plan.Status == "submitted"
+			return w.st.Plan != nil && w.st.Plan.Status == contract.PlanSubmitted
 		}); err != nil {
 			return err
 		}
@@ -257,15 +257,15 @@ func (w *caseRun) planUntilApproved(ctx workflow.Context) error {
 		w.enter(ctx, contract.StagePlanApproval, contract.WaitingApprover, w.dueIn(ctx, w.rules.SLA.PlanApproval),
 			fmt.Sprintf("An approver who did not submit it decides on plan v%d (total %s %s)%s.", p.Version,
 				p.Total.Amount, p.Total.Currency, w.secondApprovalNote(p)))
-		if err := w.wait(ctx, "plan approval", func() bool { return p.Status != "submitted" }); err != nil {
+		if err := w.wait(ctx, "plan approval", func() bool { return p.Status != contract.PlanSubmitted }); err != nil {
 			return err
 		}
-		if p.Status == "donor_approval" { // version 6 on: the approvers approved, the donor decides
+		if p.Status == contract.PlanDonorApproval { // version 6 on: the approvers approved, the donor decides
 			if err := w.awaitDonor(ctx, p); err != nil {
 				return err
 			}
 		}
-		if p.Status == "approved" {
+		if p.Status == contract.PlanApproved {
 			return nil
 		}
 		due = w.dueIn(ctx, w.rules.SLA.ReintegrationPlanning).UTC()
@@ -279,7 +279,7 @@ func (w *caseRun) awaitDonor(ctx workflow.Context, p *contract.PlanState) error 
 	w.enter(ctx, contract.StagePlanApproval, contract.WaitingApprover, w.dueIn(ctx, w.rules.SLA.DonorDecision),
 		fmt.Sprintf("The donor decides on plan v%d (%s): an approver of the sending office (%s) records the donor's decision with its reference.",
 			p.Version, p.DonorApprovalReason, w.in.SendingOffice))
-	return w.wait(ctx, "donor decision", func() bool { return p.Status != "donor_approval" })
+	return w.wait(ctx, "donor decision", func() bool { return p.Status != contract.PlanDonorApproval })
 }
 
 func (w *caseRun) secondApprovalNote(p *contract.PlanState) string {
@@ -295,7 +295,7 @@ func (w *caseRun) procure(ctx workflow.Context) error {
 	items := w.st.Plan.Items
 	w.st.Procurement = make([]contract.ProcurementItem, len(items))
 	for i, it := range items {
-		w.st.Procurement[i] = contract.ProcurementItem{ItemID: it.ID, Kind: it.Kind, Status: "pending"}
+		w.st.Procurement[i] = contract.ProcurementItem{ItemID: it.ID, Kind: it.Kind, Status: contract.ItemPending}
 	}
 	w.enter(ctx, contract.StageProcurement, contract.WaitingProcurement, w.dueIn(ctx, w.rules.SLA.Procurement),
 		"Procurement: quotes and purchase orders go out; record each delivery with the signed handover certificate.")
@@ -336,14 +336,14 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 			partners.ReferralRequest{CaseID: w.in.CaseID, Service: it.Description}); err != nil {
 			return err
 		}
-		p.Status = "referred"
+		p.Status = contract.ItemReferred
 		w.record(ctx, "referred", systemActor, "Item "+it.ID+" referred")
 		return nil
 	}
 
 	// In kind: enough compliant quotes, the lowest chosen, an order, a delivery.
 	want := w.rules.Programme.QuotesRequired(cost)
-	p.Status = "quoting"
+	p.Status = contract.ItemQuoting
 	for round := 1; ; round++ {
 		var q partners.Quotes
 		if err := w.call(ctx, "Request quotes for "+it.ID, acts.RequestQuotes, &q, w.key(fmt.Sprintf("quotes/%s/%d", it.ID, round)),
@@ -378,7 +378,7 @@ func (w *caseRun) procureItem(ctx workflow.Context, i int) error {
 		return err
 	}
 	po := order.PurchaseOrder
-	p.PurchaseOrder, p.Status = po, "ordered"
+	p.PurchaseOrder, p.Status = po, contract.ItemOrdered
 	w.record(ctx, "ordered", systemActor, fmt.Sprintf("Item %s ordered from %s", it.ID, chosen.Supplier))
 	if err := workflow.Await(ctx, func() bool { return p.Delivery != nil }); err != nil {
 		return err
@@ -415,7 +415,7 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 	if price <= approved {
 		return true, nil
 	}
-	p.Status = "price_approval"
+	p.Status = contract.ItemPriceApproval
 	w.approverAwaited(ctx)
 	w.record(ctx, "quote_above_cost", systemActor, fmt.Sprintf("Item %s: the lowest compliant quote (%s %s) is above the approved cost (%s %s): an approver decides",
 		it.ID, chosen.Price.Amount, chosen.Price.Currency, it.Cost.Amount, it.Cost.Currency))
@@ -429,11 +429,11 @@ func (w *caseRun) priceApproved(ctx workflow.Context, i int, chosen contract.Quo
 	if err := w.settled(ctx); err != nil {
 		return false, err
 	}
-	if p.PriceDecision.Decision != "approve" {
-		p.Status = "cancelled"
+	if p.PriceDecision.Decision != contract.DecisionApprove {
+		p.Status = contract.ItemCancelled
 		return false, nil
 	}
-	p.Status = "quoting"
+	p.Status = contract.ItemQuoting
 	return true, nil
 }
 
@@ -466,11 +466,13 @@ func (w *caseRun) paymentValidated(ctx workflow.Context, p *contract.Procurement
 	if !w.checksMoney() || !w.rules.Programme.PaymentNeedsValidation(cents) {
 		return nil
 	}
-	p.Status = "payment_validation"
+	p.Status = contract.ItemPaymentValidation
 	w.approverAwaited(ctx)
 	w.record(ctx, "payment_held", systemActor, fmt.Sprintf("Item %s: the payment of %s %s waits for the sending office's validation (above %s %s)",
 		p.ItemID, amount.Amount, amount.Currency, *w.rules.Programme.PaymentValidationAbove, w.rules.Programme.Currency))
-	err := workflow.Await(ctx, func() bool { return p.PaymentValidation != nil && p.PaymentValidation.Decision == "validate" })
+	err := workflow.Await(ctx, func() bool {
+		return p.PaymentValidation != nil && p.PaymentValidation.Decision == contract.DecisionValidate
+	})
 	w.approverAnswered(ctx)
 	if err != nil {
 		return err
@@ -509,7 +511,7 @@ func (w *caseRun) pay(ctx workflow.Context, p *contract.ProcurementItem, kind, p
 		return err
 	}
 	p.Payment = &contract.PaymentInfo{PaymentID: paid.PaymentID, Amount: amount, Payee: payee, PaidAt: paid.PaidAt}
-	p.Status = "paid"
+	p.Status = contract.ItemPaid
 	w.record(ctx, "paid", systemActor, fmt.Sprintf("Item %s paid: %s %s", p.ItemID, amount.Amount, amount.Currency))
 	return nil
 }
@@ -540,12 +542,12 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 	arrived := w.st.Arrival.ArrivedAt
 	if w.st.Monitoring == nil {
 		for i, off := range w.rules.MonitoringOffsets {
-			w.st.Monitoring = append(w.st.Monitoring, contract.VisitState{Visit: i + 1, DueAt: arrived.Add(off), Status: "scheduled"})
+			w.st.Monitoring = append(w.st.Monitoring, contract.VisitState{Visit: i + 1, DueAt: arrived.Add(off), Status: contract.VisitScheduled})
 		}
 	}
 	for i := range w.st.Monitoring {
 		v := &w.st.Monitoring[i]
-		if v.Status == "done" || v.Status == "missed" {
+		if v.Status == contract.VisitDone || v.Status == contract.VisitMissed {
 			continue
 		}
 		done, err := w.visit(ctx, v)
@@ -556,7 +558,7 @@ func (w *caseRun) monitor(ctx workflow.Context) error {
 			return err
 		}
 		if !done {
-			v.Status = "missed"
+			v.Status = contract.VisitMissed
 			w.record(ctx, "visit_missed", systemActor, fmt.Sprintf("Monitoring visit %d missed", v.Visit))
 			w.notify(ctx, "manager", "missed_visit", fmt.Sprintf("Monitoring visit %d was missed.", v.Visit))
 			continue
@@ -587,7 +589,7 @@ func (w *caseRun) visit(ctx workflow.Context, v *contract.VisitState) (bool, err
 			w.st.WaitingFrom = &due // in the caseworker's inbox from the due date, not all year
 		}
 		return w.awaitWithin(ctx, max(window.Sub(workflow.Now(ctx)), time.Millisecond), summary,
-			func() bool { return v.Status == "done" })
+			func() bool { return v.Status == contract.VisitDone })
 	}
 	due := v.DueAt
 	w.enter(ctx, contract.StageMonitoring, contract.WaitingNobody, &due,
@@ -595,11 +597,11 @@ func (w *caseRun) visit(ctx workflow.Context, v *contract.VisitState) (bool, err
 	if err := w.sleep(ctx, due.Sub(workflow.Now(ctx)), fmt.Sprintf("Monitoring visit %d due", v.Visit)); err != nil {
 		return false, err
 	}
-	v.Status = "due"
+	v.Status = contract.VisitDue
 	window := w.dueIn(ctx, w.rules.SLA.MonitoringVisit)
 	w.enter(ctx, contract.StageMonitoring, contract.WaitingCaseworker, window,
 		fmt.Sprintf("Visit the returnee (visit %d) and record the scores per dimension.", v.Visit))
-	return w.awaitWithin(ctx, window.Sub(workflow.Now(ctx)), summary, func() bool { return v.Status == "done" })
+	return w.awaitWithin(ctx, window.Sub(workflow.Now(ctx)), summary, func() bool { return v.Status == contract.VisitDone })
 }
 
 // undoBookings is the compensation of a withdrawal: release what was booked and not
@@ -613,14 +615,14 @@ func (w *caseRun) undoBookings(ctx workflow.Context) {
 	if t == nil || t.DepartedAt != nil {
 		return
 	}
-	if t.BookingStatus == "held" {
+	if t.BookingStatus == contract.BookingHeld {
 		if err := w.undoCall(ctx, "Cancel the flight hold", acts.CancelFlight, nil, w.key(fmt.Sprintf("travel/%d/cancel", t.Attempt)),
 			t.BookingRef); err == nil {
-			t.BookingStatus = "cancelled"
+			t.BookingStatus = contract.BookingCancelled
 			w.record(ctx, "booking_cancelled", systemActor, "Flight hold cancelled")
 		}
 	}
-	if w.recordsFees() && t.BookingStatus == "ticketed" {
+	if w.recordsFees() && t.BookingStatus == contract.BookingTicketed {
 		w.refundTicket(ctx)
 	}
 	w.cancelEscort(ctx)
@@ -639,7 +641,7 @@ func (w *caseRun) refundTicket(ctx workflow.Context) {
 	if err := w.undoCall(ctx, "Refund the ticket", acts.RefundFlight, &r, w.key(step), t.BookingRef); err != nil {
 		return
 	}
-	t.BookingStatus = "refunded"
+	t.BookingStatus = contract.BookingRefunded
 	t.Refund = &contract.Refunded{Refund: r.Refund, FeeKept: r.FeeKept, At: workflow.Now(ctx).UTC()}
 	w.record(ctx, "ticket_refunded", systemActor, fmt.Sprintf("Ticket of flight %s cancelled: %s %s refunded, %s %s kept by the agency",
 		t.Flight, r.Refund.Amount, r.Refund.Currency, r.FeeKept.Amount, r.FeeKept.Currency))
@@ -670,7 +672,7 @@ func (w *caseRun) withdrawNotice(ctx workflow.Context) {
 
 func (w *caseRun) cancelEscort(ctx workflow.Context) {
 	t := w.st.Travel
-	if t == nil || t.EscortStatus != "booked" {
+	if t == nil || t.EscortStatus != contract.EscortBooked {
 		return
 	}
 	var e partners.Escort
@@ -678,7 +680,7 @@ func (w *caseRun) cancelEscort(ctx workflow.Context) {
 	if err := w.undoCall(ctx, "Cancel the escort", acts.CancelEscort, &e, w.key(step), t.EscortRef); err != nil {
 		return
 	}
-	t.EscortStatus = "cancelled"
+	t.EscortStatus = contract.EscortCancelled
 	w.record(ctx, "escort_cancelled", systemActor, "Escort cancelled")
 	if w.recordsFees() && e.Refund != nil {
 		// A paid escort (its flight ticketed): what comes back, and what is kept.

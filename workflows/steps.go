@@ -14,7 +14,6 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // enter puts the case in a stage, waiting on someone until a due date (nil: none).
@@ -151,7 +150,7 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 // The text only changes the case file's input, not the commands: no version.
 func (w *caseRun) recordText(ctx workflow.Context, typ string, by contract.Actor, summary, text string) {
 	w.st.Seq++
-	ev := store.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ, Actor: by, Summary: summary,
+	ev := contract.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ, Actor: by, Summary: summary,
 		At: workflow.Now(ctx).UTC(), Text: text}
 	if w.writesOncePerTask() {
 		w.unwritten = append(w.unwritten, ev)
@@ -160,7 +159,7 @@ func (w *caseRun) recordText(ctx workflow.Context, typ string, by contract.Actor
 	if w.finishesInFlightCalls() {
 		ctx = disconnected(ctx)
 	}
-	rec := store.Record{CaseID: w.in.CaseID, EventKey: ev.Key, Type: typ, Actor: by, Summary: summary, Text: text, At: ev.At,
+	rec := contract.Record{CaseID: w.in.CaseID, EventKey: ev.Key, Type: typ, Actor: by, Summary: summary, Text: text, At: ev.At,
 		State: w.snapshot(), WrittenIn: w.writtenIn(ctx)}
 	if err := workflow.ExecuteLocalActivity(w.caseFileOptions(ctx), acts.RecordCase, rec).Get(ctx, nil); err != nil {
 		// Retries are unlimited: only cancellation ends them, and then the next
@@ -192,7 +191,7 @@ func (w *caseRun) startWriter(ctx workflow.Context) {
 				continue
 			}
 			// Quiet events (fees, version 7) recorded before go first: their Seq is lower.
-			ch := store.Changes{CaseID: w.in.CaseID, Events: append(w.quiet, w.unwritten...), State: w.snapshot(),
+			ch := contract.Changes{CaseID: w.in.CaseID, Events: append(w.quiet, w.unwritten...), State: w.snapshot(),
 				WrittenIn: w.writtenIn(ctx), Registry: w.registry}
 			w.quiet, w.unwritten, w.registry = nil, nil, nil
 			if err := workflow.ExecuteLocalActivity(ctx, acts.RecordChanges, ch).Get(ctx, nil); err != nil {
@@ -246,7 +245,7 @@ func (w *caseRun) charged(ctx workflow.Context, partner, service, key, reference
 	w.st.Fees = append(w.st.Fees, f)
 	w.st.Seq++
 	amount := *fee
-	ev := store.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: "fee", Actor: systemActor, Summary: summary,
+	ev := contract.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: "fee", Actor: systemActor, Summary: summary,
 		At: f.ChargedAt, Amount: &amount}
 	if len(w.unwritten) > 0 {
 		w.unwritten = append(w.unwritten, ev) // the writer is about to write: it goes with it
@@ -291,7 +290,7 @@ const (
 	caseFileMaxPause = 10 * time.Minute
 )
 
-// writtenIn orders this workflow task's writes among the case's (store.Changes).
+// writtenIn orders this workflow task's writes among the case's (contract.Changes).
 func (w *caseRun) writtenIn(ctx workflow.Context) int64 {
 	return int64(w.generation())<<32 | int64(workflow.GetInfo(ctx).GetCurrentHistoryLength())
 }
@@ -331,15 +330,15 @@ func (w *caseRun) snapshot() contract.CaseState {
 // flagged as a partner call when it kept failing.
 func (w *caseRun) tellRegistry(ctx workflow.Context) error {
 	if w.fewerActions() {
-		w.registry = append(w.registry, store.RegistryChange{Seq: w.st.Seq, Record: w.caseRecord(ctx)})
+		w.registry = append(w.registry, contract.RegistryChange{Seq: w.st.Seq, Record: w.caseRecord(ctx)})
 		return nil
 	}
 	return w.call(ctx, "Update the case registry", acts.UpsertRegistry, nil, w.key(fmt.Sprintf("registry/%d", w.st.Seq)),
 		w.caseRecord(ctx))
 }
 
-func (w *caseRun) caseRecord(ctx workflow.Context) partners.CaseRecord {
-	return partners.CaseRecord{CaseID: w.in.CaseID, Reference: w.in.Reference, Stage: w.st.Stage, Status: w.st.Status,
+func (w *caseRun) caseRecord(ctx workflow.Context) contract.CaseRecord {
+	return contract.CaseRecord{CaseID: w.in.CaseID, Reference: w.in.Reference, Stage: w.st.Stage, Status: w.st.Status,
 		ClosureReason: w.st.ClosureReason, WaitingOn: w.st.WaitingOn, CountryOfReturn: w.in.CountryOfReturn,
 		SendingOffice: w.in.SendingOffice, ReceivingOffice: w.in.ReceivingOffice, Programme: w.rules.Programme.Name,
 		UpdatedAt: workflow.Now(ctx).UTC()}
@@ -479,8 +478,8 @@ func (w *caseRun) closeWithText(ctx workflow.Context, reason contract.ClosureRea
 	w.st.WaitingOn, w.st.StageDueAt, w.st.Overdue = contract.WaitingNobody, nil, false
 	w.st.StageEnteredAt = workflow.Now(ctx)
 	for i := range w.st.Procurement {
-		if p := &w.st.Procurement[i]; p.Payment == nil && p.Status != "referred" {
-			p.Status = "cancelled"
+		if p := &w.st.Procurement[i]; p.Payment == nil && p.Status != contract.ItemReferred {
+			p.Status = contract.ItemCancelled
 		}
 	}
 	w.next = ""

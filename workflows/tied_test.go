@@ -9,14 +9,13 @@ import (
 	"github.com/homeward/homeward/contract"
 	"github.com/homeward/homeward/money"
 	"github.com/homeward/homeward/partners"
-	"github.com/homeward/homeward/store"
 )
 
 // events are the case file's timeline events of a type, in order.
-func (p *fakePartners) events(typ string) []store.Event {
+func (p *fakePartners) events(typ string) []contract.Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []store.Event
+	var out []contract.Event
 	for _, w := range p.writes {
 		for _, e := range w.Events {
 			if e.Type == typ {
@@ -148,7 +147,7 @@ func quotesAt(c *caseTest, price, currency string, rounds int) {
 	}
 }
 
-func priceDecision(label string, by contract.Actor, itemID, decision string) func(*caseTest) {
+func priceDecision(label string, by contract.Actor, itemID string, decision contract.Decision) func(*caseTest) {
 	return func(c *caseTest) {
 		c.act(label, contract.UpdatePriceDecision, contract.Action[contract.PriceDecision]{Actor: by,
 			Body: contract.PriceDecision{ItemID: itemID, Decision: decision, Comment: "checked the quote"}})
@@ -161,19 +160,19 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 	var waiting contract.CaseState
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) { waiting = c.state() }).
 		at(8*time.Hour+time.Minute, deliver("delivery", "p1-1")).
-		at(8*time.Hour+2*time.Minute, priceDecision("by-procurement", proc, "p1-1", "approve")).
-		at(8*time.Hour+3*time.Minute, priceDecision("by-the-plan's-approver", apGN, "p1-1", "approve")).
-		at(9*time.Hour, priceDecision("approve-25000", apDE, "p1-1", "approve")).
-		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject")).
-		at(11*time.Hour, priceDecision("again", apGN, "p1-1", "approve"))
+		at(8*time.Hour+2*time.Minute, priceDecision("by-procurement", proc, "p1-1", contract.DecisionApprove)).
+		at(8*time.Hour+3*time.Minute, priceDecision("by-the-plan's-approver", apGN, "p1-1", contract.DecisionApprove)).
+		at(9*time.Hour, priceDecision("approve-25000", apDE, "p1-1", contract.DecisionApprove)).
+		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", contract.DecisionReject)).
+		at(11*time.Hour, priceDecision("again", apGN, "p1-1", contract.DecisionApprove))
 	quotesAt(c, "25000.00", "EUR", 1)
 	st := c.run()
 
 	p := waiting.Procurement[0]
-	require.Equal(t, "price_approval", p.Status)
+	require.Equal(t, contract.ItemPriceApproval, p.Status)
 	require.Equal(t, contract.WaitingApprover, waiting.WaitingOn)
 	require.True(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "DE-BER"))
 	require.False(t, waiting.OpenTo(contract.UpdatePriceDecision, "p1-1", contract.RoleApprover, "GN-CKY"),
@@ -188,8 +187,8 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 
 	require.Equal(t, 0, c.p.count("IssuePurchaseOrder"))
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
-	require.Equal(t, "reject", st.Procurement[0].PriceDecision.Decision)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
+	require.Equal(t, contract.DecisionReject, st.Procurement[0].PriceDecision.Decision)
 	require.Equal(t, apDE.User, st.Procurement[0].PriceDecision.By)
 	require.Len(t, c.p.events("quote_above_cost"), 1)
 	require.Equal(t, []string{"supervisor"}, c.p.notified("price_approval"))
@@ -201,18 +200,18 @@ func TestAQuoteAboveTheApprovedCostIsNotPaidWithoutAnApproval(t *testing.T) {
 func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(8*time.Hour, func(c *caseTest) {
 			require.Equal(c.t, 0, c.p.count("IssuePurchaseOrder"), "no order before the approval")
 		}).
-		at(9*time.Hour, priceDecision("approve-price", apDE, "p1-1", "approve")).
+		at(9*time.Hour, priceDecision("approve-price", apDE, "p1-1", contract.DecisionApprove)).
 		at(10*time.Hour, deliver("delivery", "p1-1"))
 	quotesAt(c, "2100.00", "EUR", 1)
 	st := c.run()
 
 	require.Empty(t, c.refusal("approve-price"))
 	require.Empty(t, c.refusal("delivery"))
-	require.Equal(t, "paid", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemPaid, st.Procurement[0].Status)
 	require.Equal(t, money.Money{Amount: "2100.00", Currency: "EUR"}, st.Procurement[0].Payment.Amount)
 	require.Equal(t, []string{"pay/p1-1=1"}, c.p.keysWithPrefix("/pay/"))
 }
@@ -224,9 +223,9 @@ func TestAnApprovedHigherPriceIsOrderedAndPaidOnce(t *testing.T) {
 func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "1999.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
-		at(9*time.Hour, priceDecision("approve-2500", apDE, "p1-1", "approve")).
-		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", "reject"))
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
+		at(9*time.Hour, priceDecision("approve-2500", apDE, "p1-1", contract.DecisionApprove)).
+		at(10*time.Hour, priceDecision("reject", apDE, "p1-1", contract.DecisionReject))
 	quotesAt(c, "2500.00", "EUR", 1)
 	st := c.run()
 
@@ -234,7 +233,7 @@ func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 	require.Contains(t, c.refusals["approve-2500"].Error(), "3 compliant quotes")
 	require.Empty(t, c.refusal("reject"))
 	require.Equal(t, 0, c.p.count("Pay"))
-	require.Equal(t, "cancelled", st.Procurement[0].Status)
+	require.Equal(t, contract.ItemCancelled, st.Procurement[0].Status)
 }
 
 // A quote in another currency than the programme's is refused whatever its amount:
@@ -242,7 +241,7 @@ func TestAHigherPriceNeedsTheQuotesOfThatPrice(t *testing.T) {
 func TestAQuoteInAnotherCurrencyIsRefused(t *testing.T) {
 	c := newCase(t).toArrival().
 		at(6*time.Hour, plan("plan", cwGN, item("in_kind", "900.00"))).
-		at(7*time.Hour, decide("approve", apGN, "approve")).
+		at(7*time.Hour, decide("approve", apGN, contract.DecisionApprove)).
 		at(7*time.Hour+25*time.Hour, deliver("delivery", "p1-1"))
 	quotesAt(c, "10.00", "USD", 1)
 	st := c.run()

@@ -17,6 +17,9 @@ import (
 // validation gives lands beside the input it is about. Reading a form only builds
 // the request; whether it is valid is for the request's Validate and the workflow.
 
+// decision is the form's decision, as posted (the validators check it).
+func decision(f url.Values) contract.Decision { return contract.Decision(f.Get("decision")) }
+
 // formTime reads a datetime-local (or date) input as UTC; empty or unreadable
 // gives the zero time, which the validators call required.
 func formTime(v string) time.Time {
@@ -72,7 +75,7 @@ var actions = map[string]action{
 		return contract.Screening{Risk: f.Get("risk"), Flags: f["flags"], Mitigations: lines(f.Get("mitigations"))}
 	}},
 	contract.UpdateClearance: {name: contract.UpdateClearance, read: func(f url.Values) api.Request {
-		return contract.Clearance{Decision: f.Get("decision"), Comment: f.Get("comment")}
+		return contract.Clearance{Decision: decision(f), Comment: f.Get("comment")}
 	}},
 	contract.SignalMedicalResult: {name: contract.SignalMedicalResult, fact: true, read: func(f url.Values) api.Request {
 		days, _ := strconv.Atoi(f.Get("reassess_after_days"))
@@ -91,21 +94,21 @@ var actions = map[string]action{
 	}},
 	contract.UpdatePlan: {name: contract.UpdatePlan, read: func(f url.Values) api.Request { return readPlan(f) }},
 	contract.UpdatePlanDecision: {name: contract.UpdatePlanDecision, read: func(f url.Values) api.Request {
-		return contract.PlanDecision{Decision: f.Get("decision"), Comment: f.Get("comment")}
+		return contract.PlanDecision{Decision: decision(f), Comment: f.Get("comment")}
 	}},
 	contract.UpdateDelivery: {name: contract.UpdateDelivery, read: func(f url.Values) api.Request {
 		return contract.Delivery{ItemID: f.Get("target"), DeliveredAt: formTime(f.Get("delivered_at")),
 			HandoverCertificate: strings.TrimSpace(f.Get("handover_certificate")), HandoverDocument: f.Get("handover_document")}
 	}},
 	contract.UpdatePriceDecision: {name: contract.UpdatePriceDecision, read: func(f url.Values) api.Request {
-		return contract.PriceDecision{ItemID: f.Get("target"), Decision: f.Get("decision"), Comment: f.Get("comment")}
+		return contract.PriceDecision{ItemID: f.Get("target"), Decision: decision(f), Comment: f.Get("comment")}
 	}},
 	contract.UpdateDonorDecision: {name: contract.UpdateDonorDecision, read: func(f url.Values) api.Request {
-		return contract.DonorDecision{Decision: f.Get("decision"), DonorReference: strings.TrimSpace(f.Get("donor_reference")),
+		return contract.DonorDecision{Decision: decision(f), DonorReference: strings.TrimSpace(f.Get("donor_reference")),
 			DonorLetter: f.Get("donor_letter"), Reason: f.Get("reason")}
 	}},
 	contract.UpdatePaymentValidation: {name: contract.UpdatePaymentValidation, read: func(f url.Values) api.Request {
-		return contract.PaymentValidation{ItemID: f.Get("target"), Decision: f.Get("decision"), Reason: f.Get("reason")}
+		return contract.PaymentValidation{ItemID: f.Get("target"), Decision: decision(f), Reason: f.Get("reason")}
 	}},
 	contract.UpdateVisit: {name: contract.UpdateVisit, read: func(f url.Values) api.Request {
 		n, _ := strconv.Atoi(f.Get("target"))
