@@ -592,7 +592,7 @@ func TestActiveCountsFollowEveryChangeOfACase(t *testing.T) {
 				if k == 5 {
 					st.Status, st.Stage, st.ClosureReason = contract.StatusClosed, contract.StageClosed, contract.ClosedWithdrawn
 				}
-				require.NoError(t, s.RecordChanges(ctx, store.Changes{CaseID: id, WrittenIn: seq[id], State: st}))
+				require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: id, WrittenIn: seq[id], State: st}))
 			case k < 8: // a transfer
 				to := offices[1+r.IntN(2)]
 				if to == c.ReceivingOffice {
