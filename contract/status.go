@@ -17,6 +17,9 @@ const (
 	BookingRefunded  BookingStatus = "refunded"
 )
 
+// BookingStatuses are every BookingStatus.
+var BookingStatuses = []BookingStatus{BookingHeld, BookingTicketed, BookingNoShow, BookingCancelled, BookingRefunded}
+
 // EscortStatus is where the case's medical escort is (TravelState.EscortStatus),
 // as the travel agency answers it (partners.Escort.Status).
 type EscortStatus string
@@ -39,6 +42,9 @@ const (
 	PlanDonorRefused  PlanStatus = "donor_refused"
 )
 
+// PlanStatuses are every PlanStatus.
+var PlanStatuses = []PlanStatus{PlanSubmitted, PlanApproved, PlanRejected, PlanChangesRequested, PlanDonorApproval, PlanDonorRefused}
+
 // ItemStatus is where one plan item is, from quotes to payment
 // (ProcurementItem.Status).
 type ItemStatus string
@@ -59,6 +65,10 @@ const (
 	ItemCancelled         ItemStatus = "cancelled"
 )
 
+// ItemStatuses are every ItemStatus.
+var ItemStatuses = []ItemStatus{ItemPending, ItemQuoting, ItemPriceApproval, ItemOrdered, ItemDelivered, ItemPaymentValidation,
+	ItemPaymentRefused, ItemPaymentValidated, ItemPaid, ItemReferred, ItemCancelled}
+
 // VisitStatus is where a monitoring visit is (VisitState.Status).
 type VisitStatus string
 
@@ -68,6 +78,9 @@ const (
 	VisitDone      VisitStatus = "done"
 	VisitMissed    VisitStatus = "missed"
 )
+
+// VisitStatuses are every VisitStatus.
+var VisitStatuses = []VisitStatus{VisitScheduled, VisitDue, VisitDone, VisitMissed}
 
 // Decision is what a person decides: on a plan (approve, reject,
 // request_changes), a price (approve, reject), for the donor (approve, refuse),

@@ -44,12 +44,10 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 		"doc":      api.DocumentKinds,
 		"stuck":    {"overdue", "system", "blocked", "workflow_task_failing"},
 		"medical":  {"fit", "fit_with_escort", "unfit_temporary", "unfit"},
-		"decision": {"approve", "reject", "request_changes"}, "planstatus": {"submitted", "approved", "rejected", "changes_requested",
-			"donor_approval", "donor_refused"}, "donor": {"approve", "refuse"}, "donordone": {"approve", "refuse"},
+		"decision": {"approve", "reject", "request_changes"}, "planstatus": strs(contract.PlanStatuses), "donor": {"approve", "refuse"}, "donordone": {"approve", "refuse"},
 		"payment": {"validate", "refuse"}, "paymentdone": {"validate", "refuse"},
-		"itemstatus": {"quoting", "price_approval", "ordered", "delivered", "payment_validation", "payment_refused",
-			"payment_validated", "paid", "cancelled"}, "visitstatus": {"scheduled", "due", "done", "missed"},
-		"booking": {"held", "ticketed", "no_show", "cancelled"}, "partner": contract.FeeKinds, "step": {"done", "current", "todo", "skipped"},
+		"itemstatus": strs(contract.ItemStatuses), "visitstatus": strs(contract.VisitStatuses),
+		"booking": strs(contract.BookingStatuses), "partner": contract.FeeKinds, "step": {"done", "current", "todo", "skipped"},
 		"problem": {"validation", "conflict", "forbidden", "not-found", "unavailable", "internal", "malformed", "too-large", "unauthorized"},
 	}
 	// The statistics page's tables and the labels of their keys.
@@ -106,4 +104,13 @@ func TestTheLanguageSwitchStaysOnTheSite(t *testing.T) {
 		"/%5Cevil.example", "https://evil.example/", "evil.example", "/%2F/evil.example"} {
 		require.Equal(t, "/", localPath(back), "%q", back)
 	}
+}
+
+// strs are a named string type's values as strings.
+func strs[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
 }
