@@ -2,7 +2,6 @@ package store
 
 import "time"
 
-
 func (s *Store) ListStatement(f Filter) Statement {
 	q, args, err := s.listSQL(f)
 	if err != nil {
