@@ -385,5 +385,18 @@ func TestTheSweeperGoesPastACaseThatCannotStart(t *testing.T) {
 		require.NotEmpty(t, got.RunID)
 		_, started := e.tc.started[contract.WorkflowID(broken)]
 		require.False(t, started)
+
+		// The manager sees it in /stuck, and only it, for what it is.
+		rec := e.call("GET", "/api/v1/stuck", nil, "Authorization", "Bearer dev-manager")
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		var stuck struct {
+			Items []StuckCase `json:"items"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &stuck))
+		reasons := map[string]string{}
+		for _, it := range stuck.Items {
+			reasons[it.Case.ID] = it.Reason
+		}
+		require.Equal(t, map[string]string{broken: "not_started"}, reasons)
 	})
 }

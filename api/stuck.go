@@ -27,7 +27,7 @@ type StuckCases interface {
 // StuckCase is a case that needs a manager's eye, and why.
 type StuckCase struct {
 	Case       Summary   `json:"case"`
-	Reason     string    `json:"reason"` // overdue, system, blocked, workflow_task_failing
+	Reason     string    `json:"reason"` // not_started, overdue, system, blocked, workflow_task_failing
 	Detail     string    `json:"detail"`
 	Since      time.Time `json:"since"`
 	ForSeconds int64     `json:"for_seconds"`
@@ -61,7 +61,23 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
 	now := s.now()
 	items := make([]StuckCase, 0, len(cases))
 	listed := map[string]bool{}
+	// Registered, but no workflow yet after the sweeper's tries for a minute: the
+	// case waits on nothing else until it starts.
+	pending, err := s.registrations.CasesToStart(ctx, now.Add(-notStartedAfter), 500)
+	if err != nil {
+		return nil, err
+	}
+	for _, cs := range pending {
+		items = append(items, StuckCase{Case: summary(cs), Reason: "not_started", Since: cs.CreatedAt,
+			ForSeconds: int64(now.Sub(cs.CreatedAt).Seconds()), UIURL: s.uiURL(cs.WorkflowID),
+			Detail: "registered, but its workflow has not started: Homeward tries again every " + SweepEvery.String() +
+				" (the API's log says why)"})
+		listed[cs.ID] = true
+	}
 	for _, cs := range cases {
+		if listed[cs.ID] {
+			continue
+		}
 		item := StuckCase{Case: summary(cs), Since: cs.StageEnteredAt, UIURL: s.uiURL(cs.WorkflowID)}
 		switch {
 		case cs.Blocked != "":
@@ -90,6 +106,10 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
 	sort.SliceStable(items, func(i, j int) bool { return items[i].Since.Before(items[j].Since) })
 	return items, nil
 }
+
+// notStartedAfter is how long a registered case may wait for its workflow's
+// start (its own, then the sweeper's every SweepEvery) before /stuck lists it.
+const notStartedAfter = time.Minute
 
 // failingTasks asks Temporal about the quietest active cases: a pending workflow
 // task on its second attempt or later means the workflow's code keeps failing.

@@ -42,7 +42,7 @@ func TestEveryPageStringIsInBothCatalogues(t *testing.T) {
 		"waiting":  {"caseworker", "approver", "procurement", "medical_provider", "receiving_office", "system"},
 		"closure":  {"completed", "withdrawn", "not_fit", "no_show", "absconded", "deceased", "ineligible", "transferred", "operator_cancelled"},
 		"doc":      api.DocumentKinds,
-		"stuck":    {"overdue", "system", "blocked", "workflow_task_failing"},
+		"stuck":    {"not_started", "overdue", "system", "blocked", "workflow_task_failing"},
 		"medical":  {"fit", "fit_with_escort", "unfit_temporary", "unfit"},
 		"decision": {"approve", "reject", "request_changes"}, "planstatus": strs(contract.PlanStatuses), "donor": {"approve", "refuse"}, "donordone": {"approve", "refuse"},
 		"payment": {"validate", "refuse"}, "paymentdone": {"validate", "refuse"},
