@@ -336,3 +336,26 @@ type VisitState struct {
 	Composite *float64    `json:"composite,omitempty"`
 	Referrals []string    `json:"referrals,omitempty"`
 }
+
+// anytimeActions are open beside whatever a case waits for and never answer
+// the wait: a withdrawal, a correction, a transfer, an owner's assignment.
+var anytimeActions = []string{UpdateWithdrawal, UpdateConsentWithdrawal, UpdateCorrection, UpdateTransfer, UpdateOwnerAssigned}
+
+// WaitingOffice is the one office whose people the case waits on, when only
+// one of its offices may answer the wait (the open actions of the awaited role
+// say so: a donor's decision, a price above the approved cost, a payment's
+// validation are the sending office's); "" when either office may. The inbox
+// lists the case to that office alone.
+func (st CaseState) WaitingOffice() string {
+	office := ""
+	for _, a := range st.Actions {
+		if !slices.Contains(a.Roles, Role(st.WaitingOn)) || slices.Contains(anytimeActions, a.Name) {
+			continue
+		}
+		if len(a.Offices) != 1 || a.Offices[0] == "*" || office != "" && office != a.Offices[0] {
+			return ""
+		}
+		office = a.Offices[0]
+	}
+	return office
+}

@@ -61,6 +61,8 @@ func TestTheDonorsDecisionThroughTheAPIAndTheWorkspace(t *testing.T) {
 	offered, offices := openTo(c, "donor-decision", "")
 	require.True(t, offered)
 	require.Equal(t, []string{"DE-BER"}, offices, "the sending office's approvers")
+	require.Contains(t, h.ids("/api/v1/tasks", "dev-approver"), id, "in the sending office's approvers' inbox")
+	require.NotContains(t, h.ids("/api/v1/tasks", "dev-approver-gn"), id, "not in the receiving office's: they may not answer")
 
 	h.problem(h.call("POST", path, "dev-approver-gn", map[string]any{"decision": "approve", "donor_reference": "R-1"}),
 		http.StatusForbidden)

@@ -27,6 +27,7 @@ type Case struct {
 	StageEnteredAt  time.Time
 	StageDueAt      *time.Time
 	WaitingFrom     *time.Time // when the wait opens (contract.CaseState.WaitingFrom); the inbox leaves the case out until then
+	WaitingOffice   string     // the one office the wait is for (contract.CaseState.WaitingOffice); "": either
 	Overdue         bool
 	ClosureReason   string
 	Blocked         string
@@ -314,6 +315,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 	projection := map[string]any{
 		"status": string(st.Status), "stage": string(st.Stage), "waiting_on": string(st.WaitingOn),
 		"stage_entered_at": st.StageEnteredAt, "stage_due_at": st.StageDueAt, "waiting_from": st.WaitingFrom, "overdue": st.Overdue,
+		"waiting_office": st.WaitingOffice(),
 		"closure_reason": string(st.ClosureReason), "blocked": st.Blocked,
 		"state": sealedState, "state_seq": st.Seq, "written_in": ch.WrittenIn, "updated_at": at,
 		"committed_cents": committed(st), "plan_approved_at": planApprovedAt(st),

@@ -273,6 +273,13 @@ func (s *Store) dueSQL(f Filter, waitingOn []string) (string, []any) {
 	c := s.where(f, false)[0]
 	c.add("status = 'active'")
 	c.add("(waiting_from IS NULL OR waiting_from <= ?)", time.Now().UTC()) // a wait not yet open (a visit before its due date)
+	// A wait only one of the case's offices may answer is in that office's inbox alone.
+	switch {
+	case f.Offices != nil:
+		c.add("(waiting_office = '' OR waiting_office IN ?)", f.Offices)
+	case f.Office != "":
+		c.add("(waiting_office = '' OR waiting_office = ?)", f.Office)
+	}
 	if len(waitingOn) == 1 {
 		c.add("waiting_on = ?", waitingOn[0])
 	} else {

@@ -643,3 +643,44 @@ func TestTheInboxLeavesOutAWaitNotYetOpen(t *testing.T) {
 		require.Equal(t, ids[1:], gotIDs, "the visit due a month from now is not in the inbox yet")
 	})
 }
+
+// A wait only the sending office may answer (the donor's decision: the state's
+// open actions say so) is in the sending office's inbox alone; a plan decision
+// either office may take is in both.
+func TestTheInboxListsAWaitToTheOfficeThatMayAnswerIt(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC()
+		approvers := []contract.Role{contract.RoleApprover}
+		wait := func(actions ...contract.OpenAction) string {
+			c := newCase("GN")
+			c.SendingOffice, c.ReceivingOffice = "DE-BER", "GN-CKY"
+			require.NoError(t, s.CreateCase(ctx, c, nil, started))
+			due := now.Add(24 * time.Hour)
+			require.NoError(t, s.RecordCase(ctx, contract.Record{CaseID: c.ID, EventKey: c.ID + "-wait", Type: "stage",
+				Summary: "PlanApproval: waiting on approver", At: now, RunID: "run-1",
+				State: contract.CaseState{Seq: 1, Stage: contract.StagePlanApproval, Status: contract.StatusActive,
+					WaitingOn: contract.WaitingApprover, StageEnteredAt: now, StageDueAt: &due, Actions: actions}}))
+			return c.ID
+		}
+		anyone := []contract.Role{contract.RoleCaseworker, contract.RoleApprover}
+		donor := wait(contract.OpenAction{Name: contract.UpdateDonorDecision, Roles: approvers, Offices: []string{"DE-BER"}},
+			contract.OpenAction{Name: contract.UpdateWithdrawal, Roles: anyone})
+		plan := wait(contract.OpenAction{Name: contract.UpdatePlanDecision, Roles: approvers},
+			contract.OpenAction{Name: contract.UpdateWithdrawal, Roles: anyone})
+		inbox := func(f store.Filter) []string {
+			f.Limit = 10
+			got, err := s.Due(ctx, f, []string{"approver"})
+			require.NoError(t, err)
+			var ids []string
+			for _, c := range got {
+				ids = append(ids, c.ID)
+			}
+			return ids
+		}
+		require.ElementsMatch(t, []string{donor, plan}, inbox(store.Filter{Offices: []string{"DE-BER"}}))
+		require.Equal(t, []string{plan}, inbox(store.Filter{Offices: []string{"GN-CKY"}}), "the donor's decision is not the receiving office's")
+		require.Equal(t, []string{plan}, inbox(store.Filter{Office: "GN-CKY"}))
+		require.ElementsMatch(t, []string{donor, plan}, inbox(store.Filter{}), "a manager's")
+	})
+}
