@@ -20,7 +20,7 @@ import (
 // written, so the statistics add up as before (store/statistics.go).
 var anonymised = map[string]any{"beneficiary": `{"anonymised":true}`, "household": "[]", "vulnerabilities": "[]",
 	"consent": `{"anonymised":true}`, "area_region": "", "area_district": "", "blocked": "", "beneficiary_key": "",
-	"idempotency_key": nil, "sex": "", "age_band": ""}
+	"idempotency_key": nil, "sex": "", "age_band": "", "vulnerable": false}
 
 // AnonymisedSummary replaces every timeline summary of an anonymised case: they
 // said the medical result, the risk, the flight, the handover certificate, a
@@ -30,8 +30,8 @@ const AnonymisedSummary = "(anonymised)"
 // anonymisedState is what the case keeps of the workflow's state: where the
 // process ended and why, and the programme's limits; not the counselling,
 // screening, medical result, travel, arrival, plan, procurement or monitoring
-// (health data, free text, flights, certificates). The statistics read the case's
-// columns and payments, which stay.
+// (health data, free text, flights, certificates). What the statistics count
+// moves to anonymous_facts (cutFacts).
 func anonymisedState(st contract.CaseState) contract.CaseState {
 	return contract.CaseState{Seq: st.Seq, Stage: st.Stage, Status: st.Status, ClosureReason: st.ClosureReason,
 		WaitingOn: st.WaitingOn, StageEnteredAt: st.StageEnteredAt, StageDueAt: st.StageDueAt, Overdue: st.Overdue,
@@ -63,6 +63,28 @@ func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit
 		Where("NOT EXISTS (SELECT 1 FROM registry_outbox o WHERE o.case_id = cases.id AND o.sent_at IS NULL)").
 		Order("closed_at").Limit(limit).Pluck("id", &ids).Error
 	return ids, err
+}
+
+// cutFacts moves what the statistics count of a case (its counted lines and
+// payments) to anonymous_facts, without the case's ID (migration 00032): the
+// lines stay on the timeline without their profile, the payments go.
+func cutFacts(tx *gorm.DB, caseID string) error {
+	for _, q := range []string{
+		`INSERT INTO anonymous_facts (fact, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents)
+		SELECT counts_as, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
+		FROM timeline_events WHERE case_id = ? AND counts_as <> ''`,
+		`UPDATE timeline_events SET counts_as = '', country_of_return = '', programme = '', sex = '', age_band = '',
+		vulnerable = false, currency = '', reason = '', amount_cents = 0 WHERE case_id = ? AND counts_as <> ''`,
+		`INSERT INTO anonymous_facts (fact, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents)
+		SELECT '` + FactPaid + `', paid_at, country_of_return, programme, sex, age_band, vulnerable, currency, '', amount_cents
+		FROM payments WHERE case_id = ?`,
+		`DELETE FROM payments WHERE case_id = ?`,
+	} {
+		if err := tx.Exec(q, caseID).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RetentionActor is who the audit trail says anonymised a case at the end of its
@@ -111,6 +133,9 @@ func (s *Store) Anonymise(ctx context.Context, ids []string, by AuditEntry) (int
 				return err
 			}
 			if err := eraseCaseFile(tx, id); err != nil {
+				return err
+			}
+			if err := cutFacts(tx, id); err != nil {
 				return err
 			}
 			if err := tx.Model(&TimelineEvent{}).Where("case_id = ?", id).Update("summary", AnonymisedSummary).Error; err != nil {

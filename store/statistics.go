@@ -27,6 +27,10 @@ const (
 	CountsFee = "fee"
 )
 
+// FactPaid is what a payment counts as once its case is anonymised
+// (anonymous_facts.fact; the counted lines keep their counts_as).
+const FactPaid = "paid"
+
 // Age bands of the beneficiary at registration (cases.age_band): minors (under
 // 18, as the Convention on the Rights of the Child and the programmes' per-minor
 // amounts count them), adults (18 to 59), older people (60 and over, the UN's
@@ -217,12 +221,18 @@ type Statistics struct {
 func (s *Store) statisticsSQL() []reportQuery {
 	return []reportQuery{
 		{"counted", `SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason,
-		COUNT(*) AS n, SUM(amount_cents) AS cents FROM timeline_events
-		WHERE counts_as <> '' AND at >= @from AND at < @to
+		COUNT(*) AS n, SUM(amount_cents) AS cents FROM (
+		SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
+		FROM timeline_events WHERE counts_as <> '' AND at >= @from AND at < @to
+		UNION ALL SELECT fact, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
+		FROM anonymous_facts WHERE at >= @from AND at < @to AND fact <> '` + FactPaid + `') f
 		GROUP BY counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason`},
 		{"paid", `SELECT country_of_return, programme, sex, age_band, vulnerable, currency,
-		COUNT(*) AS n, SUM(amount_cents) AS cents FROM payments
-		WHERE paid_at >= @from AND paid_at < @to
+		COUNT(*) AS n, SUM(amount_cents) AS cents FROM (
+		SELECT country_of_return, programme, sex, age_band, vulnerable, currency, amount_cents
+		FROM payments WHERE paid_at >= @from AND paid_at < @to
+		UNION ALL SELECT country_of_return, programme, sex, age_band, vulnerable, currency, amount_cents
+		FROM anonymous_facts WHERE at >= @from AND at < @to AND fact = '` + FactPaid + `') f
 		GROUP BY country_of_return, programme, sex, age_band, vulnerable, currency`},
 	}
 }
@@ -386,7 +396,9 @@ func (s *Store) SpendingOf(ctx context.Context, programme, currency string, year
 		AmountCents int64
 	}
 	if err := db.Raw(`SELECT at, amount_cents FROM timeline_events WHERE counts_as <> '' AND at >= @from AND at < @to
-		AND counts_as IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency`, args).Scan(&approved).Error; err != nil {
+		AND counts_as IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency
+		UNION ALL SELECT at, amount_cents FROM anonymous_facts WHERE at >= @from AND at < @to
+		AND fact IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency`, args).Scan(&approved).Error; err != nil {
 		return Spending{}, err
 	}
 	var paid []struct {
@@ -394,7 +406,9 @@ func (s *Store) SpendingOf(ctx context.Context, programme, currency string, year
 		AmountCents int64
 	}
 	if err := db.Raw(`SELECT paid_at, amount_cents FROM payments WHERE paid_at >= @from AND paid_at < @to
-		AND programme = @programme AND currency = @currency`, args).Scan(&paid).Error; err != nil {
+		AND programme = @programme AND currency = @currency
+		UNION ALL SELECT at, amount_cents FROM anonymous_facts WHERE at >= @from AND at < @to
+		AND fact = '`+FactPaid+`' AND programme = @programme AND currency = @currency`, args).Scan(&paid).Error; err != nil {
 		return Spending{}, err
 	}
 	var sp Spending

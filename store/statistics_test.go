@@ -97,6 +97,22 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		row, err := s.CaseByID(ctx, c.ID)
 		require.NoError(t, err)
 		require.Empty(t, row.Sex+row.AgeBand, "the case keeps no profile once anonymised")
+		require.False(t, row.Vulnerable)
+		// Nor does anything that names the case: its counted lines and payments were
+		// cut from it (anonymous_facts), and they add up as before.
+		db, err := s.SQL()
+		require.NoError(t, err)
+		var linked int
+		require.NoError(t, db.QueryRow(store.Rebind(s.Driver(), `SELECT
+			(SELECT COUNT(*) FROM timeline_events WHERE case_id = ? AND (counts_as <> '' OR sex <> '' OR age_band <> '' OR vulnerable OR amount_cents <> 0))
+			+ (SELECT COUNT(*) FROM payments WHERE case_id = ?)`), c.ID, c.ID).Scan(&linked))
+		require.Zero(t, linked, "nothing counted stays with the case")
+		var facts int
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM anonymous_facts").Scan(&facts))
+		require.Equal(t, 6, facts, "registered, departed (with its service charge), arrived, plan_approved, paid, closed")
+		after, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)
+		require.NoError(t, err)
+		require.Equal(t, sp, after, "the budget's spending too")
 	})
 }
 
