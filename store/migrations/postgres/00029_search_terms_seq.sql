@@ -47,6 +47,16 @@ BEGIN
 END $$;
 -- +goose StatementEnd
 
+-- An index a stopped run of this migration left half built is invalid: built again.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+               WHERE c.relname = 'case_search_terms_seq' AND NOT i.indisvalid) THEN
+        DROP INDEX case_search_terms_seq;
+    END IF;
+END $$;
+-- +goose StatementEnd
 CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS case_search_terms_seq ON case_search_terms (hash, kind, case_seq);
 DROP INDEX CONCURRENTLY IF EXISTS case_search_terms_hash;
 -- A search reads the terms from the index alone while their pages are all
