@@ -22,6 +22,8 @@ type StuckCases interface {
 	Stuck(ctx context.Context, f store.Filter) ([]store.Case, error)
 	// Quiet is the active cases unchanged the longest, before a time.
 	Quiet(ctx context.Context, before time.Time, limit int) ([]store.Case, error)
+	// NotStarted is the cases registered before a time whose workflow is not known to have started.
+	NotStarted(ctx context.Context, before time.Time, limit int) ([]store.Case, error)
 }
 
 // StuckCase is a case that needs a manager's eye, and why.
@@ -63,7 +65,7 @@ func (s *Server) Stuck(ctx context.Context) ([]StuckCase, error) {
 	listed := map[string]bool{}
 	// Registered, but no workflow yet after the sweeper's tries for a minute: the
 	// case waits on nothing else until it starts.
-	pending, err := s.registrations.CasesToStart(ctx, now.Add(-notStartedAfter), 500)
+	pending, err := s.stuckCases.NotStarted(ctx, now.Add(-notStartedAfter), 500)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,8 @@ type API struct {
 }
 
 // StartAPI gives the cases registered before search existed their blind indexes
-// (keyed: a migration cannot make them; several API processes may do it at once),
+// (keyed: a migration cannot make them; several API processes may do it at once)
+// and cuts from the cases anonymised before migration 00032 what the statistics count,
 // builds the API and the workspace, and starts the sweeper. Stop ends the sweeper;
 // serving Handler is the caller's.
 func StartAPI(ctx context.Context, cfg config.Config, st *store.Store, tc client.Client, ring *codec.KeyRing, logger *slog.Logger) (*API, error) {
@@ -105,6 +106,11 @@ func StartAPI(ctx context.Context, cfg config.Config, st *store.Store, tc client
 		return nil, fmt.Errorf("search terms: %w", err)
 	} else if n > 0 {
 		logger.Info("search terms written for cases registered before search", "cases", n)
+	}
+	if n, err := st.CutAnonymisedFacts(ctx); err != nil {
+		return nil, fmt.Errorf("anonymised cases' counts: %w", err)
+	} else if n > 0 {
+		logger.Info("counted facts cut from cases anonymised before", "cases", n)
 	}
 	a := &API{Server: api.New(logger.With("component", "api"), cfg, st, tc, ring)}
 	var err error

@@ -352,20 +352,26 @@ func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 		// history): it may record a step differently, or not reach it at all.
 		// A run of the same generation with another run ID is a reset of the workflow:
 		// its history starts shorter again, and it is the case from now on.
-		res := tx.Model(&Case{}).Where("id = ? AND (written_in < ? OR (written_in = ? AND state_seq <= ?)"+
+		// An anonymised case takes nothing more (a retried or reset run's late write
+		// would bring back what anonymisation removed, and count twice).
+		res := tx.Model(&Case{}).Where("id = ? AND anonymised_at IS NULL AND (written_in < ? OR (written_in = ? AND state_seq <= ?)"+
 			" OR (? <> '' AND run_id <> ? AND written_in / 4294967296 <= ?))",
 			ch.CaseID, ch.WrittenIn, ch.WrittenIn, st.Seq, ch.RunID, ch.RunID, ch.WrittenIn>>32).Updates(projection)
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			var n int64
-			if err := tx.Model(&Case{}).Where("id = ?", ch.CaseID).Count(&n).Error; err != nil {
+			var rows []struct{ Anonymised bool }
+			if err := tx.Model(&Case{}).Select("anonymised_at IS NOT NULL AS anonymised").Where("id = ?", ch.CaseID).
+				Scan(&rows).Error; err != nil {
 				return err
 			}
-			if n == 0 {
+			if len(rows) == 0 {
 				// The registration may not have committed yet: the activity retries.
 				return fmt.Errorf("case %s: %w", ch.CaseID, ErrNotFound)
+			}
+			if rows[0].Anonymised {
+				return nil
 			}
 		}
 		if err := queueRegistry(tx, ch.CaseID, ch.Registry, time.Now().UTC()); err != nil {

@@ -329,6 +329,18 @@ func (s *Store) Quiet(ctx context.Context, before time.Time, limit int) ([]Case,
 	return cases, err
 }
 
+// NotStarted returns up to limit cases registered before the given time whose
+// workflow is not known to have started (index cases_to_start), oldest first:
+// the list's columns, nothing personal opened.
+func (s *Store) NotStarted(ctx context.Context, before time.Time, limit int) ([]Case, error) {
+	var c cond
+	c.add("run_id = '' AND created_at < ?", before)
+	q, args := s.selectSQL([]cond{c}, "created_at", limit)
+	var cases []Case
+	err := s.readDB(ctx).Raw(q, args...).Scan(&cases).Error
+	return cases, err
+}
+
 // readDB is the database for the statements above. On Postgres they run as
 // unnamed statements (pgx's QueryExecModeExec: one round trip, as a cached
 // statement takes), which Postgres plans for their values each time; every other

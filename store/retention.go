@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/homeward/homeward/contract"
 )
@@ -31,7 +32,7 @@ const AnonymisedSummary = "(anonymised)"
 // process ended and why, and the programme's limits; not the counselling,
 // screening, medical result, travel, arrival, plan, procurement or monitoring
 // (health data, free text, flights, certificates). What the statistics count
-// moves to anonymous_facts (cutFacts).
+// moves to anonymous_counts (cutFacts).
 func anonymisedState(st contract.CaseState) contract.CaseState {
 	return contract.CaseState{Seq: st.Seq, Stage: st.Stage, Status: st.Status, ClosureReason: st.ClosureReason,
 		WaitingOn: st.WaitingOn, StageEnteredAt: st.StageEnteredAt, StageDueAt: st.StageDueAt, Overdue: st.Overdue,
@@ -65,26 +66,102 @@ func (s *Store) DueForAnonymisation(ctx context.Context, cutoff time.Time, limit
 	return ids, err
 }
 
-// cutFacts moves what the statistics count of a case (its counted lines and
-// payments) to anonymous_facts, without the case's ID (migration 00032): the
-// lines stay on the timeline without their profile, the payments go.
+// AnonymousCount is what the statistics count of the anonymised cases in one
+// UTC month and group: nothing of any one case (migration 00032).
+type AnonymousCount struct {
+	Month           time.Time `gorm:"primaryKey"` // the first instant of the month, UTC
+	Fact            string    `gorm:"primaryKey"` // a counted line's counts_as, or FactPaid
+	CountryOfReturn string    `gorm:"primaryKey"`
+	Programme       string    `gorm:"primaryKey"`
+	Sex             string    `gorm:"primaryKey"`
+	AgeBand         string    `gorm:"primaryKey"`
+	Vulnerable      bool      `gorm:"primaryKey"`
+	Currency        string    `gorm:"primaryKey"`
+	Reason          string    `gorm:"primaryKey"`
+	N               int64
+	Cents           int64
+}
+
+// TableName keeps GORM on the migrated table.
+func (AnonymousCount) TableName() string { return "anonymous_counts" }
+
+// countedFact is a counted timeline line or a payment, as cutFacts reads it.
+type countedFact struct {
+	At              time.Time
+	CountsAs        string
+	CountryOfReturn string
+	Programme       string
+	Sex             string
+	AgeBand         string
+	Vulnerable      bool
+	Currency        string
+	Reason          string
+	AmountCents     int64
+}
+
+// cutFacts adds what the statistics count of a case (its counted lines and
+// payments) to anonymous_counts, by month, and takes it from the case: the lines
+// stay on the timeline without their profile, the payments go.
 func cutFacts(tx *gorm.DB, caseID string) error {
-	for _, q := range []string{
-		`INSERT INTO anonymous_facts (fact, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents)
-		SELECT counts_as, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
-		FROM timeline_events WHERE case_id = ? AND counts_as <> ''`,
-		`UPDATE timeline_events SET counts_as = '', country_of_return = '', programme = '', sex = '', age_band = '',
-		vulnerable = false, currency = '', reason = '', amount_cents = 0 WHERE case_id = ? AND counts_as <> ''`,
-		`INSERT INTO anonymous_facts (fact, at, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents)
-		SELECT '` + FactPaid + `', paid_at, country_of_return, programme, sex, age_band, vulnerable, currency, '', amount_cents
-		FROM payments WHERE case_id = ?`,
-		`DELETE FROM payments WHERE case_id = ?`,
-	} {
-		if err := tx.Exec(q, caseID).Error; err != nil {
+	var lines, paid []countedFact
+	if err := tx.Raw(`SELECT at, counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason,
+		amount_cents FROM timeline_events WHERE case_id = ? AND counts_as <> ''`, caseID).Scan(&lines).Error; err != nil {
+		return err
+	}
+	if err := tx.Raw(`SELECT paid_at AS at, country_of_return, programme, sex, age_band, vulnerable, currency,
+		amount_cents FROM payments WHERE case_id = ?`, caseID).Scan(&paid).Error; err != nil {
+		return err
+	}
+	for i := range paid {
+		paid[i].CountsAs = FactPaid
+	}
+	add := clause.OnConflict{
+		Columns: []clause.Column{{Name: "month"}, {Name: "fact"}, {Name: "country_of_return"}, {Name: "programme"},
+			{Name: "sex"}, {Name: "age_band"}, {Name: "vulnerable"}, {Name: "currency"}, {Name: "reason"}},
+		DoUpdates: clause.Set{{Column: clause.Column{Name: "n"}, Value: gorm.Expr("anonymous_counts.n + excluded.n")},
+			{Column: clause.Column{Name: "cents"}, Value: gorm.Expr("anonymous_counts.cents + excluded.cents")}},
+	}
+	for _, f := range append(lines, paid...) {
+		at := f.At.UTC()
+		c := AnonymousCount{Month: time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC), Fact: f.CountsAs,
+			CountryOfReturn: f.CountryOfReturn, Programme: f.Programme, Sex: f.Sex, AgeBand: f.AgeBand,
+			Vulnerable: f.Vulnerable, Currency: f.Currency, Reason: f.Reason, N: 1, Cents: f.AmountCents}
+		if err := tx.Clauses(add).Create(&c).Error; err != nil {
 			return err
 		}
 	}
-	return nil
+	if err := tx.Exec(`UPDATE timeline_events SET counts_as = '', country_of_return = '', programme = '', sex = '', age_band = '',
+		vulnerable = false, currency = '', reason = '', amount_cents = 0 WHERE case_id = ? AND counts_as <> ''`, caseID).Error; err != nil {
+		return err
+	}
+	return tx.Where("case_id = ?", caseID).Delete(&Payment{}).Error
+}
+
+// CutAnonymisedFacts cuts from the cases anonymised before migration 00032 what
+// the statistics count (cutFacts), and returns how many cases it did: the API
+// runs it at start; several processes may at once (each case in a transaction
+// that first claims its row).
+func (s *Store) CutAnonymisedFacts(ctx context.Context) (int, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Case{}).Where("anonymised_at IS NOT NULL AND ("+
+		"EXISTS (SELECT 1 FROM timeline_events e WHERE e.case_id = cases.id AND e.counts_as <> '') OR "+
+		"EXISTS (SELECT 1 FROM payments p WHERE p.case_id = cases.id))").Pluck("id", &ids).Error
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			// The row's update orders this against another process doing the same.
+			if err := tx.Model(&Case{}).Where("id = ?", id).Update("vulnerable", false).Error; err != nil {
+				return err
+			}
+			return cutFacts(tx, id)
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
 }
 
 // RetentionActor is who the audit trail says anonymised a case at the end of its

@@ -49,8 +49,6 @@ func (s *Store) GrantApplication(ctx context.Context, role string) error {
 			`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ` + schema + ` TO ` + role,
 			// The audit trail is appended to and read, never changed.
 			`REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM ` + role,
-			// The counts are kept by a trigger that runs as the owner (migration 00030).
-			`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON active_stage_counts FROM ` + role,
 			// The migrations' own bookkeeping is read (homeward dev checks it), never written.
 			`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON goose_db_version FROM ` + role,
 		} {

@@ -28,7 +28,7 @@ const (
 )
 
 // FactPaid is what a payment counts as once its case is anonymised
-// (anonymous_facts.fact; the counted lines keep their counts_as).
+// (anonymous_counts.fact; the counted lines keep their counts_as).
 const FactPaid = "paid"
 
 // Age bands of the beneficiary at registration (cases.age_band): minors (under
@@ -221,18 +221,18 @@ type Statistics struct {
 func (s *Store) statisticsSQL() []reportQuery {
 	return []reportQuery{
 		{"counted", `SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason,
-		COUNT(*) AS n, SUM(amount_cents) AS cents FROM (
-		SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
+		SUM(n) AS n, SUM(cents) AS cents FROM (
+		SELECT counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason, 1 AS n, amount_cents AS cents
 		FROM timeline_events WHERE counts_as <> '' AND at >= @from AND at < @to
-		UNION ALL SELECT fact, country_of_return, programme, sex, age_band, vulnerable, currency, reason, amount_cents
-		FROM anonymous_facts WHERE at >= @from AND at < @to AND fact <> '` + FactPaid + `') f
+		UNION ALL SELECT fact, country_of_return, programme, sex, age_band, vulnerable, currency, reason, n, cents
+		FROM anonymous_counts WHERE month >= @from AND month < @to AND fact <> '` + FactPaid + `') f
 		GROUP BY counts_as, country_of_return, programme, sex, age_band, vulnerable, currency, reason`},
 		{"paid", `SELECT country_of_return, programme, sex, age_band, vulnerable, currency,
-		COUNT(*) AS n, SUM(amount_cents) AS cents FROM (
-		SELECT country_of_return, programme, sex, age_band, vulnerable, currency, amount_cents
+		SUM(n) AS n, SUM(cents) AS cents FROM (
+		SELECT country_of_return, programme, sex, age_band, vulnerable, currency, 1 AS n, amount_cents AS cents
 		FROM payments WHERE paid_at >= @from AND paid_at < @to
-		UNION ALL SELECT country_of_return, programme, sex, age_band, vulnerable, currency, amount_cents
-		FROM anonymous_facts WHERE at >= @from AND at < @to AND fact = '` + FactPaid + `') f
+		UNION ALL SELECT country_of_return, programme, sex, age_band, vulnerable, currency, n, cents
+		FROM anonymous_counts WHERE month >= @from AND month < @to AND fact = '` + FactPaid + `') f
 		GROUP BY country_of_return, programme, sex, age_band, vulnerable, currency`},
 	}
 }
@@ -397,7 +397,7 @@ func (s *Store) SpendingOf(ctx context.Context, programme, currency string, year
 	}
 	if err := db.Raw(`SELECT at, amount_cents FROM timeline_events WHERE counts_as <> '' AND at >= @from AND at < @to
 		AND counts_as IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency
-		UNION ALL SELECT at, amount_cents FROM anonymous_facts WHERE at >= @from AND at < @to
+		UNION ALL SELECT month, cents FROM anonymous_counts WHERE month >= @from AND month < @to
 		AND fact IN ('plan_approved', 'price_approved') AND programme = @programme AND currency = @currency`, args).Scan(&approved).Error; err != nil {
 		return Spending{}, err
 	}
@@ -407,7 +407,7 @@ func (s *Store) SpendingOf(ctx context.Context, programme, currency string, year
 	}
 	if err := db.Raw(`SELECT paid_at, amount_cents FROM payments WHERE paid_at >= @from AND paid_at < @to
 		AND programme = @programme AND currency = @currency
-		UNION ALL SELECT at, amount_cents FROM anonymous_facts WHERE at >= @from AND at < @to
+		UNION ALL SELECT month, cents FROM anonymous_counts WHERE month >= @from AND month < @to
 		AND fact = '`+FactPaid+`' AND programme = @programme AND currency = @currency`, args).Scan(&paid).Error; err != nil {
 		return Spending{}, err
 	}

@@ -99,7 +99,7 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 		require.Empty(t, row.Sex+row.AgeBand, "the case keeps no profile once anonymised")
 		require.False(t, row.Vulnerable)
 		// Nor does anything that names the case: its counted lines and payments were
-		// cut from it (anonymous_facts), and they add up as before.
+		// cut from it (anonymous_counts), and they add up as before.
 		db, err := s.SQL()
 		require.NoError(t, err)
 		var linked int
@@ -108,11 +108,27 @@ func TestCaseFileWritesStampWhatTheStatisticsCount(t *testing.T) {
 			+ (SELECT COUNT(*) FROM payments WHERE case_id = ?)`), c.ID, c.ID).Scan(&linked))
 		require.Zero(t, linked, "nothing counted stays with the case")
 		var facts int
-		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM anonymous_facts").Scan(&facts))
+		require.NoError(t, db.QueryRow("SELECT SUM(n) FROM anonymous_counts").Scan(&facts))
 		require.Equal(t, 6, facts, "registered, departed (with its service charge), arrived, plan_approved, paid, closed")
 		after, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)
 		require.NoError(t, err)
 		require.Equal(t, sp, after, "the budget's spending too")
+
+		// A late write of the workflow (a retried task, a reset run) brings nothing
+		// back and counts nothing twice.
+		write(5, paid, "plan_decision", "stage", "paid")
+		write(7, closed, "closed")
+		require.Equal(t, before, march(), "March after late writes")
+		again, err := s.SpendingOf(ctx, "REAG-GARP", "EUR", 2026)
+		require.NoError(t, err)
+		require.Equal(t, sp, again)
+		row, err = s.CaseByID(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, contract.StatusClosed, contract.Status(row.Status))
+		require.Empty(t, row.Sex+row.AgeBand)
+		n, err = s.CutAnonymisedFacts(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing left to cut")
 	})
 }
 
@@ -142,5 +158,50 @@ func TestAnApprovedHigherPriceIsCommitted(t *testing.T) {
 		march, err := s.Statistics(ctx, from, from.AddDate(0, 1, 0))
 		require.NoError(t, err)
 		require.Equal(t, "2100.00", march.Money[0].Committed)
+	})
+}
+
+// A case anonymised before the counts were cut from cases (migration 00032) has
+// them cut when the API starts: the statistics are the same, and nothing counted
+// stays with the case.
+func TestCasesAnonymisedBeforeHaveTheirCountsCut(t *testing.T) {
+	eachDriver(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newCase("GN")
+		c.Sex, c.AgeBand, c.Vulnerable = "male", store.AgeMinor, true
+		require.NoError(t, s.CreateCase(ctx, c, nil, started))
+		at := time.Date(2026, 5, 31, 23, 30, 0, 0, time.UTC)
+		closed := contract.CaseState{Seq: 1, Stage: contract.StageClosed, Status: contract.StatusClosed,
+			ClosureReason: contract.ClosedWithdrawn, Procurement: []contract.ProcurementItem{{ItemID: "p1-1",
+				Payment: &contract.PaymentInfo{PaymentID: "pay-9", Amount: money.Of(25000, "EUR"), Payee: "beneficiary", PaidAt: at}}}}
+		require.NoError(t, s.RecordChanges(ctx, contract.Changes{CaseID: c.ID, WrittenIn: 1, State: closed,
+			Events: []contract.Event{{Key: c.ID + "/r", Type: "registered", Summary: "r", At: at.Add(-time.Hour)},
+				{Key: c.ID + "/c", Type: "closed", Summary: "c", At: at}}}))
+		may := func() store.Statistics {
+			from := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+			st, err := s.Statistics(ctx, from, from.AddDate(0, 1, 0))
+			require.NoError(t, err)
+			return st
+		}
+		before := may()
+		require.Contains(t, before.Money, store.MoneyRow{By: "age_band", Key: store.AgeMinor, Currency: "EUR", Committed: "0.00",
+			Paid: "250.00", ServiceFees: "0.00", Payments: 1})
+		db, err := s.SQL()
+		require.NoError(t, err)
+		_, err = db.Exec(store.Rebind(s.Driver(), "UPDATE cases SET anonymised_at = ? WHERE id = ?"), at, c.ID) // as before 00032
+		require.NoError(t, err)
+
+		n, err := s.CutAnonymisedFacts(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, before, may())
+		var linked int
+		require.NoError(t, db.QueryRow(store.Rebind(s.Driver(), `SELECT
+			(SELECT COUNT(*) FROM timeline_events WHERE case_id = ? AND counts_as <> '')
+			+ (SELECT COUNT(*) FROM payments WHERE case_id = ?)`), c.ID, c.ID).Scan(&linked))
+		require.Zero(t, linked)
+		n, err = s.CutAnonymisedFacts(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "once")
 	})
 }

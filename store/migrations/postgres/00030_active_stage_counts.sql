@@ -26,7 +26,7 @@ INSERT INTO active_stage_counts (sending_office, receiving_office, stage, cases)
 CREATE FUNCTION active_stage_count_add(s text, r text, st text, n bigint) RETURNS void AS $$
     INSERT INTO active_stage_counts AS c (sending_office, receiving_office, stage, cases) VALUES (s, r, st, n)
     ON CONFLICT (sending_office, receiving_office, stage) DO UPDATE SET cases = c.cases + n;
-$$ LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT;
+$$ LANGUAGE sql;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
@@ -53,13 +53,14 @@ BEGIN
     END IF;
     RETURN NULL;
 END;
-$$ LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT;
+$$ LANGUAGE plpgsql;
 -- +goose StatementEnd
 
--- Run as the owner (SECURITY DEFINER): the application's role needs no right on
--- the counts (GrantApplication leaves it reading them only), and at commit
--- (deferred), so a counter row is locked for the commit alone, not for the
--- whole transaction that changes the case.
+-- Run at commit (deferred), so a counter row is locked for the commit alone, not
+-- for the whole transaction that changes the case. It runs as whoever changes
+-- the case (GrantApplication gives the application's role the counts as every
+-- table); run as the owner, it would hand the owner's rights to any role able to
+-- put a table of its own earlier on the search path.
 CREATE CONSTRAINT TRIGGER cases_active_stage_count AFTER INSERT OR DELETE OR UPDATE OF status, stage, sending_office, receiving_office
     ON cases DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION active_stage_count();
 
