@@ -139,6 +139,8 @@ type Database struct {
 	// migrate then grants it what the application needs, and on audit_log only
 	// INSERT and SELECT. Empty: migrate grants nothing.
 	AppRole string `mapstructure:"app_role"`
+	// MaxConns is, on Postgres, the most connections one process opens.
+	MaxConns int `mapstructure:"max_conns"`
 }
 
 // HTTP configures the API server.
@@ -526,6 +528,9 @@ func (c Config) Validate() error {
 	}
 	if c.Database.KeysFile == "" && c.Database.Keys == "" {
 		bad("database", "keys_file or keys is required: sensitive columns are always sealed")
+	}
+	if c.Database.MaxConns < 1 || c.Database.MaxConns > 1000 {
+		bad("database.max_conns", "must be 1 to 1000, got %d", c.Database.MaxConns)
 	}
 	if r := c.Database.AppRole; r != "" && !sqlName.MatchString(r) {
 		bad("database.app_role", "want a lower-case role name (letters, digits, _), got %q", r)

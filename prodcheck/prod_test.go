@@ -193,7 +193,10 @@ func TestProduction(t *testing.T) {
 		{soakDrive / 15, func() error {
 			kills++
 			d.workers[0].kill()
-			return d.workers[0].start()
+			if err := d.workers[0].start(); err != nil {
+				return err
+			}
+			return waitUntil("worker 1 serving its metrics again", time.Minute, d.workers[:1], httpOK(d.workerMetrics[0]))
 		}},
 		{2 * soakDrive / 15, func() error {
 			kills++
@@ -432,6 +435,10 @@ func (d *deployment) startHomeward(t *testing.T) {
 		"HOMEWARD_SERVICES_BASE_URL=" + d.simURL, "HOMEWARD_SERVICES_API_KEY=" + d.apiKey,
 		"HOMEWARD_AUTH_TOKENS=" + strings.Join(entries, ";"), "HOMEWARD_CODEC_KEYS=" + d.codecKeys,
 		"HOMEWARD_DATABASE_KEYS=" + d.dbKeys, "HOMEWARD_CODEC_UI_ORIGIN=http://localhost:8233",
+		// Four processes and the Temporal server share this Postgres's 100
+		// connections with the test: 20 each (the default) could take them all, and
+		// a killed worker then fails to come back (as it did once).
+		"HOMEWARD_DATABASE_MAX_CONNS=10",
 		// A case runs in seconds instead of months: counselling is due at once (so
 		// a case left there is overdue), visits come seconds apart.
 		"HOMEWARD_RULES_SLA_COUNSELLING=3s", "HOMEWARD_RULES_MONITORING_OFFSETS=2s,4s,6s", "HOMEWARD_SERVICES_TIMEOUT=2s",

@@ -27,5 +27,8 @@ func OpenCaseFile(cfg config.Database, generate bool) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.MaxConns > 0 {
+		st.SetMaxConns(cfg.MaxConns)
+	}
 	return st.WithSealer(sealer), nil
 }

@@ -127,6 +127,18 @@ func Open(driver, dsn string) (*Store, error) {
 	return s, nil
 }
 
+// SetMaxConns sets the most connections the store opens on Postgres (as many
+// kept idle); SQLite's pool is its own.
+func (s *Store) SetMaxConns(n int) {
+	if s.sqlite != nil || n < 1 {
+		return
+	}
+	if sqlDB, err := s.db.DB(); err == nil {
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+	}
+}
+
 // Close releases the connections.
 func (s *Store) Close() error {
 	if s.sqlite != nil {
