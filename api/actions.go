@@ -85,7 +85,16 @@ func (s *Server) act(ctx context.Context, cs *store.Case, update string, body Re
 		err = h.Get(ctx, &done)
 	}
 	if err != nil {
-		return CaseView{}, closedIsConflict(err)
+		err = closedIsConflict(err)
+		// A retry whose first answer was lost (the case file unreadable just then)
+		// finds the case moved on, in a later run that no longer knows the update:
+		// the first attempt's action is in the case file, and its answer is the case.
+		if key != "" && classify(err).Kind == KindConflict {
+			if applied, aerr := s.remembered.AppliedRequest(ctx, cs.ID, key); aerr == nil && applied {
+				return s.caseViewNow(ctx, cs.ID)
+			}
+		}
+		return CaseView{}, err
 	}
 	// The workflow answers once the case file has the action: the case is read from there.
 	return s.caseViewNow(ctx, cs.ID)
@@ -217,6 +226,8 @@ const (
 // repeat without acting again.
 type Remembered interface {
 	RememberedResponse(ctx context.Context, key string) (*store.IdempotentRequest, error)
+	// AppliedRequest says whether the case's workflow took the action sent under the key.
+	AppliedRequest(ctx context.Context, caseID, key string) (bool, error)
 	RememberResponse(ctx context.Context, r store.IdempotentRequest) error
 }
 

@@ -41,6 +41,10 @@ type Event struct {
 	Text string `json:"text,omitempty"`
 	// Amount is the figure a "fee" line counts in the statistics: the fee charged.
 	Amount *money.Money `json:"amount,omitempty"`
+	// RequestID is the request (the API's key for a client's Idempotency-Key) whose
+	// action the line is the first of: a retry of it finds it applied, even in a
+	// later run of the case, where Temporal no longer knows its update.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Record is what the workflow wrote to the case file after each change before

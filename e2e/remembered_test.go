@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -74,4 +75,48 @@ func TestRememberedAnswersKeepNoPersonalDataAndRepeatsAreAudited(t *testing.T) {
 	require.JSONEq(t, string(n1.Body), string(n2.Body), "the repeat answers the same note")
 	require.Equal(t, noteReads+1, reads("notes"), "the repeat is an audited read of the notes")
 	require.Len(t, h.call("GET", notes, "dev-caseworker", nil).JSON(t)["items"], 1, "one note")
+}
+
+// A delivery whose answer was lost (the case file could not be read to answer
+// it, so nothing was remembered) is retried with its Idempotency-Key after the
+// case has continued into monitoring, in a new run of its workflow that no longer
+// knows the update: the retry gets the case, as the first attempt would have,
+// and records nothing twice. Another key for the same delivery is refused.
+func TestARetryFindsItsActionAppliedInAnEarlierRun(t *testing.T) {
+	h := start(t, testConfig(t, "sqlite"))
+	id := h.register()
+	h.counsel(id, "confirmed")
+	h.screen(id, "low")
+	h.depart(id)
+	h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+	h.decide(id, "dev-approver-gn", "approve")
+	c := h.waitCase(id, "the in-kind item ordered", func(c map[string]any) bool {
+		ps := list(c["procurement"])
+		return len(ps) == 2 && ps[1]["status"] == "ordered"
+	})
+	path := fmt.Sprintf("/api/v1/cases/%s/procurement/%s/delivery", id, list(c["procurement"])[1]["id"])
+	body := map[string]any{"delivered_at": now(), "handover_certificate": "HC-1"}
+	first := h.call("POST", path, "dev-procurement", body, "Idempotency-Key", "deliver-1")
+	require.Equal(t, http.StatusOK, first.Status, string(first.Body))
+	h.waitCase(id, "monitoring", stageIs("Monitoring"))
+
+	db, err := h.s.Store.SQL()
+	require.NoError(t, err)
+	_, err = db.Exec("DELETE FROM idempotent_requests") // the answer that was lost
+	require.NoError(t, err)
+	timeline := func() int {
+		evs, err := h.s.Store.Timeline(t.Context(), id)
+		require.NoError(t, err)
+		return len(evs)
+	}
+	lines := timeline()
+
+	again := h.call("POST", path, "dev-procurement", body, "Idempotency-Key", "deliver-1")
+	require.Equal(t, http.StatusOK, again.Status, string(again.Body))
+	require.Equal(t, id, again.JSON(t)["id"])
+	require.Equal(t, "Monitoring", again.JSON(t)["stage"])
+	require.Equal(t, lines, timeline(), "nothing recorded twice")
+
+	other := h.call("POST", path, "dev-procurement", body, "Idempotency-Key", "deliver-2")
+	require.Equal(t, http.StatusConflict, other.Status, "a new request for a delivery made: %s", other.Body)
 }

@@ -89,6 +89,9 @@ type TimelineEvent struct {
 	// What the line counts as in the statistics, with the case's profile and
 	// figures when it was written (countedEvents); empty for lines that count nothing.
 	Counted
+	// RequestKey is the API's request whose action the line is the first of
+	// (contract.Event.RequestID): AppliedRequest finds it.
+	RequestKey string
 }
 
 // Counted is what a timeline line or a payment counts for in the statistics: a
@@ -331,7 +334,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 			return err
 		}
 		events[i] = TimelineEvent{CaseID: ch.CaseID, EventKey: e.Key, Type: e.Type, ActorUser: e.Actor.User,
-			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At, Text: text}
+			ActorRole: string(e.Actor.Role), Summary: e.Summary, At: e.At, Text: text, RequestKey: e.RequestID}
 	}
 	counts := countedEvents(ch.Events, st)
 	var payments []Payment
@@ -393,7 +396,7 @@ func (s *Store) RecordChanges(ctx context.Context, ch contract.Changes) error {
 		}
 		if len(events) > 0 {
 			if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "event_key"}},
-				DoUpdates: clause.AssignmentColumns(append([]string{"type", "actor_user", "actor_role", "summary", "at", "text"},
+				DoUpdates: clause.AssignmentColumns(append([]string{"type", "actor_user", "actor_role", "summary", "at", "text", "request_key"},
 					countedColumns...))}).
 				Create(&events).Error; err != nil {
 				return err

@@ -33,6 +33,16 @@ type IdempotentRequest struct {
 const idempotentBody = "idempotent_requests.body"
 
 // RememberedResponse returns the stored answer for a key, or ErrNotFound.
+// AppliedRequest says whether the case's workflow took an action sent under the
+// request key (the first line of its action carries it): a retry whose first
+// answer was lost, and so never remembered, finds it here.
+func (s *Store) AppliedRequest(ctx context.Context, caseID, key string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&TimelineEvent{}).Where("case_id = ? AND request_key = ?", caseID, key).
+		Limit(1).Count(&n).Error
+	return n > 0, err
+}
+
 func (s *Store) RememberedResponse(ctx context.Context, key string) (*IdempotentRequest, error) {
 	var r IdempotentRequest
 	if err := s.db.WithContext(ctx).Where("key = ?", key).Take(&r).Error; err != nil {

@@ -45,6 +45,7 @@ func action[T any](ctx workflow.Context, w *caseRun, name string,
 	return workflow.SetUpdateHandlerWithOptions(ctx, name,
 		func(ctx workflow.Context, a contract.Action[T]) (contract.Accepted, error) {
 			w.applying++
+			w.request = a.RequestID
 			apply(ctx, a)
 			w.applying--
 			// The answer says the action is in the case file. A workflow task waits

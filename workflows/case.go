@@ -64,6 +64,9 @@ type caseRun struct {
 	quiet []contract.Event
 	// applying counts the actions whose handlers are applying them.
 	applying int
+	// request is the request whose action was accepted and has recorded nothing
+	// yet: its first line carries it (contract.Event.RequestID).
+	request string
 
 	// From version 5: the registry's changes waiting for the writer (they go into
 	// the case file's outbox with the events), the search attributes as last

@@ -151,7 +151,8 @@ func (w *caseRun) record(ctx workflow.Context, typ string, by contract.Actor, su
 func (w *caseRun) recordText(ctx workflow.Context, typ string, by contract.Actor, summary, text string) {
 	w.st.Seq++
 	ev := contract.Event{Key: fmt.Sprintf("%s/%d", w.in.CaseID, w.st.Seq), Type: typ, Actor: by, Summary: summary,
-		At: workflow.Now(ctx).UTC(), Text: text}
+		At: workflow.Now(ctx).UTC(), Text: text, RequestID: w.request}
+	w.request = "" // the action's first line only
 	if w.writesOncePerTask() {
 		w.unwritten = append(w.unwritten, ev)
 		return
