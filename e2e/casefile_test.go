@@ -865,11 +865,7 @@ func TestADeliveryCarriesItsCertificateScan(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, driver string) {
 		h := start(t, casefileConfig(t, driver))
 		id := h.register()
-		h.counsel(id, "confirmed")
-		h.screen(id, "low")
-		h.depart(id)
-		h.submitPlan(id, cost("in_kind", "300.00"))
-		h.decide(id, "dev-approver-gn", "approve")
+		h.planApproved(id, cost("in_kind", "300.00"))
 		c := h.waitCase(id, "the order", func(c map[string]any) bool {
 			ps := list(c["procurement"])
 			return len(ps) == 1 && ps[0]["status"] == "ordered"

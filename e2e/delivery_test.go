@@ -15,11 +15,7 @@ import (
 func TestDeliveryWithAnIdempotencyKeyAnswersTheSameTwice(t *testing.T) {
 	h := start(t, testConfig(t, "sqlite"))
 	id := h.register()
-	h.counsel(id, "confirmed")
-	h.screen(id, "low")
-	h.depart(id)
-	h.submitPlan(id, cost("in_kind", "300.00"), cost("in_kind", "500.00"))
-	h.decide(id, "dev-approver-gn", "approve")
+	h.planApproved(id, cost("in_kind", "300.00"), cost("in_kind", "500.00"))
 	c := h.waitCase(id, "orders for both items", func(c map[string]any) bool {
 		n := 0
 		for _, p := range list(c["procurement"]) {

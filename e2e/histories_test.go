@@ -137,11 +137,7 @@ func TestRecordHistories(t *testing.T) {
 		// approves it within the cap; then a withdrawal closes the case.
 		"price-above-cost-approved": func(h *homeward, id string) {
 			require.NoError(h.t, h.s.Simulator.ScriptQuotes(id, money.Money{Amount: "1200.00", Currency: "EUR"}))
-			h.counsel(id, "confirmed")
-			h.screen(id, "low")
-			h.depart(id)
-			h.submitPlan(id, cost("in_kind", "1000.00"))
-			h.decide(id, "dev-approver-gn", "approve")
+			h.planApproved(id, cost("in_kind", "1000.00"))
 			c := h.waitCase(id, "the price decision", func(c map[string]any) bool {
 				items := list(c["procurement"])
 				return len(items) == 1 && items[0]["status"] == "price_approval"

@@ -151,11 +151,7 @@ func TestWorkerKilledWhileAVisitTimerRuns(t *testing.T) {
 	w.start()
 
 	id := h.register()
-	h.counsel(id, "confirmed")
-	h.screen(id, "low")
-	h.depart(id)
-	h.submitPlan(id, cost("cash", "400.00"))
-	h.decide(id, "dev-approver-gn", "approve")
+	h.planApproved(id, cost("cash", "400.00"))
 	c := h.waitCase(id, "monitoring", stageIs("Monitoring"))
 	arrived, err := time.Parse(time.RFC3339Nano, c["arrival"].(map[string]any)["arrived_at"].(string))
 	require.NoError(t, err)

@@ -85,11 +85,7 @@ func TestRememberedAnswersKeepNoPersonalDataAndRepeatsAreAudited(t *testing.T) {
 func TestARetryFindsItsActionAppliedInAnEarlierRun(t *testing.T) {
 	h := start(t, testConfig(t, "sqlite"))
 	id := h.register()
-	h.counsel(id, "confirmed")
-	h.screen(id, "low")
-	h.depart(id)
-	h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
-	h.decide(id, "dev-approver-gn", "approve")
+	h.planApproved(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
 	c := h.waitCase(id, "the in-kind item ordered", func(c map[string]any) bool {
 		ps := list(c["procurement"])
 		return len(ps) == 2 && ps[1]["status"] == "ordered"

@@ -90,12 +90,20 @@ func (h *homeward) visitAll(id string) {
 // at once by the receiving office, the in-kind item delivered.
 func (h *homeward) standardPlanDelivered(id string) {
 	h.t.Helper()
+	h.planApproved(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+	h.deliverAll(id, 1)
+}
+
+// planApproved takes a case the standard way to its plan's approval: confirmed,
+// low risk, departed, the plan of these items approved at once by the receiving
+// office.
+func (h *homeward) planApproved(id string, items ...map[string]any) {
+	h.t.Helper()
 	h.counsel(id, "confirmed")
 	h.screen(id, "low")
 	h.depart(id)
-	h.submitPlan(id, cost("cash", "400.00"), cost("in_kind", "900.00"))
+	h.submitPlan(id, items...)
 	h.decide(id, "dev-approver-gn", "approve")
-	h.deliverAll(id, 1)
 }
 
 func list(v any) []map[string]any {

@@ -119,11 +119,7 @@ func TestAQuoteOf25000ForA1999ItemIsNotPaidWithoutASecondApproval(t *testing.T) 
 	require.Equal(t, http.StatusCreated, r.Status, string(r.Body))
 	id := r.JSON(t)["id"].(string)
 	require.NoError(t, h.s.Simulator.ScriptQuotes(id, money.Money{Amount: "25000.00", Currency: "EUR"}))
-	h.counsel(id, "confirmed")
-	h.screen(id, "low")
-	h.depart(id)
-	h.submitPlan(id, cost("in_kind", "1999.00"))
-	h.decide(id, "dev-approver-gn", "approve")
+	h.planApproved(id, cost("in_kind", "1999.00"))
 
 	c := h.waitCase(id, "the price waiting for the approvers", func(c map[string]any) bool {
 		items := list(c["procurement"])

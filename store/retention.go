@@ -87,16 +87,8 @@ func (AnonymousCount) TableName() string { return "anonymous_counts" }
 
 // countedFact is a counted timeline line or a payment, as cutFacts reads it.
 type countedFact struct {
-	At              time.Time
-	CountsAs        string
-	CountryOfReturn string
-	Programme       string
-	Sex             string
-	AgeBand         string
-	Vulnerable      bool
-	Currency        string
-	Reason          string
-	AmountCents     int64
+	At time.Time
+	Counted
 }
 
 // cutFacts adds what the statistics count of a case (its counted lines and
