@@ -151,12 +151,22 @@ func (s *Simulator) holdBooking(c *call) reply {
 	return ok(http.StatusCreated, b)
 }
 
-func (s *Simulator) ticketBooking(c *call) reply {
+// bookingOf is the booking the call's path names, the call now about its case;
+// nil and the 404 to answer when there is none.
+func (s *Simulator) bookingOf(c *call) (*booking, reply) {
 	bk, found := s.bookings[c.r.PathValue("booking_ref")]
 	if !found {
-		return refuse(http.StatusNotFound, "no such booking")
+		return nil, refuse(http.StatusNotFound, "no such booking")
 	}
 	c.caseID = bk.caseID
+	return bk, reply{}
+}
+
+func (s *Simulator) ticketBooking(c *call) reply {
+	bk, missing := s.bookingOf(c)
+	if bk == nil {
+		return missing
+	}
 	switch bk.b.Status {
 	case contract.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is cancelled and cannot be ticketed", bk.b.BookingRef)
@@ -174,11 +184,10 @@ func (s *Simulator) ticketBooking(c *call) reply {
 // refundBooking cancels a ticketed booking and refunds the fare but the
 // cancellation fee (or as scripted: another refund, or a refusal).
 func (s *Simulator) refundBooking(c *call) reply {
-	bk, found := s.bookings[c.r.PathValue("booking_ref")]
-	if !found {
-		return refuse(http.StatusNotFound, "no such booking")
+	bk, missing := s.bookingOf(c)
+	if bk == nil {
+		return missing
 	}
-	c.caseID = bk.caseID
 	switch bk.b.Status {
 	case contract.BookingHeld, contract.BookingCancelled:
 		return refuse(http.StatusConflict, "booking %s is %s: only a ticketed booking is refunded", bk.b.BookingRef, bk.b.Status)
@@ -199,11 +208,10 @@ func (s *Simulator) refundBooking(c *call) reply {
 }
 
 func (s *Simulator) cancelBooking(c *call) reply {
-	bk, found := s.bookings[c.r.PathValue("booking_ref")]
-	if !found {
-		return refuse(http.StatusNotFound, "no such booking")
+	bk, missing := s.bookingOf(c)
+	if bk == nil {
+		return missing
 	}
-	c.caseID = bk.caseID
 	switch bk.b.Status {
 	case contract.BookingTicketed:
 		return refuse(http.StatusConflict, "booking %s is ticketed and cannot be cancelled", bk.b.BookingRef)
